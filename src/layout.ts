@@ -1,0 +1,207 @@
+/**
+ * The arena's memory map: every shared word of the SharedArrayBuffer has its place here.
+ *
+ *   page 0            header: magic, geometry, global locks, buddy free-list heads, counters
+ *   thread table      maxThreads x 64 B           (one cache line per thread slot)
+ *   rcu region        rcuRegionBytes(maxThreads)  (src/rcu/layout.ts)
+ *   kfree region      kfreeRegionBytes(maxThreads)(src/kfree/layout.ts)
+ *   debug region      debugRegionBytes()          (src/debug/layout.ts)
+ *   name table        MAX_NAMES x 192 B           (cache names and aliases)
+ *   cache table       maxCaches x 512 B           (struct kmem_cache)
+ *   cpu records       maxThreads x maxCaches x 32 B (struct kmem_cache_cpu, per thread)
+ *   page metadata     maxPages x 32 B             (struct page / struct slab)
+ *   buddy pages       from firstPage to nrPages   (4 KiB pages, orders 0..MAX_ORDER)
+ *
+ * The whole map is a pure function of (maxThreads, maxCaches, maxPages), stored in the
+ * header, so Arena.attach() recomputes it in any thread. Metadata is sized for maxBytes,
+ * so growing the SharedArrayBuffer never moves anything.
+ *
+ * Pointers are byte offsets into the arena; 0 is NULL (page 0 is the header, so no object
+ * ever lives at 0). Arenas are limited to 1 GiB so every pointer is a small integer (SMI)
+ * in V8, which keeps the fast paths on integer arithmetic.
+ */
+import { rcuRegionBytes } from './rcu/layout.js';
+import { kfreeRegionBytes } from './kfree/layout.js';
+import { debugRegionBytes } from './debug/layout.js';
+
+export const MAGIC = 0x534c5243; // 'SLRC'
+export const VERSION = 1;
+export const PAGE_SHIFT = 12;
+export const PAGE_SIZE = 1 << PAGE_SHIFT;
+export const MAX_ORDER = 10; // buddy orders 0..10 (4 KiB .. 4 MiB), like the kernel's MAX_PAGE_ORDER
+export const MAX_ARENA_BYTES = 1 << 30;
+export const CACHE_LINE = 64;
+
+// ---- header words (Int32 indices) ----
+// Locks sit on their own 64-byte lines (16 words) so that contention on one does not
+// slow the others.
+export const H_MAGIC = 0;
+export const H_VERSION = 1;
+export const H_MAX_THREADS = 2;
+export const H_MAX_CACHES = 3;
+export const H_MAX_PAGES = 4;
+/** Current number of pages (committed bytes >> 12). Written under H_BUDDY_LOCK with Atomics.store, read with Atomics.load. */
+export const H_NR_PAGES = 5;
+export const H_FIRST_PAGE = 6;
+export const H_RCU_FLAVOUR = 7; // 0 memb, 1 qsbr
+export const H_QUARANTINE_BYTES = 8;
+export const H_CACHE_SEQ = 9; // creation sequence (slabinfo order), under slab_mutex
+export const H_ARENA_ID = 10; // random id, distinguishes arenas in messages
+export const H_STALL_MS = 11;
+export const H_DRAIN_MS = 12;
+export const H_DEBUG_LEN = 13; // length of the slab_debug= string (stored at H_DEBUG_STR as u16)
+export const H_SLAB_MUTEX = 16; // slab_mutex: cache table, name table
+export const H_BUDDY_LOCK = 32; // zone->lock: buddy lists, H_NR_PAGES, H_NR_FREE
+export const H_BUDDY_HEAD = 48; // 11 words: free list head pfn per order (0 = empty)
+export const H_NR_FREE = 60; // free pages in the buddy allocator (under H_BUDDY_LOCK)
+export const H_NR_USABLE = 61; // pages managed by the buddy allocator (free + used)
+export const H_GROW_COUNT = 62;
+export const H_DEBUG_STR = 256; // u16 chars, up to 1024 chars (words 256..767)
+export const H_DEBUG_MAX = 1024;
+
+// ---- thread table: one 64-byte line per slot ----
+export const THREAD_BYTES = 64;
+export const T_STATE = 0; // TS_* below; CAS by attach, store by detach
+export const T_GEN = 1; // bumped on each attach of this slot (Atomics.add)
+export const T_REQ = 2; // requests posted to the owner: Atomics.add by requesters
+export const T_ACK = 3; // last T_REQ value the owner served: Atomics.store by the owner (or its detacher)
+export const T_REQ_FLAGS = 4; // REQ_* bits, Atomics.or by requesters, Atomics.exchange by the owner
+export const T_WATCHED = 5; // 1 when some thread watches this worker (arena.watch)
+export const T_TID = 6; // worker threadId (Node) of the owner, for messages
+export const TS_FREE = 0;
+export const TS_LIVE = 1;
+export const TS_DETACHING = 2;
+export const REQ_FLUSH = 1; // flush cpu slabs of caches whose cpu record has R_FLUSH set
+export const REQ_RCU = 2; // rcu barrier / callbacks (rcu/)
+export const REQ_KFREE = 4; // close and hand over kfree_rcu batches (kfree/)
+
+// ---- name table ----
+export const MAX_NAME = 64;
+export const NAME_BYTES = 192;
+export const N_STATE = 0; // 0 free, 1 used
+export const N_CACHE = 1;
+export const N_CGEN = 2;
+export const N_LEN = 3;
+export const N_CHARS = 16; // u16 chars start at word 16 (64 chars = 32 words)
+
+// ---- cache descriptor (struct kmem_cache) ----
+export const CACHE_BYTES = 512;
+export const C_STATE = 0; // CS_* below; written under slab_mutex
+/** Generation of the descriptor slot: bumped at create and at release. Handles compare it. */
+export const C_GEN = 1;
+/** == C_GEN while the cache accepts allocations, -1 once destroy began. The alloc fast path reads only this. */
+export const C_ALLOC_OK = 2;
+export const C_REFCOUNT = 3;
+export const C_FLAGS = 4;
+export const C_OBJECT_SIZE = 5;
+export const C_SIZE = 6; // stride
+export const C_ALIGN = 7;
+export const C_OFFSET = 8; // free pointer offset within the stride
+export const C_INUSE = 9; // end of object + red zone (s->inuse)
+export const C_ORDER = 10;
+export const C_OBJECTS = 11; // objects per slab
+export const C_MIN_PARTIAL = 12;
+export const C_RED_LEFT_PAD = 13;
+export const C_SEQ = 14;
+export const C_HAS_CTOR = 15;
+export const C_LOCK = 16; // list_lock, own line (words 16..31)
+export const C_PARTIAL_HEAD = 32; // pfn, 0 = empty
+export const C_PARTIAL_TAIL = 33;
+export const C_NR_PARTIAL = 34;
+export const C_NR_SLABS = 35;
+export const C_FULL_HEAD = 36; // debug caches keep full slabs on a list (kernel: n->full with STORE_USER)
+export const C_FULL_TAIL = 37;
+export const C_ALLOC_SLAB = 38;
+export const C_FREE_SLAB = 39;
+export const C_FOLD_ALLOCS = 40; // counters folded in from detached threads (Atomics.add)
+export const C_FOLD_FREES = 41;
+export const C_KMALLOC = 42;
+export const C_TRACK_OFF = 43; // offset of the alloc/free tracks (debug)
+export const C_ORIG_SIZE_OFF = 44; // offset of orig_size (kmalloc + debug)
+export const C_DESTROY_SEQ = 45; // bumped when destroy starts (flush requests refer to it)
+export const C_RCU_PENDING = 46; // TYPESAFE_BY_RCU slabs waiting for a GP before going back to the buddy allocator
+export const C_KFREE_PENDING = 47; // objects of this cache queued in kfree_rcu batches (Atomics.add)
+export const C_NAME_LEN = 48;
+export const C_NAME = 64; // u16 chars, 64 chars = words 64..95
+export const C_CTOR_NAME = 96; // u16, up to 32 chars: words 96..111
+export const C_CTOR_NAME_LEN = 112;
+export const CS_FREE = 0;
+export const CS_LIVE = 1;
+export const CS_DYING = 2; // destroy() returned, async work pending
+export const CS_LEAKED = 3; // shutdown found objects: memory kept forever
+
+// ---- cpu record (struct kmem_cache_cpu): thread-owned, 8 words ----
+export const CPU_REC_BYTES = 32;
+export const R_FREELIST = 0; // owner-only: head of the lockless freelist (plain loads/stores)
+export const R_SLAB = 1; // owner-only: pfn of the cpu slab, 0 if none
+export const R_ALLOC_FAST = 2; // owner-only counters (plain increments; other threads read them racily for stats)
+export const R_ALLOC_SLOW = 3;
+export const R_FREE_FAST = 4;
+export const R_FREE_REMOTE = 5;
+export const R_FREE_SLOW = 6;
+export const R_FLUSH = 7; // set to 1 by a flusher (Atomics.store), cleared by the owner when it flushed
+
+// ---- page metadata (struct page / struct slab): 8 words per page ----
+export const PAGE_META_BYTES = 32;
+export const P_FLAGS = 0; // kind | order << 4
+export const P_CACHE = 1; // slab: cache index; tail page: head pfn
+export const P_INUSE = 2; // objects not on the slab freelist (valid while not frozen; under the cache lock)
+export const P_FREELIST = 3; // slab freelist (under the cache lock while not frozen)
+/** Remote-free list head | FROZEN bit. Lock-free push by any thread (CAS), taken by the owner (exchange). */
+export const P_RFREE = 4;
+export const P_NEXT = 5; // list links (pfn): partial/full list or buddy free list
+export const P_PREV = 6;
+export const P_OWNER = 7; // thread slot + 1 while frozen (a cpu slab), else 0
+export const PK_NONE = 0; // inside a larger block, or beyond the committed end
+export const PK_RESERVED = 1; // metadata pages
+export const PK_BUDDY = 2; // head of a free buddy block
+export const PK_SLAB = 3;
+export const PK_TAIL = 4; // tail page of a compound slab / large allocation
+export const PK_LARGE = 5; // large kmalloc (> 8 KiB)
+export const PK_PAGES = 6; // pages taken by a subsystem (kfree_rcu blocks, stack depot)
+export const PK_RCU_FREE = 7; // TYPESAFE_BY_RCU slab waiting for a grace period
+export const FROZEN = 1; // bit 0 of P_RFREE: objects are 8-aligned, so bit 0 of a pointer is free
+
+export interface ArenaGeometry {
+  maxThreads: number;
+  maxCaches: number;
+  maxPages: number;
+}
+
+export interface ArenaLayout extends ArenaGeometry {
+  threadBase: number; // byte offsets, all 64-aligned
+  rcuBase: number;
+  kfreeBase: number;
+  debugBase: number;
+  nameBase: number;
+  maxNames: number;
+  cacheBase: number;
+  cpuBase: number;
+  metaBase: number;
+  firstPage: number; // first buddy-managed pfn
+}
+
+const align64 = (n: number): number => (n + 63) & ~63;
+
+export function computeLayout(g: ArenaGeometry): ArenaLayout {
+  let off = PAGE_SIZE;
+  const threadBase = off;
+  off = align64(off + g.maxThreads * THREAD_BYTES);
+  const rcuBase = off;
+  off = align64(off + rcuRegionBytes(g.maxThreads));
+  const kfreeBase = off;
+  off = align64(off + kfreeRegionBytes(g.maxThreads));
+  const debugBase = off;
+  off = align64(off + debugRegionBytes(g.maxThreads));
+  const nameBase = off;
+  const maxNames = g.maxCaches * 2;
+  off = align64(off + maxNames * NAME_BYTES);
+  const cacheBase = off;
+  off = align64(off + g.maxCaches * CACHE_BYTES);
+  const cpuBase = off;
+  off = align64(off + g.maxThreads * g.maxCaches * CPU_REC_BYTES);
+  const metaBase = off;
+  off += g.maxPages * PAGE_META_BYTES;
+  const firstPage = Math.ceil(off / PAGE_SIZE);
+  return { ...g, threadBase, rcuBase, kfreeBase, debugBase, nameBase, maxNames, cacheBase, cpuBase, metaBase, firstPage };
+}
