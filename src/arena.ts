@@ -13,13 +13,15 @@ import type { DebugHooks, ValidateResult } from './debug/hooks.js';
 import { PageAllocator } from './heap/buddy.js';
 import { KfreeRcu, initKfreeRegion } from './kfree/index.js';
 import {
-  C_FOLD_ALLOCS, C_FOLD_FREES, C_GEN, C_STATE, CACHE_BYTES, CPU_REC_BYTES, CS_FREE, H_ARENA_ID, H_DEBUG_LEN, H_DEBUG_MAX,
+  C_FOLD_ALLOCS, C_FOLD_FREES, C_GEN, C_LOCK, C_STATE, CACHE_BYTES, CPU_REC_BYTES, CS_FREE, H_ARENA_ID, H_DEBUG_LEN, H_DEBUG_MAX,
   H_DEBUG_STR, H_DRAIN_MS, H_FIRST_PAGE, H_MAGIC, H_MAX_CACHES, H_MAX_PAGES, H_MAX_THREADS, H_NR_PAGES,
-  H_QUARANTINE_BYTES, H_RCU_FLAVOUR, H_STALL_MS, H_VERSION, MAGIC, MAX_ARENA_BYTES, PAGE_SIZE, P_FLAGS, PK_RESERVED,
+  H_QUARANTINE_BYTES, H_RCU_FLAVOUR, H_STALL_MS, H_VERSION, H_SLAB_MUTEX, H_BUDDY_LOCK, MAGIC, MAX_ARENA_BYTES, PAGE_SIZE, P_FLAGS, PK_RESERVED,
   R_ALLOC_FAST, R_ALLOC_SLOW, R_FLUSH, R_FREE_FAST, R_FREE_REMOTE, R_FREE_SLOW, R_SLAB, REQ_FLUSH, REQ_KFREE, REQ_RCU,
   T_REQ, VERSION, computeLayout, type ArenaLayout,
 } from './layout.js';
 import { initRcuRegion, Rcu } from './rcu/index.js';
+import { G_DRAIN_LOCK as KG_DRAIN_LOCK, G_LOCK as KG_LOCK } from './kfree/layout.js';
+import { forceUnlockIfOwner, LOCK_LEASE_MS, LOCK_TOKEN, setBrokenLockHandler } from './sync/mutex.js';
 import { bugHeader, fixLine, userFrames } from './report.js';
 import { Cache, type CacheGeometry } from './slab/cache.js';
 import { SlabCore } from './slab/core.js';
@@ -235,6 +237,10 @@ export class Arena {
       debug: debug !== '',
     });
     this.kfreeRcuImpl = new KfreeRcu(this);
+    setBrokenLockHandler((owner, word) => {
+      const msg = `slabrcu: lock at word ${word} held by thread token ${owner} for over ${LOCK_LEASE_MS} ms; taken as dead and released`;
+      self.warn('dead-lock-holder', undefined, msg, `${msg}\nA thread was probably terminated inside a critical section; the structure it protects may be half-updated.`);
+    });
     this.armPump();
   }
 
@@ -555,6 +561,10 @@ export class Arena {
   detachDead(slot: number, gen: number): boolean {
     if (slot === this.slot) return false;
     if (!this.threads.beginDetach(slot, gen)) return false;
+    // Every thread known to be dead (several may die at once, each maybe holding a lock
+    // the other's cleanup needs) loses its locks before we take any.
+    this.releaseLocksOf(slot);
+    for (let s = 0; s < this.layout.maxThreads; s++) if (s !== slot && this.threads.isMarkedDead(s)) this.releaseLocksOf(s);
     try {
       this.kfreeRcuImpl.adoptDead(slot, gen);
       this.flushAndFold(slot);
@@ -566,6 +576,27 @@ export class Arena {
   }
 
   /**
+   * A thread can die inside a critical section (terminate() interrupts JS anywhere):
+   * release every allocator lock it held, and say so (the protected list may be
+   * half-updated, as after a kernel oops inside a spinlock).
+   */
+  private releaseLocksOf(slot: number): void {
+    const token = this.threads.token(slot);
+    if (token === 0 || token === LOCK_TOKEN) return;
+    const words: [number, string][] = [[H_SLAB_MUTEX, 'slab_mutex'], [H_BUDDY_LOCK, 'zone lock']];
+    for (let idx = 0; idx < this.layout.maxCaches; idx++) words.push([this.descW(idx) + C_LOCK, `list_lock of cache ${idx}`]);
+    const kg = this.layout.kfreeBase >> 2;
+    words.push([kg + KG_LOCK, 'kfree_rcu lock'], [kg + KG_DRAIN_LOCK, 'kfree_rcu drain lock']);
+    for (const [w, what] of words) {
+      if (forceUnlockIfOwner(this.i32, w, token)) {
+        const msg = `slabrcu: thread ${slot} died holding ${what}; lock released`;
+        this.warn('dead-lock-holder', undefined, msg, `${msg}
+The structure it protects may have been left half-updated.`);
+      }
+    }
+  }
+
+  /**
    * Node: when `worker` exits for any reason (return, throw, terminate(), process.exit()),
    * detach its slot for it.
    */
@@ -573,7 +604,14 @@ export class Arena {
     const tid = worker.threadId;
     worker.once('exit', () => {
       const s = this.threads.findByTid(tid);
-      if (s >= 0) this.detachDead(s, this.threads.gen(s));
+      if (s < 0) return;
+      const gen = this.threads.gen(s);
+      // Mark first, clean up on a later turn: workers that died together get marked
+      // before any cleanup waits on a lock one of them held.
+      this.threads.markDead(s);
+      setTimeout(() => {
+        if (!this.detached) this.detachDead(s, gen);
+      }, 0);
     });
   }
 

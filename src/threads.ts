@@ -16,9 +16,10 @@
  *   the LIVE publication.
  */
 import {
-  T_ACK, T_GEN, T_REQ, T_REQ_FLAGS, T_STATE, T_TID, T_WATCHED, THREAD_BYTES, TS_DETACHING, TS_FREE, TS_LIVE,
+  T_ACK, T_DEAD, T_GEN, T_REQ, T_REQ_FLAGS, T_STATE, T_TID, T_TOKEN, T_WATCHED, THREAD_BYTES, TS_DETACHING, TS_FREE, TS_LIVE,
   type ArenaLayout,
 } from './layout.js';
+import { LOCK_TOKEN } from './sync/mutex.js';
 
 export class ThreadTable {
   private readonly base: number; // word index of slot 0
@@ -45,9 +46,11 @@ export class ThreadTable {
       // The slot is ours (DETACHING keeps others out while we initialise it).
       const gen = (Atomics.add(i32, this.w(s, T_GEN), 1) + 1) | 0;
       i32[this.w(s, T_TID)] = tid;
+      i32[this.w(s, T_TOKEN)] = LOCK_TOKEN;
       Atomics.store(i32, this.w(s, T_REQ_FLAGS), 0);
       Atomics.store(i32, this.w(s, T_ACK), Atomics.load(i32, this.w(s, T_REQ)));
       Atomics.store(i32, this.w(s, T_WATCHED), 0);
+      Atomics.store(i32, this.w(s, T_DEAD), 0);
       Atomics.store(i32, this.w(s, T_STATE), TS_LIVE);
       return [s, gen];
     }
@@ -60,6 +63,19 @@ export class ThreadTable {
 
   gen(slot: number): number {
     return Atomics.load(this.i32, this.w(slot, T_GEN));
+  }
+
+  /** Mark a slot's owner as exited (its locks may be broken by anyone from now on). */
+  markDead(slot: number): void {
+    Atomics.store(this.i32, this.w(slot, T_DEAD), 1);
+  }
+
+  isMarkedDead(slot: number): boolean {
+    return Atomics.load(this.i32, this.w(slot, T_DEAD)) === 1;
+  }
+
+  token(slot: number): number {
+    return Atomics.load(this.i32, this.w(slot, T_TOKEN));
   }
 
   tid(slot: number): number {

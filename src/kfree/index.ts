@@ -27,7 +27,7 @@ import {
 import { lock, lockAsync, tryLock, unlock } from '../sync/mutex.js';
 import {
   B_COOKIE, B_COUNT, B_NEXT, B_OWNER, B_REC, G_CHAIN_COOKIE, G_CHAIN_COUNT, G_CHAIN_HEAD, G_CLOSED_HEAD, G_CLOSED_TAIL,
-  G_DRAIN_LOCK, G_LOCK, G_NR_CLOSED, G_WORDS, KVFREE_BULK_MAX_ENTR, MAX_SPARE, S_ACK, S_CUR, S_NSPARE, S_OPENED,
+  G_DRAIN_LOCK, G_LOCK, G_NR_CLOSED, G_WORDS, KVFREE_BULK_MAX_ENTR, MAX_SPARE, S_ACK, S_CUR, S_DRAIN_OBJ, S_DRAINING, S_NSPARE, S_OPENED,
   S_SPARE, SLOT_WORDS,
 } from './layout.js';
 
@@ -230,18 +230,25 @@ export class KfreeRcu {
     const g = this.g;
     const rcu = a.rcu;
     // Detach the ready prefix of the closed list (oldest first; stop at the first block
-    // whose GP is still running: later ones were closed later).
-    const ready: number[] = [];
+    // whose GP is still running: later ones were closed later). The prefix stays linked
+    // through B_NEXT and is published in S_DRAINING inside the same critical section,
+    // so a drainer that dies mid-way leaves its blocks findable by its adopter.
     let chain = 0;
     lock(i32, g + G_LOCK);
-    for (let p = i32[g + G_CLOSED_HEAD]!; p !== 0; ) {
-      const b = p << (PAGE_SHIFT - 2);
-      if (!rcu.pollState(i32[b + B_COOKIE]!)) break;
-      ready.push(p);
-      p = i32[b + B_NEXT]!;
-      i32[g + G_CLOSED_HEAD] = p;
-      if (p === 0) i32[g + G_CLOSED_TAIL] = 0;
-      i32[g + G_NR_CLOSED]--;
+    const first = i32[g + G_CLOSED_HEAD]!;
+    let last = 0;
+    let cnt = 0;
+    for (let p = first; p !== 0 && rcu.pollState(i32[(p << (PAGE_SHIFT - 2)) + B_COOKIE]!); p = i32[(p << (PAGE_SHIFT - 2)) + B_NEXT]!) {
+      last = p;
+      cnt++;
+    }
+    if (last !== 0) {
+      Atomics.store(i32, this.me + S_DRAINING, first);
+      const rest = i32[(last << (PAGE_SHIFT - 2)) + B_NEXT]!;
+      i32[g + G_CLOSED_HEAD] = rest;
+      if (rest === 0) i32[g + G_CLOSED_TAIL] = 0;
+      i32[(last << (PAGE_SHIFT - 2)) + B_NEXT] = 0;
+      i32[g + G_NR_CLOSED] -= cnt;
     }
     if (i32[g + G_CHAIN_HEAD] !== 0 && rcu.pollState(i32[g + G_CHAIN_COOKIE]!)) {
       chain = i32[g + G_CHAIN_HEAD]!;
@@ -250,14 +257,22 @@ export class KfreeRcu {
     }
     unlock(i32, g + G_LOCK);
     let freed = 0;
-    for (const p of ready) {
+    for (let p = last !== 0 ? first : 0; p !== 0; ) {
       const b = p << (PAGE_SHIFT - 2);
-      const n = i32[b + B_COUNT]!;
-      for (let k = 0; k < n; k++) {
-        this.freeOne(i32[b + B_REC + k]!);
+      // Each record's count slot shrinks before its free: a thread killed between the
+      // two leaves one object in doubt (reported by the adopter), never a double free.
+      for (let k = i32[b + B_COUNT]! - 1; k >= 0; k--) {
+        const obj = i32[b + B_REC + k]!;
+        i32[this.me + S_DRAIN_OBJ] = obj;
+        i32[b + B_COUNT] = k;
+        this.freeOne(obj);
         freed++;
       }
+      i32[this.me + S_DRAIN_OBJ] = 0;
+      const next = i32[b + B_NEXT]!;
+      Atomics.store(i32, this.me + S_DRAINING, next);
       this.recyclePage(p);
+      p = next;
     }
     while (chain !== 0) {
       const link = chain;
@@ -551,6 +566,25 @@ export class KfreeRcu {
     const a = this.a;
     const i32 = a.i32;
     const w = this.slotW(slot);
+    // It died while freeing blocks: re-queue the one in hand and those chained after it.
+    // The object it was freeing at that instant may or may not have been freed (a free
+    // is several steps and a thread can be stopped between any two): say which.
+    const doubt = i32[w + S_DRAIN_OBJ]!;
+    if (doubt !== 0 && i32[w + S_DRAINING] !== 0) {
+      const msg = `kfree_rcu: thread ${slot} died while freeing object 0x${doubt.toString(16)}; it may still be allocated`;
+      a.warn('kfree_rcu-dead-drain', undefined, msg, `${msg}\nEvery other object of its batches is re-queued and will be freed.`);
+    }
+    i32[w + S_DRAIN_OBJ] = 0;
+    for (let p = i32[w + S_DRAINING]!; p !== 0; ) {
+      const next = i32[(p << (PAGE_SHIFT - 2)) + B_NEXT]!;
+      if (i32[(p << (PAGE_SHIFT - 2)) + B_COUNT]! > 0) this.pushClosed(p);
+      else {
+        i32[a.pm(p) + P_FLAGS] = 0;
+        a.pages.free(p, 0);
+      }
+      p = next;
+    }
+    i32[w + S_DRAINING] = 0;
     const pfn = i32[w + S_CUR]!;
     if (pfn !== 0) {
       i32[w + S_CUR] = 0;

@@ -16,6 +16,8 @@
  *   S_ACK         bumped (Atomics.add) each time the owner served a close request
  *   S_NSPARE, S_SPARE..S_SPARE+4   cached free block pages (kernel: rcu_min_cached_objs = 5)
  *   S_OPENED      Date.now() & 0x7fffffff when the open block got its first object
+ *   S_DRAINING    pfn of the block this thread is freeing now; its B_COUNT shrinks as each
+ *                 record is freed, so an adopter re-queues only what is left
  * Block page (one 4 KiB page, kind PK_PAGES), header then 4-byte pointers:
  *   B_NEXT, B_COOKIE (GP snapshot, refreshed on every insert), B_COUNT, B_OWNER, records from B_REC.
  */
@@ -35,6 +37,10 @@ export const S_ACK = 1;
 export const S_NSPARE = 2;
 export const S_SPARE = 3; // 5 words
 export const S_OPENED = 8;
+/** Block being freed by this thread (a drainer that dies mid-block leaves it here for its adopter). */
+export const S_DRAINING = 9;
+/** The object the drainer is freeing right now (0 between objects). */
+export const S_DRAIN_OBJ = 10;
 export const MAX_SPARE = 5;
 
 export const B_NEXT = 0;

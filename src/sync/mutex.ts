@@ -1,31 +1,40 @@
 /**
  * Atomics mutex: the arena's spinlock/mutex (kernel: spinlock_t, struct mutex, slab_mutex).
  *
- * One shared Int32 word per lock:
- *   0 = unlocked, 1 = locked with no waiter, 2 = locked and someone may sleep on it.
- * This is Drepper's "futexes are tricky" mutex #3.
+ * One shared Int32 word per lock: 0 = unlocked; otherwise (owner token << 1) | W, where
+ * W (bit 0) says "someone may be asleep on it". The owner token is this thread's
+ * LOCK_TOKEN, so a lock held by a thread that died (a worker terminated inside a critical
+ * section) can be found and released by whoever detaches the dead thread
+ * (forceUnlockIfOwner): JS threads die at any interrupt check, including inside a
+ * critical section, and a lock must not stay held forever by a corpse.
  *
  * Who writes the word: every thread that takes or releases the lock, only with
- * Atomics.compareExchange / Atomics.exchange / Atomics.store (all sequentially
- * consistent). Who reads it: the same threads. Ordering: the CAS that acquires and
- * the exchange that releases are seq-cst, so every plain write made inside the
- * critical section happens-before the next owner's critical section (the JS memory
- * model gives synchronizes-with between a seq-cst write and the seq-cst read that
- * observes it).
+ * Atomics.compareExchange / Atomics.exchange (all sequentially consistent). Ordering: the
+ * acquiring CAS and the releasing exchange are seq-cst, so every plain write made inside
+ * the critical section happens-before the next owner's critical section (synchronizes-with
+ * between the seq-cst write and the seq-cst read that observes it).
  *
- * Blocking: `lock()` spins briefly (most critical sections here are a few hundred
- * nanoseconds), then sleeps in Atomics.wait. Atomics.wait is not allowed on the main
- * thread of a browser; there the lock only spins (the sections are short), and code
- * that may wait for long uses `lockAsync()` (Atomics.waitAsync).
+ * Blocking: `lock()` spins briefly (critical sections here are short), then sleeps in
+ * Atomics.wait. Atomics.wait is not allowed on a browser's main thread; there the lock
+ * spins, and code that may wait for long uses `lockAsync()` (Atomics.waitAsync).
  */
 
 const SPIN = 100;
 
+function threadToken(): number {
+  const proc = (globalThis as { process?: { getBuiltinModule?: (m: string) => unknown } }).process;
+  const wt = proc?.getBuiltinModule?.('worker_threads') as { threadId?: number } | undefined;
+  const base = typeof wt?.threadId === 'number' ? wt.threadId + 1 : 1 + Math.floor(Math.random() * 0x1fffffff);
+  return base & 0x3fffffff || 1;
+}
+
+/** This thread's owner token (non-zero, < 2^30). */
+export const LOCK_TOKEN: number = threadToken();
+const MINE = LOCK_TOKEN << 1;
+
 /** True where Atomics.wait may block this thread (workers, Node main thread). */
 export const canBlock: boolean = (() => {
   try {
-    // Atomics.wait on a value that does not match returns at once; it throws where
-    // blocking is forbidden (a browser's main thread).
     Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 1, 0);
     return true;
   } catch {
@@ -34,39 +43,80 @@ export const canBlock: boolean = (() => {
 })();
 
 export function tryLock(i32: Int32Array, w: number): boolean {
-  return Atomics.compareExchange(i32, w, 0, 1) === 0;
+  return Atomics.compareExchange(i32, w, 0, MINE) === 0;
+}
+
+/**
+ * A lock seen held by the same owner for this long is taken to be held by a thread that
+ * died inside its critical section (sections here last microseconds). Whoever waits
+ * breaks it and reports it: a thread that is blocked in a lock cannot run the event-loop
+ * callback (worker 'exit') that would otherwise release it.
+ */
+export const LOCK_LEASE_MS = 2000;
+let onBroken: ((owner: number, word: number) => void) | undefined;
+
+/** Called when a waiter breaks a lock whose owner held it past LOCK_LEASE_MS. */
+export function setBrokenLockHandler(fn: (owner: number, word: number) => void): void {
+  onBroken = fn;
+}
+
+function breakIfStale(i32: Int32Array, w: number, c: number, since: { owner: number; t: number }): void {
+  const owner = c >>> 1;
+  const now = Date.now();
+  if (owner !== since.owner) {
+    since.owner = owner;
+    since.t = now;
+    return;
+  }
+  if (now - since.t < LOCK_LEASE_MS) return;
+  if (Atomics.compareExchange(i32, w, c, 0) === c) {
+    Atomics.notify(i32, w);
+    onBroken?.(owner, w);
+  }
+  since.t = now;
 }
 
 export function lock(i32: Int32Array, w: number): void {
-  let c = Atomics.compareExchange(i32, w, 0, 1);
-  if (c === 0) return;
+  if (Atomics.compareExchange(i32, w, 0, MINE) === 0) return;
   for (let i = 0; i < SPIN; i++) {
-    if (c === 1 || c === 0) {
-      c = Atomics.compareExchange(i32, w, 0, 1);
-      if (c === 0) return;
-    }
+    if (Atomics.load(i32, w) === 0 && Atomics.compareExchange(i32, w, 0, MINE) === 0) return;
   }
-  // Slow: announce a waiter (2) and sleep until the word changes.
-  if (c !== 2) c = Atomics.exchange(i32, w, 2);
-  while (c !== 0) {
-    if (canBlock) Atomics.wait(i32, w, 2, 50);
-    c = Atomics.exchange(i32, w, 2);
+  const since = { owner: 0, t: 0 };
+  for (;;) {
+    let c = Atomics.load(i32, w);
+    if (c !== 0) breakIfStale(i32, w, c, since);
+    if (c === 0) {
+      // We may have been woken with others still asleep: keep the waiter bit.
+      if (Atomics.compareExchange(i32, w, 0, MINE | 1) === 0) return;
+      continue;
+    }
+    if ((c & 1) === 0) {
+      if (Atomics.compareExchange(i32, w, c, c | 1) !== c) continue;
+      c |= 1;
+    }
+    if (canBlock) Atomics.wait(i32, w, c, 20);
   }
 }
 
 export function unlock(i32: Int32Array, w: number): void {
-  // If the old value was 2 someone may be asleep: wake one.
-  if (Atomics.exchange(i32, w, 0) === 2) Atomics.notify(i32, w, 1);
+  if (Atomics.exchange(i32, w, 0) & 1) Atomics.notify(i32, w, 1);
 }
 
 /** Acquire without blocking the event loop (Atomics.waitAsync between attempts). */
 export async function lockAsync(i32: Int32Array, w: number): Promise<void> {
+  const since = { owner: 0, t: 0 };
   for (;;) {
-    let c = Atomics.compareExchange(i32, w, 0, 1);
-    if (c === 0) return;
-    if (c !== 2) c = Atomics.exchange(i32, w, 2);
-    if (c === 0) return;
-    const r = Atomics.waitAsync(i32, w, 2, 50);
+    let c = Atomics.load(i32, w);
+    if (c !== 0) breakIfStale(i32, w, c, since);
+    if (c === 0) {
+      if (Atomics.compareExchange(i32, w, 0, MINE | 1) === 0) return;
+      continue;
+    }
+    if ((c & 1) === 0) {
+      if (Atomics.compareExchange(i32, w, c, c | 1) !== c) continue;
+      c |= 1;
+    }
+    const r = Atomics.waitAsync(i32, w, c, 20);
     if (r.async) await r.value;
   }
 }
@@ -79,4 +129,21 @@ export function withLock<T>(i32: Int32Array, w: number, fn: () => T): T {
   } finally {
     unlock(i32, w);
   }
+}
+
+/** Owner token of a held lock, 0 if free. */
+export function lockOwner(i32: Int32Array, w: number): number {
+  return Atomics.load(i32, w) >>> 1;
+}
+
+/**
+ * Release the lock if the (dead) thread with `token` holds it. Returns true if it did.
+ * The data the lock protects may be half-updated: the caller reports it.
+ */
+export function forceUnlockIfOwner(i32: Int32Array, w: number, token: number): boolean {
+  const c = Atomics.load(i32, w);
+  if (c === 0 || c >>> 1 !== token) return false;
+  if (Atomics.compareExchange(i32, w, c, 0) !== c) return false;
+  Atomics.notify(i32, w);
+  return true;
 }

@@ -1,0 +1,114 @@
+// kfreeRcu batching, barriers, memory pressure, fallback (issue 5 items 1-3).
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import { Arena, SLAB_NO_MERGE } from '../src/index.js';
+import { KVFREE_BULK_MAX_ENTR } from '../src/kfree/layout.js';
+import { exited, nextMessage, startWorker } from './helpers/workers.js';
+
+test('kfreeRcu(0) is a no-op; a pointer that is not an object is refused and never queued', () => {
+  const a = Arena.create({ bytes: 4 << 20 });
+  const warnings: string[] = [];
+  a.onWarning((w) => warnings.push(w.kind));
+  const c = a.createCache('kf-bad', { size: 64, flags: SLAB_NO_MERGE });
+  a.kfreeRcu(0);
+  assert.equal(a.kfreeRcuPending(), 0);
+  const p = c.alloc();
+  a.kfreeRcu(p + 8); // interior pointer
+  a.kfreeRcu(a.sab.byteLength + 4096); // outside the arena
+  a.kfreeRcu(4096); // a metadata page
+  assert.equal(a.kfreeRcuPending(), 0);
+  assert.deepEqual(warnings, ['invalid-free', 'invalid-free', 'invalid-free']);
+  assert.equal(c.stats().objects, 1);
+  c.free(p);
+  assert.equal(c.stats().objects, 0);
+});
+
+test('objects stay allocated until a grace period has passed while a reader holds a read section', async (t) => {
+  const a = Arena.create({ bytes: 8 << 20, kfreeRcuDrainMs: 1 });
+  const c = a.createCache('kf-gp', { size: 64, flags: SLAB_NO_MERGE });
+  const w = startWorker('kfree-worker', { sab: a.sab, mode: 'reader-hold', cache: 'kf-gp' });
+  t.after(() => w.terminate());
+  a.watch(w);
+  await nextMessage(w, 'locked');
+  for (let i = 0; i < 10; i++) a.kfreeRcu(c.alloc());
+  assert.equal(c.stats().kfree_rcu_pending, 10);
+  // Give the drain timer and async GPs every chance: the reader blocks the GP.
+  for (let i = 0; i < 20; i++) await new Promise((r) => setTimeout(r, 5));
+  assert.equal(c.stats().objects, 10, 'freed while a pre-existing reader was still inside its read section');
+  w.postMessage({ type: 'unlock' });
+  await nextMessage(w, 'unlocked');
+  await a.kvfreeRcuBarrierAsync();
+  assert.equal(c.stats().objects, 0);
+  assert.equal(c.stats().kfree_rcu_pending, 0);
+  w.postMessage({ type: 'exit' });
+  await exited(w);
+});
+
+test('a full block is closed and drained on the next tick; an old block after kfreeRcuDrainMs', async () => {
+  const a = Arena.create({ bytes: 16 << 20, kfreeRcuDrainMs: 20 });
+  const c = a.createCache('kf-full', { size: 32, flags: SLAB_NO_MERGE });
+  for (let i = 0; i < KVFREE_BULK_MAX_ENTR + 5; i++) a.kfreeRcu(c.alloc());
+  assert.equal(a.kfreeRcuPending(), KVFREE_BULK_MAX_ENTR + 5);
+  // Wait until the pump has freed the full block (it needs a GP, driven asynchronously).
+  for (let i = 0; i < 200 && c.stats().objects > 5; i++) await new Promise((r) => setTimeout(r, 5));
+  assert.equal(c.stats().objects, 5, 'the full block was not drained');
+  // The 5 in the open block go after the drain delay.
+  for (let i = 0; i < 400 && c.stats().objects > 0; i++) await new Promise((r) => setTimeout(r, 5));
+  assert.equal(c.stats().objects, 0, 'the open block was not drained after kfreeRcuDrainMs');
+  assert.equal(a.kfreeRcuPending(), 0);
+});
+
+test('kvfreeRcuBarrier frees what other threads queued before the call', async (t) => {
+  const a = Arena.create({ bytes: 16 << 20 }); // 5 s drain: only the barrier frees them in time
+  const c = a.createCache('kf-bar', { size: 128, flags: SLAB_NO_MERGE });
+  const workers = [0, 1].map(() => startWorker('kfree-worker', { sab: a.sab, mode: 'queue-and-idle', cache: 'kf-bar', n: 3000 }));
+  for (const w of workers) a.watch(w);
+  t.after(() => Promise.all(workers.map((w) => w.terminate())));
+  await Promise.all(workers.map((w) => nextMessage<{ pending: number }>(w, 'queued')));
+  // Objects still in the workers' open blocks (not full, 5 s drain) cannot have been freed.
+  assert.ok(c.stats().objects >= 6000 - 2 * 2 * 1008, `objects ${c.stats().objects}`);
+  await a.kvfreeRcuBarrierAsync();
+  assert.equal(c.stats().objects, 0);
+  assert.equal(a.kfreeRcuPending(), 0);
+  for (const w of workers) w.postMessage({ type: 'exit' });
+  await Promise.all(workers.map(exited));
+  // the synchronous barrier with nothing pending returns at once
+  a.kvfreeRcuBarrier();
+  assert.equal(a.kfreeRcuPending(), 0);
+});
+
+test('memory pressure: alloc reclaims completed kfree_rcu batches before returning 0', () => {
+  const a = Arena.create({ bytes: 2 << 20 });
+  const c = a.createCache('kf-press', { size: 256, flags: SLAB_NO_MERGE });
+  let total = 0;
+  // Far more objects than fit: each is kfreeRcu'd at once; alloc must never fail.
+  for (let i = 0; i < 40000; i++) {
+    const p = c.alloc();
+    assert.notEqual(p, 0, `alloc failed after ${i} objects although all were passed to kfreeRcu`);
+    a.kfreeRcu(p);
+    total++;
+  }
+  assert.equal(total, 40000);
+  a.kvfreeRcuBarrier();
+  assert.equal(c.stats().objects, 0);
+});
+
+test('no page for a block: objects are chained through their own memory, never lost', () => {
+  const a = Arena.create({ bytes: 1 << 20 });
+  const c = a.createCache('kf-chain', { size: 64, flags: SLAB_NO_MERGE });
+  const held: number[] = [];
+  for (;;) {
+    const p = c.alloc();
+    if (p === 0) break;
+    held.push(p);
+  }
+  // Arena exhausted (no kfree_rcu batch pending, so nothing to reclaim).
+  assert.equal(a.pageStats().free, 0);
+  for (const p of held) a.kfreeRcu(p);
+  assert.equal(c.stats().kfree_rcu_pending, held.length);
+  a.kvfreeRcuBarrier();
+  assert.equal(c.stats().objects, 0);
+  assert.equal(c.stats().kfree_rcu_pending, 0);
+  c.shrink();
+  assert.ok(a.pageStats().free > 0);
+});

@@ -1,0 +1,83 @@
+// Worker for the kfree_rcu / destroy tests. workerData: { sab, mode, cache, n?, delayMs? }.
+import { parentPort, workerData } from 'node:worker_threads';
+import { Arena } from '../../src/index.js';
+
+const { sab, mode, cache, n = 0, delayMs = 0 } = workerData as {
+  sab: SharedArrayBuffer; mode: string; cache: string; n?: number; delayMs?: number;
+};
+const arena = Arena.attach(sab);
+const port = parentPort!;
+const keepAlive = setInterval(() => {}, 1000);
+
+async function main(): Promise<void> {
+  switch (mode) {
+    case 'loop-kfree': {
+      // alloc + kfreeRcu forever; yields to the event loop every 256 objects. log[0] is
+      // the object in hand (allocated, maybe not yet queued when we are killed).
+      const c = arena.findCache(cache)!;
+      const log = new Int32Array(workerData.log as SharedArrayBuffer);
+      let k = 0;
+      port.postMessage({ type: 'started' });
+      for (;;) {
+        const p = c.alloc();
+        if (p === 0) throw new Error('exhausted');
+        Atomics.store(log, 0, p);
+        arena.u32[p >> 2] = k;
+        arena.kfreeRcu(p);
+        Atomics.store(log, 0, 0);
+        if (++k % 256 === 0) await new Promise((r) => setImmediate(r));
+      }
+    }
+    case 'queue-and-idle': {
+      const c = arena.findCache(cache)!;
+      for (let i = 0; i < n; i++) arena.kfreeRcu(c.alloc());
+      port.postMessage({ type: 'queued', pending: c.stats().kfree_rcu_pending });
+      port.on('message', (m: { type: string }) => {
+        if (m.type === 'exit') {
+          clearInterval(keepAlive);
+          arena.detach();
+          port.close();
+        }
+      });
+      return;
+    }
+    case 'alloc-and-kfree-sync-exit': {
+      // queue n objects, then leave without detaching: the watcher adopts the batch
+      const c = arena.findCache(cache)!;
+      for (let i = 0; i < n; i++) arena.kfreeRcu(c.alloc());
+      port.postMessage({ type: 'queued' });
+      process.exit(0);
+    }
+    case 'destroy': {
+      const c = arena.findCache(cache)!;
+      await new Promise((r) => setTimeout(r, delayMs));
+      const rep = await c.destroy();
+      port.postMessage({ type: 'report', rep, slabErrors: arena.slabErrors });
+      clearInterval(keepAlive);
+      arena.detach();
+      return;
+    }
+    case 'reader-hold': {
+      arena.rcu.readLock();
+      port.postMessage({ type: 'locked' });
+      port.on('message', (m: { type: string }) => {
+        if (m.type === 'unlock') {
+          arena.rcu.readUnlock();
+          port.postMessage({ type: 'unlocked' });
+        }
+        if (m.type === 'exit') {
+          clearInterval(keepAlive);
+          arena.detach();
+          port.close();
+        }
+      });
+      return;
+    }
+    default:
+      throw new Error(`unknown mode ${mode}`);
+  }
+}
+main().catch((e: unknown) => {
+  port.postMessage({ type: 'error', message: String((e as Error)?.stack ?? e) });
+  process.exit(1);
+});
