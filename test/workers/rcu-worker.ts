@@ -41,7 +41,7 @@ async function run(c: Cmd): Promise<unknown> {
       rcu.readLock();
       port.postMessage({ type: 'locked' });
       waitForWaitingWriter();
-      Atomics.store(i32, scratch(init, c.word!), 1);
+      Atomics.store(i32, c.word!, 1);
       rcu.readUnlock();
       return true;
     }
@@ -49,18 +49,18 @@ async function run(c: Cmd): Promise<unknown> {
       // qsbr: online, no quiescent state, until a GP waits; then flag and report one.
       port.postMessage({ type: 'busy' });
       waitForWaitingWriter();
-      Atomics.store(i32, scratch(init, c.word!), 1);
+      Atomics.store(i32, c.word!, 1);
       rcu.quiescentState();
       return true;
     }
     case 'busy-until-word': {
       // Run synchronously (no event-loop turn, so no quiescent state) until word is set.
       port.postMessage({ type: 'busy' });
-      while (Atomics.load(i32, scratch(init, c.word!)) === 0) Atomics.wait(i32, scratch(init, 254), 0, 1);
+      while (Atomics.load(i32, c.word!) === 0) Atomics.wait(i32, scratch(init, 254), 0, 1);
       return true;
     }
     case 'call': {
-      const w = scratch(init, c.word!);
+      const w = c.word!;
       for (let k = 0; k < c.n!; k++) rcu.call(() => void Atomics.add(i32, w, 1));
       return rcu.pendingCallbacks;
     }
