@@ -1,6 +1,7 @@
 /** Driving scripted RCU workers (test/workers/rcu-worker.ts) from a test. */
 import { Worker } from 'node:worker_threads';
-import type { HarnessInit, Warning } from './rcu-harness.js';
+import type { Warning } from './rcu-harness.js';
+import type { RcuEnv } from './rcu-env.js';
 
 export interface Reply {
   id?: number;
@@ -23,8 +24,8 @@ export class RcuWorker {
   private eventWaiters: { type: string; resolve: (r: Reply) => void }[] = [];
   readonly exited: Promise<number>;
 
-  private constructor(init: HarnessInit, url: URL) {
-    this.worker = new Worker(url, { workerData: init });
+  private constructor(env: RcuEnv, url: URL) {
+    this.worker = new Worker(url, { workerData: env.workerData });
     this.worker.on('message', (m: Reply) => {
       if (m.id !== undefined) {
         const p = this.pending.get(m.id);
@@ -40,11 +41,13 @@ export class RcuWorker {
     this.exited = new Promise((resolve) => this.worker.once('exit', resolve));
   }
 
-  static async start(init: HarnessInit): Promise<RcuWorker> {
-    const w = new RcuWorker(init, new URL('../workers/rcu-worker.js', import.meta.url));
+  /** Start a scripted worker attached to env; its slot is detached for it when it exits (arena.watch). */
+  static async start(env: RcuEnv): Promise<RcuWorker> {
+    const w = new RcuWorker(env, new URL('../workers/rcu-worker.js', import.meta.url));
     const a = await w.next('attached');
     w.slot = a.slot!;
     w.gen = a.gen!;
+    env.watch(w.worker, w.slot, w.gen);
     return w;
   }
 

@@ -3,16 +3,35 @@
  * commands from the parent ({ id, op, ... }) and answers { id, ok, value?, error? }.
  */
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
-import { attachHarness, scratch, type HarnessInit } from '../helpers/rcu-harness.js';
+import { attachHarness } from '../helpers/rcu-harness.js';
+import type { WorkerInit } from '../helpers/rcu-env.js';
+import { Arena } from '../../src/arena.js';
+import type { Rcu } from '../../src/rcu/index.js';
 
 // `node --test dist/test/` also loads this file on the main thread: do nothing there.
 if (parentPort) main(parentPort);
 
 function main(port: MessagePort): void {
-  const init = workerData as HarnessInit;
-  const att = attachHarness(init);
-  const { rcu, i32 } = att;
-  att.onWarning = (w) => port.postMessage({ type: 'warning', warning: w });
+  const wd = workerData as WorkerInit;
+  let rcu: Rcu;
+  let i32: Int32Array;
+  let slot: number;
+  let gen: number;
+  let detach: () => void;
+  if (wd.kind === 'arena') {
+    const arena = Arena.attach(wd.sab);
+    arena.onWarning((w) => port.postMessage({ type: 'warning', warning: { kind: w.kind, message: w.message, report: w.report } }));
+    ({ rcu, i32 } = arena);
+    slot = arena.threadId;
+    gen = arena.rcu.gen;
+    detach = () => arena.detach();
+  } else {
+    const att = attachHarness(wd.init);
+    att.onWarning = (w) => port.postMessage({ type: 'warning', warning: w });
+    ({ rcu, i32, slot, gen } = att);
+    detach = () => detach();
+  }
+  const pause = new Int32Array(new SharedArrayBuffer(4));
 
   interface Cmd {
     id: number;
@@ -28,7 +47,7 @@ function main(port: MessagePort): void {
 
   /** Spin until a GP driver sleeps waiting (G_FUTEX == -1), i.e. a GP waits for us. */
   function waitForWaitingWriter(): void {
-    while (Atomics.load(i32, core().futexW) !== -1) Atomics.wait(i32, scratch(init, 255), 0, 1);
+    while (Atomics.load(i32, core().futexW) !== -1) Atomics.wait(pause, 0, 0, 1);
   }
 
   async function run(c: Cmd): Promise<unknown> {
@@ -59,7 +78,7 @@ function main(port: MessagePort): void {
       case 'busy-until-word': {
         // Run synchronously (no event-loop turn, so no quiescent state) until word is set.
         port.postMessage({ type: 'busy' });
-        while (Atomics.load(i32, c.word!) === 0) Atomics.wait(i32, scratch(init, 254), 0, 1);
+        while (Atomics.load(i32, c.word!) === 0) Atomics.wait(pause, 0, 0, 1);
         return true;
       }
       case 'call': {
@@ -89,12 +108,12 @@ function main(port: MessagePort): void {
         rcu.online();
         return true;
       case 'detach':
-        att.detach();
+        detach();
         return true;
       case 'pending':
         return rcu.pendingCallbacks;
       case 'ident':
-        return { slot: att.slot, gen: att.gen };
+        return { slot, gen };
       default:
         throw new Error(`unknown op ${c.op}`);
     }
@@ -106,5 +125,5 @@ function main(port: MessagePort): void {
       (e: unknown) => port.postMessage({ id: c.id, ok: false, error: e instanceof Error ? e.message : String(e) }),
     );
   });
-  port.postMessage({ type: 'attached', slot: att.slot, gen: att.gen });
+  port.postMessage({ type: 'attached', slot, gen });
 }
