@@ -12,6 +12,8 @@ export type EnvKind = 'arena' | 'harness';
 
 export interface RcuEnv {
   kind: EnvKind;
+  /** The main thread's arena (arena kind only). */
+  arena?: Arena;
   rcu: Rcu;
   i32: Int32Array;
   /** Absolute Int32 index of scratch word i (0..255), zeroed. */
@@ -49,6 +51,7 @@ export function makeEnv(kind: EnvKind, o: EnvOptions): RcuEnv {
     const base = arena.kmalloc(1024) >> 2;
     const env: RcuEnv = {
       kind,
+      arena,
       rcu: arena.rcu,
       i32: arena.i32,
       scratch: (i) => base + i,
