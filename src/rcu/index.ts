@@ -1,24 +1,641 @@
-// Placeholder; replaced by the RCU implementation.
+/**
+ * RCU over shared memory: the per-thread handle `arena.rcu` (liburcu's API, the kernel's
+ * semantics). One instance per attached thread; all cross-thread state is in the RCU
+ * region of the arena (layout.ts), the rest is plain JS state of this thread.
+ *
+ * Read side (the hot path):
+ * - memb: the outermost readLock() is one Atomics.store of G_CTR into this thread's
+ *   reader word; readUnlock() one Atomics.store of 0, then one Atomics.load of G_FUTEX to
+ *   see whether a GP driver sleeps waiting for readers (then, and only then, it notifies).
+ *   The stores are sequentially consistent: the reader word is visible before any load
+ *   inside the section (so a GP that misses this reader also finished publishing before
+ *   the section's loads), and every load inside the section is ordered before the store
+ *   that ends it (so a GP that sees the section ended may free what it read).
+ *   Readers must load RCU-protected pointers with Atomics.load (rcu_dereference).
+ * - qsbr: read sections only count nesting in this thread; the thread announces
+ *   quiescent states (quiescentState(), offline(), any event-loop turn that serves the
+ *   arena's REQ_RCU request) by Atomics.store of G_CTR into its reader word.
+ * Nesting is counted in this object, never in shared memory.
+ *
+ * Grace periods (core.ts) run under the GP mutex, by whichever thread needs one:
+ * synchronize() blocks (Atomics.wait), synchronizeAsync() and the callback pump use
+ * Atomics.waitAsync; with an RCU worker (startRcuWorker) async waiters delegate to it.
+ *
+ * Lock order: the GP mutex is a leaf (nothing else is taken while it is held). Never
+ * wait for a GP inside a read section (it would wait for itself): refused with an error.
+ */
 import type { RcuHost } from './host.js';
-export function initRcuRegion(_i32: Int32Array, _baseWord: number, _maxThreads: number, _flavour: 'memb' | 'qsbr'): void {}
-export class Rcu {
-  constructor(readonly host: RcuHost) {}
-  readLock(): void {}
-  readUnlock(): void {}
-  read<T>(fn: () => T): T { return fn(); }
-  synchronize(): void {}
-  async synchronizeAsync(): Promise<void> {}
-  call(cb: () => void): void { queueMicrotask(cb); }
-  barrier(): void {}
-  async barrierAsync(): Promise<void> {}
-  getState(): number { return 0; }
-  startPoll(): number { return 0; }
-  pollState(_c: number): boolean { return true; }
-  quiescentState(): void {}
-  online(): void {}
-  offline(): void {}
-  get inReadSection(): boolean { return false; }
-  serviceRequests(): void {}
-  detach(): void {}
-  detachDeadSlot(_slot: number, _gen: number): void {}
+import { RcuCore, blockOn } from './core.js';
+import {
+  G_CTR, G_FLAVOUR, G_GP_REQ, G_MAGIC, G_MAX_THREADS, G_SEQ, MEMB_ACTIVE, QSBR_ONLINE, RCU_MAGIC, S_BARRIER_ACK,
+  S_BARRIER_REQ, S_CTR, S_GEN, S_NCBS, S_STATE, rcuRegionBytes,
+} from './layout.js';
+import { COOKIE_COMPLETED, cookieDone, seqGe, seqSnap, SEQ_INITIAL } from './poll.js';
+import { gpBreakFor } from './gpmutex.js';
+import { CallbackList } from './callbacks.js';
+import { barrierTargets, barrierPending, type BarrierTarget } from './barrier.js';
+import { keepAlive, sleepUnref, waitAsync } from './timers.js';
+
+export type { RcuHost } from './host.js';
+export { rcuRegionBytes } from './layout.js';
+export { COOKIE_COMPLETED } from './poll.js';
+export { stallMessage, stallReport, stallRewarnMs, DEFAULT_STALL_MS } from './stall.js';
+export type { StallInfo, StalledSlot } from './stall.js';
+
+export type RcuFlavour = 'memb' | 'qsbr';
+
+/**
+ * Initialise the RCU region (called once by Arena.create, before any thread attaches).
+ */
+export function initRcuRegion(i32: Int32Array, baseWord: number, maxThreads: number, flavour: RcuFlavour): void {
+  const words = rcuRegionBytes(maxThreads) >> 2;
+  for (let i = 0; i < words; i++) Atomics.store(i32, baseWord + i, 0);
+  Atomics.store(i32, baseWord + G_CTR, flavour === 'memb' ? MEMB_ACTIVE : QSBR_ONLINE);
+  Atomics.store(i32, baseWord + G_SEQ, SEQ_INITIAL);
+  Atomics.store(i32, baseWord + G_GP_REQ, SEQ_INITIAL);
+  Atomics.store(i32, baseWord + G_FLAVOUR, flavour === 'memb' ? 0 : 1);
+  Atomics.store(i32, baseWord + G_MAX_THREADS, maxThreads);
+  Atomics.store(i32, baseWord + G_MAGIC, RCU_MAGIC);
 }
+
+/** Bits of Rcu.slow: any of them sends readLock() to its slow path. */
+const SLOW_DETACHED = 1;
+const SLOW_OFFLINE = 2; // qsbr thread offline
+const SLOW_DEBUG = 4;
+
+/** How long an async barrier or delegated wait sleeps before re-checking (dead threads, lost drivers). */
+const RECHECK_MS = 50;
+
+function misuse(what: string): Error {
+  return new Error(`rcu: ${what}`);
+}
+
+/**
+ * The RCU handle of one thread (`arena.rcu`). Same API for both flavours.
+ *
+ * @example
+ * ```ts
+ * // reader (any thread)
+ * const v = arena.rcu.read(() => Atomics.load(arena.i32, Atomics.load(arena.i32, HEAD) >> 2));
+ * // updater
+ * const old = Atomics.exchange(arena.i32, HEAD, fresh);
+ * arena.rcu.synchronize();          // or: await arena.rcu.synchronizeAsync()
+ * cache.free(old);                  // no reader can still see it
+ * ```
+ * Safety contract: pointers loaded inside a read section may be used only inside it;
+ * RCU-protected words are loaded with Atomics.load and published with Atomics.store.
+ */
+export class Rcu {
+  readonly slot: number;
+  readonly gen: number;
+  readonly flavour: RcuFlavour;
+  /** @internal the grace-period engine (shared with the RCU worker and torture). */
+  readonly core: RcuCore;
+
+  private readonly i32: Int32Array;
+  private readonly readerW: number;
+  private readonly ctrW: number;
+  private readonly futexW: number;
+  private readonly ncbsW: number;
+  private readonly memb: boolean;
+  private nesting = 0;
+  private slow = 0;
+  private isOnline = true;
+
+  private readonly cbs = new CallbackList();
+  private pumpRunning = false;
+  private pollWant: number | undefined = undefined;
+  private inCallbacks = 0;
+
+  private barrierSeen: number;
+  private barrierMarker = 0;
+  private barrierWanted = false;
+
+  private sectionId = 0;
+  private acrossAwaitReported = 0;
+
+  constructor(readonly host: RcuHost) {
+    const i32 = host.i32;
+    const b = host.baseWord;
+    if (Atomics.load(i32, b + G_MAGIC) !== RCU_MAGIC) throw new Error('rcu: the RCU region is not initialised (initRcuRegion)');
+    const fl = Atomics.load(i32, b + G_FLAVOUR) === 0 ? 'memb' : 'qsbr';
+    if (fl !== host.flavour) throw new Error(`rcu: the arena uses the ${fl} flavour, not ${host.flavour}`);
+    if (host.slot < 0 || host.slot >= host.maxThreads) throw new RangeError(`rcu: slot ${host.slot} out of range`);
+    this.core = new RcuCore(host);
+    this.slot = host.slot;
+    this.gen = host.slotGen;
+    this.flavour = host.flavour;
+    this.memb = fl === 'memb';
+    this.i32 = i32;
+    const c = this.core;
+    this.readerW = c.sw(this.slot, S_CTR);
+    this.ctrW = c.ctrW;
+    this.futexW = c.futexW;
+    this.ncbsW = c.sw(this.slot, S_NCBS);
+    if (host.debug) this.slow |= SLOW_DEBUG;
+
+    // Register the slot: outside any section (memb) / online (qsbr, liburcu's
+    // rcu_register_thread puts a thread online). S_STATE last: barrier callers and
+    // stall reports look at the slot only once it is published.
+    Atomics.store(i32, this.readerW, this.memb ? 0 : Atomics.load(i32, this.ctrW));
+    Atomics.store(i32, this.ncbsW, 0);
+    this.barrierSeen = Atomics.load(i32, c.sw(this.slot, S_BARRIER_REQ));
+    Atomics.store(i32, c.sw(this.slot, S_BARRIER_ACK), this.barrierSeen);
+    Atomics.store(i32, c.sw(this.slot, S_GEN), this.gen);
+    Atomics.store(i32, c.sw(this.slot, S_STATE), 1);
+
+    // qsbr: when this thread drives a GP from its event loop it is, right then, in a
+    // quiescent state; report it as soon as the GP has started, or the GP would wait
+    // for its own driver.
+    c.onGpStart = (ctr) => {
+      if (!this.memb && this.isOnline && this.nesting === 0 && this.slow === (this.slow & SLOW_DEBUG)) {
+        Atomics.store(i32, this.readerW, ctr);
+      }
+    };
+  }
+
+  // ------------------------------------------------------------------ read side
+
+  /** rcu_read_lock(): enter (or nest) a read-side critical section. Never blocks. */
+  readLock(): void {
+    if (this.nesting++ === 0) {
+      if (this.slow !== 0) return this.readLockSlow();
+      if (this.memb) Atomics.store(this.i32, this.readerW, Atomics.load(this.i32, this.ctrW));
+    }
+  }
+
+  /** rcu_read_unlock(). Throws when there is no section to leave. */
+  readUnlock(): void {
+    const n = this.nesting;
+    if (n === 1) {
+      this.nesting = 0;
+      if (this.memb) {
+        Atomics.store(this.i32, this.readerW, 0);
+        // liburcu wake_up_gp: only if a GP driver announced that it sleeps.
+        if (Atomics.load(this.i32, this.futexW) === -1) this.core.wakeDriver();
+      }
+    } else if (n > 1) {
+      this.nesting = n - 1;
+    } else {
+      throw misuse('readUnlock() without a matching readLock()');
+    }
+  }
+
+  /** Run fn inside a read-side critical section and return its result. fn must be synchronous. */
+  read<T>(fn: () => T): T {
+    this.readLock();
+    let r: T;
+    try {
+      r = fn();
+    } finally {
+      this.readUnlock();
+    }
+    if ((this.slow & SLOW_DEBUG) !== 0 && isThenable(r)) {
+      throw new TypeError('rcu: read(fn): fn returned a Promise; a read-side critical section cannot span an await');
+    }
+    return r;
+  }
+
+  /** True while this thread is inside a read-side critical section. */
+  get inReadSection(): boolean {
+    return this.nesting > 0;
+  }
+
+  private readLockSlow(): void {
+    const s = this.slow;
+    if ((s & SLOW_DETACHED) !== 0) {
+      this.nesting--;
+      throw misuse('readLock() on a detached thread');
+    }
+    if ((s & SLOW_OFFLINE) !== 0) {
+      this.nesting--;
+      throw misuse('readLock() while this thread is offline (qsbr): call online() first');
+    }
+    if (this.memb) Atomics.store(this.i32, this.readerW, Atomics.load(this.i32, this.ctrW));
+    if ((s & SLOW_DEBUG) !== 0) this.debugEnter();
+  }
+
+  /** Debug: report a section still open when the current task yields (an await inside it). */
+  private debugEnter(): void {
+    const id = ++this.sectionId;
+    const where = new Error('read-side critical section entered here').stack ?? '';
+    queueMicrotask(() => {
+      if (this.nesting > 0 && this.sectionId === id && this.acrossAwaitReported !== id) {
+        this.acrossAwaitReported = id;
+        this.host.warn(
+          'rcu-read-across-await',
+          `WARNING: suspicious RCU usage: read-side critical section of thread slot ${this.slot} left open across an await`,
+          `WARNING: suspicious RCU usage\n` +
+            `rcu: thread slot ${this.slot} (gen ${this.gen}) yielded to the event loop inside rcu.readLock() (nesting ${this.nesting});\n` +
+            `rcu: grace periods wait for it until readUnlock(), and synchronize() from this section would deadlock.\n${where}`,
+        );
+      }
+    });
+  }
+
+  // ------------------------------------------------------------ qsbr states
+
+  /** qsbr: announce a quiescent state (this thread holds no RCU-protected pointer). memb: no-op. */
+  quiescentState(): void {
+    if (this.nesting > 0) throw misuse('quiescentState() inside a read-side critical section');
+    this.checkAttached('quiescentState');
+    if (this.memb || !this.isOnline) return;
+    Atomics.store(this.i32, this.readerW, Atomics.load(this.i32, this.ctrW));
+    if (Atomics.load(this.i32, this.futexW) === -1) this.core.wakeDriver();
+  }
+
+  /** qsbr: stop blocking grace periods (before an idle wait). memb: no-op. */
+  offline(): void {
+    if (this.nesting > 0) throw misuse('offline() inside a read-side critical section');
+    this.checkAttached('offline');
+    if (this.memb || !this.isOnline) return;
+    this.goOffline();
+  }
+
+  /** qsbr: come back online after offline(). memb: no-op. */
+  online(): void {
+    this.checkAttached('online');
+    if (this.memb || this.isOnline) return;
+    this.goOnline();
+  }
+
+  private goOffline(): void {
+    this.isOnline = false;
+    this.slow |= SLOW_OFFLINE;
+    Atomics.store(this.i32, this.readerW, 0);
+    if (Atomics.load(this.i32, this.futexW) === -1) this.core.wakeDriver();
+  }
+
+  private goOnline(): void {
+    Atomics.store(this.i32, this.readerW, Atomics.load(this.i32, this.ctrW));
+    this.isOnline = true;
+    this.slow &= ~SLOW_OFFLINE;
+  }
+
+  /** qsbr: report a quiescent state if it is legal right now (called from event-loop turns). */
+  private autoQs(): void {
+    if (!this.memb && this.isOnline && this.nesting === 0 && (this.slow & SLOW_DETACHED) === 0) {
+      Atomics.store(this.i32, this.readerW, Atomics.load(this.i32, this.ctrW));
+      if (Atomics.load(this.i32, this.futexW) === -1) this.core.wakeDriver();
+    }
+  }
+
+  /** Run a blocking wait; a qsbr thread is offline meanwhile (liburcu's synchronize_rcu does the same). */
+  private offlineDuring(fn: () => void): void {
+    const wasOnline = !this.memb && this.isOnline;
+    if (wasOnline) this.goOffline();
+    try {
+      fn();
+    } finally {
+      if (wasOnline) this.goOnline();
+    }
+  }
+
+  // ------------------------------------------------------------ grace periods
+
+  /** synchronize_rcu(): block until every read section that began before this call has ended. */
+  synchronize(): void {
+    this.checkMayWait('synchronize()');
+    const cookie = seqSnap(this.core.seq());
+    this.offlineDuring(() => this.core.driveSync(this.slot, cookie));
+  }
+
+  /** synchronize_rcu() without blocking the event loop. */
+  async synchronizeAsync(): Promise<void> {
+    this.checkMayWait('synchronizeAsync()');
+    await this.waitCookieAsync(seqSnap(this.core.seq()), true);
+  }
+
+  /** get_state_synchronize_rcu(): a cookie; does not start a GP. */
+  getState(): number {
+    return seqSnap(this.core.seq());
+  }
+
+  /** start_poll_synchronize_rcu(): a cookie, and a GP is on its way (never blocks). */
+  startPoll(): number {
+    this.checkAttached('startPoll');
+    const cookie = seqSnap(this.core.seq());
+    this.core.requestGp(cookie);
+    if (!this.core.driverPresent()) {
+      if (this.pollWant === undefined || !seqGe(this.pollWant, cookie)) this.pollWant = cookie;
+      this.kickPump();
+    }
+    return cookie;
+  }
+
+  /** poll_state_synchronize_rcu(): true once a full GP has elapsed since the cookie was taken. Never blocks. */
+  pollState(cookie: number): boolean {
+    return cookieDone(this.core.seq(), cookie);
+  }
+
+  /** get_completed_synchronize_rcu(): a cookie that is always already completed. */
+  getCompletedState(): number {
+    return COOKIE_COMPLETED;
+  }
+
+  /** cond_synchronize_rcu(): block only if the cookie has not completed yet. */
+  condSynchronize(cookie: number): void {
+    if (cookieDone(this.core.seq(), cookie)) return;
+    this.checkMayWait('condSynchronize()');
+    this.offlineDuring(() => this.core.driveSync(this.slot, cookie));
+  }
+
+  /** Await completion of cookie; drives GPs itself unless an RCU worker runs. */
+  private async waitCookieAsync(cookie: number, ref: boolean): Promise<void> {
+    const core = this.core;
+    const release = ref ? keepAlive() : null;
+    try {
+      while (!cookieDone(core.seq(), cookie)) {
+        this.autoQs();
+        if (core.driverPresent()) {
+          const seen = core.seq();
+          core.requestGp(cookie);
+          await core.waitSeqAsync(seen, RECHECK_MS);
+        } else {
+          await core.driveAsync(this.slot, cookie);
+        }
+      }
+    } finally {
+      if (release) release();
+    }
+  }
+
+  // ------------------------------------------------------------ callbacks
+
+  /**
+   * call_rcu(): run cb on this thread's event loop after a grace period. Never blocks.
+   * Callbacks of one thread run in the order they were queued. Pending callbacks do not
+   * keep the process alive; barrier()/barrierAsync() waits for them.
+   */
+  call(cb: () => void): void {
+    if (typeof cb !== 'function') throw new TypeError('rcu: call(cb): cb must be a function');
+    this.checkAttached('call');
+    const cookie = seqSnap(this.core.seq());
+    this.cbs.push(cookie, cb);
+    Atomics.store(this.i32, this.ncbsW, this.cbs.pending);
+    this.core.requestGp(cookie);
+    this.kickPump();
+  }
+
+  /** Callbacks queued on this thread and not yet invoked. */
+  get pendingCallbacks(): number {
+    return this.cbs.pending;
+  }
+
+  private runReady(limit = Infinity): number {
+    if (this.cbs.pending === 0) return 0;
+    this.inCallbacks++;
+    let n: number;
+    try {
+      n = this.cbs.runReady(this.core.seq(), (e) => this.callbackError(e), limit);
+    } finally {
+      this.inCallbacks--;
+    }
+    if (n !== 0) Atomics.store(this.i32, this.ncbsW, this.cbs.pending);
+    return n;
+  }
+
+  private callbackError(e: unknown): void {
+    const msg = e instanceof Error ? e.message : String(e);
+    const stack = e instanceof Error && e.stack ? e.stack : msg;
+    this.host.warn('rcu-callback-error', `rcu: callback queued by thread slot ${this.slot} threw: ${msg}`, stack);
+  }
+
+  private kickPump(): void {
+    if (this.pumpRunning || (this.slow & SLOW_DETACHED) !== 0) return;
+    this.pumpRunning = true;
+    void this.pump();
+  }
+
+  /** The oldest cookie this thread's pump waits for, or undefined when it has nothing to do. */
+  private pumpNeed(): number | undefined {
+    const h = this.cbs.headCookie();
+    if (h !== undefined) return h;
+    if (this.pollWant !== undefined && cookieDone(this.core.seq(), this.pollWant)) this.pollWant = undefined;
+    return this.pollWant;
+  }
+
+  /**
+   * The softirq analog: runs on this thread's event loop only while callbacks (or a
+   * startPoll, or a barrier acknowledgement) are pending, and sleeps only on unref'd
+   * timers and Atomics.waitAsync, so it never keeps the process alive.
+   */
+  private async pump(): Promise<void> {
+    const core = this.core;
+    try {
+      await null; // never invoke callbacks from inside call()
+      for (;;) {
+        if ((this.slow & SLOW_DETACHED) !== 0) return;
+        this.runReady();
+        this.serviceBarrier();
+        const need = this.pumpNeed();
+        if (need === undefined && !this.barrierWanted) return;
+        if (need === undefined) {
+          // Only a barrier acknowledgement waits, for callbacks that are running.
+          await sleepUnref(1);
+          continue;
+        }
+        const seen = core.seq();
+        if (cookieDone(seen, need)) continue;
+        core.requestGp(need);
+        this.autoQs();
+        if (core.driverPresent()) {
+          await core.waitSeqAsync(seen, 100);
+        } else {
+          await core.driveAsync(this.slot, need);
+          // Let other tasks run between GPs (callbacks that queue callbacks).
+          await sleepUnref(0);
+        }
+      }
+    } catch (e) {
+      const msg = e instanceof Error ? e.message : String(e);
+      this.host.warn('rcu-pump-error', `rcu: callback pump of thread slot ${this.slot} failed: ${msg}`, e instanceof Error && e.stack ? e.stack : msg);
+    } finally {
+      this.pumpRunning = false;
+    }
+  }
+
+  // ------------------------------------------------------------ barrier
+
+  /**
+   * rcu_barrier(): every callback queued (on any live thread) before this call has run
+   * when it returns. This thread's own callbacks run here, inline; other threads
+   * acknowledge from their event loops. Does not wait for a GP when nothing is queued.
+   */
+  barrier(): void {
+    this.checkMayWait('barrier()');
+    if (this.inCallbacks > 0) throw misuse('barrier() inside an RCU callback would wait for itself');
+    const core = this.core;
+    const seq = core.nextBarrierSeq();
+    const targets = barrierTargets(this, seq);
+    this.offlineDuring(() => {
+      this.flushOwnSync();
+      for (;;) {
+        const f = Atomics.load(this.i32, core.barrierFutexW);
+        if (!barrierPending(core, targets, seq)) return;
+        if (core.gpNeeded() && !core.driverPresent()) {
+          core.driveSync(this.slot, Atomics.load(this.i32, core.reqW));
+          continue;
+        }
+        blockOn(this.i32, core.barrierFutexW, f, RECHECK_MS);
+      }
+    });
+  }
+
+  /** rcu_barrier() without blocking the event loop. */
+  async barrierAsync(): Promise<void> {
+    this.checkMayWait('barrierAsync()');
+    if (this.inCallbacks > 0) throw misuse('barrierAsync() inside an RCU callback would wait for itself');
+    const core = this.core;
+    const seq = core.nextBarrierSeq();
+    const targets = barrierTargets(this, seq);
+    const release = keepAlive();
+    try {
+      const marker = this.cbs.queued;
+      while (this.cbs.done < marker) {
+        const c = this.cbs.tailCookie();
+        if (c !== undefined) await this.waitCookieAsync(c, false);
+        this.runReady(marker);
+      }
+      for (;;) {
+        const f = Atomics.load(this.i32, core.barrierFutexW);
+        if (!barrierPending(core, targets, seq)) return;
+        this.autoQs();
+        if (core.gpNeeded() && !core.driverPresent()) {
+          await core.driveAsync(this.slot, Atomics.load(this.i32, core.reqW));
+          continue;
+        }
+        await waitAsync(this.i32, core.barrierFutexW, f, RECHECK_MS);
+      }
+    } finally {
+      release();
+    }
+  }
+
+  /** Run GPs and this thread's callbacks until everything queued so far has run. */
+  private flushOwnSync(): void {
+    const marker = this.cbs.queued;
+    while (this.cbs.done < marker) {
+      const c = this.cbs.tailCookie();
+      if (c !== undefined) this.core.driveSync(this.slot, c);
+      this.runReady(marker);
+    }
+  }
+
+  /** Acknowledge barrier requests once the callbacks queued before them have run. */
+  private serviceBarrier(): void {
+    const req = Atomics.load(this.i32, this.core.sw(this.slot, S_BARRIER_REQ));
+    if (req !== this.barrierSeen) {
+      this.barrierSeen = req;
+      this.barrierMarker = this.cbs.queued;
+      this.barrierWanted = true;
+    }
+    if (!this.barrierWanted) return;
+    if (this.cbs.done >= this.barrierMarker) {
+      this.barrierWanted = false;
+      Atomics.store(this.i32, this.core.sw(this.slot, S_BARRIER_ACK), this.barrierSeen);
+      this.core.kickBarrier();
+    } else {
+      this.kickPump();
+    }
+  }
+
+  /** @internal barrier.ts: the slot to skip when collecting targets. */
+  get selfSlot(): number {
+    return this.slot;
+  }
+
+  // ------------------------------------------------------------ arena-facing
+
+  /**
+   * Serve a REQ_RCU request (the arena calls this from this thread's event-loop pump, and
+   * possibly at other safe points): a qsbr quiescent state when legal, barrier
+   * acknowledgements, ready callbacks.
+   */
+  serviceRequests(): void {
+    if ((this.slow & SLOW_DETACHED) !== 0) return;
+    this.autoQs();
+    if (this.nesting === 0 && this.inCallbacks === 0) this.runReady();
+    this.serviceBarrier();
+  }
+
+  /**
+   * This thread leaves. Its own pending callbacks are not lost: detach drives the grace
+   * periods they wait for and runs them here (it blocks like barrier() for this thread
+   * only), then acknowledges barriers, clears its reader word and unregisters the slot.
+   * Refused inside a read section. Idempotent.
+   */
+  detach(): void {
+    if ((this.slow & SLOW_DETACHED) !== 0) return;
+    if (this.nesting > 0) throw misuse('detach() inside a read-side critical section');
+    if (this.inCallbacks > 0) throw misuse('detach() inside an RCU callback');
+    const i32 = this.i32;
+    const core = this.core;
+    if (!this.memb && this.isOnline) this.goOffline();
+    this.flushOwnSync();
+    this.slow |= SLOW_DETACHED;
+    this.pollWant = undefined;
+    Atomics.store(i32, this.readerW, 0);
+    Atomics.store(i32, this.ncbsW, 0);
+    Atomics.store(i32, core.sw(this.slot, S_BARRIER_ACK), Atomics.load(i32, core.sw(this.slot, S_BARRIER_REQ)));
+    Atomics.compareExchange(i32, core.driverW, this.slot + 1, 0);
+    Atomics.store(i32, core.sw(this.slot, S_STATE), 0);
+    if (Atomics.load(i32, this.futexW) === -1) core.wakeDriver();
+    core.kickBarrier();
+  }
+
+  /** True once detach() ran. */
+  get detached(): boolean {
+    return (this.slow & SLOW_DETACHED) !== 0;
+  }
+
+  /**
+   * Detach, for it, the thread that owned (slot, gen) and died (worker exit, terminate,
+   * crash). Its open read section stops blocking GPs, a GP mutex it held is released
+   * (the next GP completes its half-done GP), barriers stop waiting for it. Its queued
+   * callbacks are closures of a dead thread: they are lost, and the returned count lets
+   * the caller (the arena) warn about them. Returns 0 when (slot, gen) is not attached.
+   */
+  detachDeadSlot(slot: number, gen: number): number {
+    const i32 = this.i32;
+    const core = this.core;
+    if (slot < 0 || slot >= core.maxThreads) return 0;
+    const stW = core.sw(slot, S_STATE);
+    if (Atomics.load(i32, core.sw(slot, S_GEN)) !== gen) return 0;
+    if (Atomics.compareExchange(i32, stW, 1, 2) !== 1) return 0;
+    const dropped = Atomics.load(i32, core.sw(slot, S_NCBS));
+    Atomics.store(i32, core.sw(slot, S_CTR), 0);
+    Atomics.store(i32, core.sw(slot, S_NCBS), 0);
+    Atomics.store(i32, core.sw(slot, S_BARRIER_ACK), Atomics.load(i32, core.sw(slot, S_BARRIER_REQ)));
+    gpBreakFor(i32, core.mutexW, slot);
+    Atomics.compareExchange(i32, core.driverW, slot + 1, 0);
+    Atomics.store(i32, stW, 0);
+    core.wakeDriver();
+    core.kickBarrier();
+    return dropped;
+  }
+
+  // ------------------------------------------------------------ testing hooks
+
+  /** @internal torture's broken mode: grace periods driven by this thread do not wait for readers. */
+  set testingSkipGpWait(v: boolean) {
+    this.core.skipWait = v;
+  }
+
+  // ------------------------------------------------------------ checks
+
+  private checkAttached(what: string): void {
+    if ((this.slow & SLOW_DETACHED) !== 0) throw misuse(`${what}() on a detached thread`);
+  }
+
+  private checkMayWait(what: string): void {
+    if (this.nesting > 0) throw misuse(`${what} inside a read-side critical section would deadlock`);
+    if ((this.slow & SLOW_DETACHED) !== 0) throw misuse(`${what} on a detached thread`);
+  }
+}
+
+function isThenable(v: unknown): boolean {
+  return typeof v === 'object' && v !== null && typeof (v as { then?: unknown }).then === 'function';
+}
+
+export type { BarrierTarget };

@@ -1,4 +1,100 @@
-/** Bytes of shared memory the RCU subsystem needs (placeholder until rcu/ lands). */
+/**
+ * The RCU region of the arena: every shared word RCU uses, and who touches it.
+ *
+ * The arena reserves rcuRegionBytes(maxThreads) bytes, 64-byte aligned, at word
+ * `base` (host.baseWord). Word indices below are relative to `base`. Each group sits
+ * on its own 64-byte line (16 Int32 words) so that a write to one never invalidates
+ * the line a reader's fast path reads.
+ *
+ * Line 0, read by every reader fast path, written only by grace-period drivers:
+ *   G_CTR     memb: 1 or 3 (bit 0 "in a section", bit 1 the phase); the reader copies it
+ *             into its slot with one Atomics.store. The GP driver flips the phase with
+ *             Atomics.store while holding G_GP_MUTEX.
+ *             qsbr: an odd counter advanced by 2 per GP (never 0, which means offline).
+ *   G_FUTEX   -1 while a GP driver sleeps on it waiting for readers (Atomics.store by
+ *             the driver), 0 otherwise. An exiting reader Atomics.load()s it after the
+ *             Atomics.store that cleared its slot and wakes the driver only when it
+ *             reads -1 (liburcu's wake_up_gp): no notify on the common read path.
+ *   G_MAGIC, G_FLAVOUR, G_MAX_THREADS: written once by initRcuRegion.
+ *
+ * Line 1, grace-period bookkeeping (writers only):
+ *   G_GP_MUTEX     0 free, else ((slot + 1) << 1) | waiters-bit: the owner's slot is in the
+ *                  word itself so a dead owner can be recognised and the lock broken
+ *                  (gpmutex.ts). CAS / exchange only.
+ *   G_SEQ          the grace-period sequence, kernel rcu_seq style: low 2 bits 0 idle,
+ *                  1 in progress; +4 per GP. Atomics.store by the GP mutex holder,
+ *                  Atomics.load by anyone polling (poll.ts).
+ *   G_GP_REQ       the newest cookie someone needs (call, startPoll, async waiters):
+ *                  wrap-safe CAS-max by requesters, read by GP drivers.
+ *   G_SEQ_WAITERS  number of threads parked in Atomics.waitAsync on G_SEQ (Atomics.add);
+ *                  the GP end notifies G_SEQ only when it is non-zero.
+ *   G_DRIVER       slot + 1 of the running RCU worker thread (startRcuWorker), else 0.
+ *   G_DRIVER_FUTEX bumped (Atomics.add + notify) when a GP is requested, so a driver
+ *                  sleeping in Atomics.wait wakes.
+ *   G_BARRIER_SEQ  rcu.barrier() generation numbers: Atomics.add by each barrier.
+ *   G_BARRIER_FUTEX bumped + notified by a thread that acknowledges a barrier (or drains
+ *                  its callbacks), so barrier waiters re-check.
+ *
+ * Per thread slot, one 64-byte line each (slot s at SLOT_BASE + s * SLOT_WORDS):
+ *   S_CTR         the reader word. memb: 0 outside a read section, else the G_CTR value
+ *                 read at the outermost readLock(). qsbr: 0 offline, else the G_CTR value
+ *                 of the last quiescent state. Written by the owner only (Atomics.store),
+ *                 and by detachDeadSlot for a dead owner; read by GP drivers (Atomics.load).
+ *   S_STATE       1 while an Rcu instance is attached for the slot, 0 otherwise.
+ *   S_GEN         the slot generation the attached instance got from the thread table.
+ *   S_NCBS        callbacks queued on this thread and not yet invoked (owner Atomics.store
+ *                 after each change; read by barrier callers and stall reports).
+ *   S_BARRIER_REQ newest barrier generation that asked this thread to acknowledge
+ *                 (wrap-safe CAS-max by barrier callers).
+ *   S_BARRIER_ACK newest barrier generation acknowledged (owner Atomics.store, after the
+ *                 callbacks queued before the request have run).
+ */
+
+export const RCU_MAGIC = 0x52435531; // 'RCU1'
+
+export const LINE_WORDS = 16;
+
+// line 0
+export const G_CTR = 0;
+export const G_FUTEX = 1;
+export const G_MAGIC = 2;
+export const G_FLAVOUR = 3; // 0 memb, 1 qsbr
+export const G_MAX_THREADS = 4;
+
+// line 1
+export const G_GP_MUTEX = 16;
+export const G_SEQ = 17;
+export const G_GP_REQ = 18;
+export const G_SEQ_WAITERS = 19;
+export const G_DRIVER = 20;
+export const G_DRIVER_FUTEX = 21;
+export const G_BARRIER_SEQ = 22;
+export const G_BARRIER_FUTEX = 23;
+
+/** First per-slot line: word 64 (header lines 2 and 3 are spare). */
+export const SLOT_BASE = 64;
+export const SLOT_WORDS = 16;
+
+export const S_CTR = 0;
+export const S_STATE = 1;
+export const S_GEN = 2;
+export const S_NCBS = 3;
+export const S_BARRIER_REQ = 4;
+export const S_BARRIER_ACK = 5;
+
+/** memb: G_CTR bit 0 marks "inside a section" (so an active slot is never 0), bit 1 is the phase. */
+export const MEMB_ACTIVE = 1;
+export const MEMB_PHASE = 2;
+/** qsbr: G_CTR starts here and advances by QSBR_STEP per GP, staying odd (never 0 = offline). */
+export const QSBR_ONLINE = 1;
+export const QSBR_STEP = 2;
+
+/** Bytes of shared memory the RCU subsystem needs for maxThreads thread slots (a multiple of 64). */
 export function rcuRegionBytes(maxThreads: number): number {
-  return 1024 + maxThreads * 256;
+  return (SLOT_BASE + maxThreads * SLOT_WORDS) * 4;
+}
+
+/** Word index (absolute) of field f of slot s. */
+export function slotWord(base: number, s: number, f: number): number {
+  return base + SLOT_BASE + s * SLOT_WORDS + f;
 }

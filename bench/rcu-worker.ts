@@ -1,0 +1,95 @@
+/**
+ * Worker of the RCU benchmark (bench/rcu.ts): a reader or the writer of one workload,
+ * under memb RCU, a CAS spinlock, or an Atomics reader-count rwlock.
+ *
+ * Shared words (in one kmalloc'd block at word `g`):
+ *   g+0  go: 0 until the main thread starts the run (Atomics.store + notify), 2 = stop
+ *   g+1  pointer to the current record (byte offset), RCU-published
+ *   g+2  spinlock word (0/1)            g+3  rwlock word (readers count, -1 = writer)
+ *   g+16.. two records of 16 words each (the writer alternates between them)
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { Arena } from '../src/arena.js';
+
+export type LockKind = 'memb' | 'spin' | 'rwlock';
+export interface BenchWorkerData {
+  sab: SharedArrayBuffer;
+  g: number;
+  role: 'reader' | 'writer';
+  kind: LockKind;
+}
+
+if (parentPort) {
+  const port = parentPort;
+  const d = workerData as BenchWorkerData;
+  const arena = Arena.attach(d.sab);
+  const i32 = arena.i32;
+  const rcu = arena.rcu;
+  const g = d.g;
+  const GO = g, PTR = g + 1, SPIN = g + 2, RW = g + 3;
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  port.postMessage({ type: 'ready' });
+  while (Atomics.load(i32, GO) === 0) Atomics.wait(i32, GO, 0, 100);
+  let ops = 0;
+  let sink = 0;
+  if (d.role === 'reader') {
+    while (Atomics.load(i32, GO) === 1) {
+      if (d.kind === 'memb') {
+        for (let k = 0; k < 1024; k++) {
+          rcu.readLock();
+          const p = Atomics.load(i32, PTR) >> 2;
+          sink += Atomics.load(i32, p) + Atomics.load(i32, p + 1);
+          rcu.readUnlock();
+        }
+      } else if (d.kind === 'spin') {
+        for (let k = 0; k < 1024; k++) {
+          while (Atomics.compareExchange(i32, SPIN, 0, 1) !== 0) { /* spin */ }
+          const p = Atomics.load(i32, PTR) >> 2;
+          sink += Atomics.load(i32, p) + Atomics.load(i32, p + 1);
+          Atomics.store(i32, SPIN, 0);
+        }
+      } else {
+        for (let k = 0; k < 1024; k++) {
+          for (;;) {
+            const c = Atomics.load(i32, RW);
+            if (c >= 0 && Atomics.compareExchange(i32, RW, c, c + 1) === c) break;
+          }
+          const p = Atomics.load(i32, PTR) >> 2;
+          sink += Atomics.load(i32, p) + Atomics.load(i32, p + 1);
+          Atomics.sub(i32, RW, 1);
+        }
+      }
+      ops += 1024;
+    }
+  } else {
+    // The writer updates the record, then idles ~50 us (the same pacing for every lock).
+    let v = 0;
+    while (Atomics.load(i32, GO) === 1) {
+      v++;
+      if (d.kind === 'memb') {
+        const cur = Atomics.load(i32, PTR);
+        const next = cur === (g + 16) * 4 ? (g + 32) * 4 : (g + 16) * 4;
+        Atomics.store(i32, (next >> 2), v);
+        Atomics.store(i32, (next >> 2) + 1, -v);
+        Atomics.store(i32, PTR, next);
+        rcu.synchronize(); // after this, `cur` could be freed or reused
+      } else if (d.kind === 'spin') {
+        while (Atomics.compareExchange(i32, SPIN, 0, 1) !== 0) { /* spin */ }
+        const p = Atomics.load(i32, PTR) >> 2;
+        Atomics.store(i32, p, v);
+        Atomics.store(i32, p + 1, -v);
+        Atomics.store(i32, SPIN, 0);
+      } else {
+        while (Atomics.compareExchange(i32, RW, 0, -1) !== 0) { /* spin */ }
+        const p = Atomics.load(i32, PTR) >> 2;
+        Atomics.store(i32, p, v);
+        Atomics.store(i32, p + 1, -v);
+        Atomics.store(i32, RW, 0);
+      }
+      ops++;
+      Atomics.wait(pause, 0, 0, 0.05);
+    }
+  }
+  arena.detach();
+  port.postMessage({ type: 'done', ops, sink });
+}

@@ -1,0 +1,333 @@
+/**
+ * The grace-period engine shared by both flavours (liburcu: urcu.c / urcu-qsbr.c over a
+ * common wait_for_readers; kernel: rcu_gp_kthread).
+ *
+ * Shared words used here (layout.ts has the full map):
+ * - G_GP_MUTEX: only the holder runs gpBody(); gpmutex.ts.
+ * - G_SEQ: Atomics.store by the holder at GP start (state 1) and end (+4, state 0);
+ *   Atomics.load by everyone. The end store is sequentially consistent and comes after
+ *   the last reader-word load that proved the readers gone, so a thread that sees the new
+ *   G_SEQ also sees everything those readers did (their slot stores happen-before our
+ *   loads, which precede the G_SEQ store in program order).
+ * - G_CTR: the flavour's reader counter, Atomics.store by the holder (memb flips the
+ *   phase, qsbr adds 2).
+ * - G_FUTEX: -1 while the holder sleeps waiting for readers. Set with Atomics.store
+ *   *before* the re-scan that decides to sleep; a reader clears its slot with
+ *   Atomics.store *before* loading G_FUTEX. Both are seq-cst, so either the re-scan sees
+ *   the slot cleared or the reader sees -1 and notifies: no lost wake-up, and no notify
+ *   at all when nobody sleeps (liburcu's wait_gp / wake_up_gp protocol).
+ * - G_GP_REQ / G_DRIVER_FUTEX: requests for a GP from threads that will not drive one
+ *   themselves (callbacks, startPoll, async waiters while an RCU worker runs).
+ * - G_SEQ_WAITERS: threads in Atomics.waitAsync on G_SEQ; incremented before they re-read
+ *   G_SEQ, read after the end store, so the GP end notifies only when someone waits.
+ *
+ * gpBody() is a generator: it yields the number of milliseconds to sleep on G_FUTEX and
+ * is driven either by a blocking loop (Atomics.wait: synchronize()) or by an async one
+ * (Atomics.waitAsync: synchronizeAsync(), the callback pump), so both share one
+ * implementation of the two-phase wait.
+ */
+import type { RcuHost } from './host.js';
+import {
+  G_BARRIER_FUTEX, G_BARRIER_SEQ, G_CTR, G_DRIVER, G_DRIVER_FUTEX, G_FUTEX, G_GP_MUTEX, G_GP_REQ, G_SEQ,
+  G_SEQ_WAITERS, MEMB_PHASE, QSBR_STEP, S_CTR, S_GEN, S_NCBS, S_STATE, SLOT_BASE, SLOT_WORDS,
+} from './layout.js';
+import { casMax, cookieDone, seqEnd, seqStart, SEQ_STATE_MASK } from './poll.js';
+import { gpLock, gpLockAsync, gpUnlock } from './gpmutex.js';
+import { canBlock } from '../sync/mutex.js';
+import { emitStall, StallTimer, type StalledSlot } from './stall.js';
+import { waitAsync } from './timers.js';
+
+/** Scans of the reader words before the driver sleeps on G_FUTEX (a few microseconds). */
+const SPIN_SCANS = 64;
+/** memb: readers wake us; this bound only re-checks for dead owners nobody detached. */
+const MEMB_SLEEP_MS = 1000;
+/** qsbr: period of the "force quiescent state" requests posted to idle online threads. */
+const QSBR_FQS_MS = 10;
+export const REQ_RCU = 2;
+
+/** A GP driver's view of the shared region, one per Rcu instance. */
+export class RcuCore {
+  readonly i32: Int32Array;
+  readonly base: number;
+  readonly maxThreads: number;
+  readonly memb: boolean;
+  readonly ctrW: number;
+  readonly futexW: number;
+  readonly mutexW: number;
+  readonly seqW: number;
+  readonly reqW: number;
+  readonly seqWaitersW: number;
+  readonly driverW: number;
+  readonly driverFutexW: number;
+  readonly barrierSeqW: number;
+  readonly barrierFutexW: number;
+  /** Torture's deliberately broken mode: GPs end without waiting for readers. */
+  skipWait = false;
+  /** Called by a qsbr driver right after it advanced G_CTR (lets the driving thread report its own quiescent state). */
+  onGpStart: ((ctr: number) => void) | null = null;
+
+  constructor(readonly host: RcuHost) {
+    this.i32 = host.i32;
+    this.base = host.baseWord;
+    this.maxThreads = host.maxThreads;
+    this.memb = host.flavour === 'memb';
+    const b = this.base;
+    this.ctrW = b + G_CTR;
+    this.futexW = b + G_FUTEX;
+    this.mutexW = b + G_GP_MUTEX;
+    this.seqW = b + G_SEQ;
+    this.reqW = b + G_GP_REQ;
+    this.seqWaitersW = b + G_SEQ_WAITERS;
+    this.driverW = b + G_DRIVER;
+    this.driverFutexW = b + G_DRIVER_FUTEX;
+    this.barrierSeqW = b + G_BARRIER_SEQ;
+    this.barrierFutexW = b + G_BARRIER_FUTEX;
+  }
+
+  /** Absolute word index of field f of slot s. */
+  sw(s: number, f: number): number {
+    return this.base + SLOT_BASE + s * SLOT_WORDS + f;
+  }
+
+  seq(): number {
+    return Atomics.load(this.i32, this.seqW);
+  }
+
+  driverPresent(): boolean {
+    return Atomics.load(this.i32, this.driverW) !== 0;
+  }
+
+  /** Ask for a GP that completes `cookie`; wakes the RCU worker if one runs. */
+  requestGp(cookie: number): void {
+    casMax(this.i32, this.reqW, cookie);
+    if (this.driverPresent()) {
+      Atomics.add(this.i32, this.driverFutexW, 1);
+      Atomics.notify(this.i32, this.driverFutexW);
+    }
+  }
+
+  /** True while some requested cookie has not completed. */
+  gpNeeded(): boolean {
+    return !cookieDone(this.seq(), Atomics.load(this.i32, this.reqW));
+  }
+
+  /** Wake a GP driver sleeping on G_FUTEX (reader side slow path). */
+  wakeDriver(): void {
+    Atomics.store(this.i32, this.futexW, 0);
+    Atomics.notify(this.i32, this.futexW);
+  }
+
+  /** Wait (async, never keeping the process alive) until G_SEQ moves from `seen` or ms pass. */
+  async waitSeqAsync(seen: number, ms: number): Promise<void> {
+    const i32 = this.i32;
+    Atomics.add(i32, this.seqWaitersW, 1);
+    try {
+      if (Atomics.load(i32, this.seqW) !== seen) return;
+      await waitAsync(i32, this.seqW, seen, ms);
+    } finally {
+      Atomics.sub(i32, this.seqWaitersW, 1);
+    }
+  }
+
+  /** Bump and notify the barrier futex (a callback drain or barrier acknowledgement happened). */
+  kickBarrier(): void {
+    Atomics.add(this.i32, this.barrierFutexW, 1);
+    Atomics.notify(this.i32, this.barrierFutexW);
+  }
+
+  nextBarrierSeq(): number {
+    return (Atomics.add(this.i32, this.barrierSeqW, 1) + 1) | 0;
+  }
+
+  // ---------------------------------------------------------------- GP drivers
+
+  /** Run GPs (blocking) until `cookie` is complete. Caller must not be in a read section. */
+  driveSync(self: number, cookie: number): void {
+    const i32 = this.i32;
+    while (!cookieDone(Atomics.load(i32, this.seqW), cookie)) {
+      gpLock(i32, this.mutexW, self);
+      try {
+        // Someone else's GP may have covered us while we waited for the mutex
+        // (liburcu batches waiters the same way).
+        if (cookieDone(Atomics.load(i32, this.seqW), cookie)) return;
+        const g = this.gpBody(self);
+        for (let r = g.next(); !r.done; r = g.next()) blockOn(i32, this.futexW, -1, r.value);
+      } finally {
+        gpUnlock(i32, this.mutexW);
+      }
+    }
+  }
+
+  /** Run GPs until `cookie` is complete without blocking the event loop. */
+  async driveAsync(self: number, cookie: number): Promise<void> {
+    const i32 = this.i32;
+    while (!cookieDone(Atomics.load(i32, this.seqW), cookie)) {
+      await gpLockAsync(i32, this.mutexW, self);
+      try {
+        if (cookieDone(Atomics.load(i32, this.seqW), cookie)) return;
+        const g = this.gpBody(self);
+        for (let r = g.next(); !r.done; r = g.next()) await waitAsync(i32, this.futexW, -1, r.value);
+      } finally {
+        gpUnlock(i32, this.mutexW);
+      }
+    }
+  }
+
+  /**
+   * One grace period; the GP mutex is held by `self`. If G_SEQ shows a GP in progress,
+   * a former holder died inside it: this GP takes it over and completes it in full.
+   */
+  *gpBody(self: number): Generator<number, void, void> {
+    const i32 = this.i32;
+    let seq = Atomics.load(i32, this.seqW);
+    if ((seq & SEQ_STATE_MASK) === 0) {
+      seq = seqStart(seq);
+      Atomics.store(i32, this.seqW, seq);
+    }
+    const stall = new StallTimer(this.host.rcuStallTimeoutMs);
+    if (this.memb) yield* this.membWait(self, stall);
+    else yield* this.qsbrWait(self, stall);
+    Atomics.store(i32, this.futexW, 0);
+    Atomics.store(i32, this.seqW, seqEnd(seq));
+    if (Atomics.load(i32, this.seqWaitersW) !== 0) Atomics.notify(i32, this.seqW);
+  }
+
+  /**
+   * memb (liburcu urcu.c synchronize_rcu): wait for readers still in the old phase, flip
+   * the phase, wait for the readers that were in the current phase. Two phases because a
+   * reader may have loaded G_CTR long ago and store it only now: a single flip would let
+   * such a reader look "current" to the next GP while it holds a pointer that GP retires.
+   */
+  private *membWait(self: number, stall: StallTimer): Generator<number, void, void> {
+    const i32 = this.i32;
+    const ctr = Atomics.load(i32, this.ctrW);
+    const old: number[] = [];
+    const cur: number[] = [];
+    if (!this.skipWait) {
+      for (let s = 0; s < this.maxThreads; s++) {
+        const v = Atomics.load(i32, this.sw(s, S_CTR));
+        if (v === 0) continue;
+        if (((v ^ ctr) & MEMB_PHASE) !== 0) old.push(s);
+        else cur.push(s);
+      }
+      // Phase 1: old-phase readers. One that re-enters in the current phase joins `cur`.
+      if (old.length !== 0) {
+        yield* this.waitList(self, stall, old, (v) => v !== 0 && ((v ^ ctr) & MEMB_PHASE) !== 0, (s, v) => {
+          if (v !== 0) cur.push(s);
+        });
+      }
+    }
+    const flipped = ctr ^ MEMB_PHASE;
+    Atomics.store(i32, this.ctrW, flipped);
+    // Phase 2: readers that entered with the pre-flip value are old now.
+    if (!this.skipWait && cur.length !== 0) yield* this.waitList(self, stall, cur, (v) => v === ctr, null);
+  }
+
+  /**
+   * qsbr (liburcu urcu-qsbr.c): advance G_CTR, then wait until every online thread has
+   * stored the new value (passed a quiescent state) or gone offline (0).
+   */
+  private *qsbrWait(self: number, stall: StallTimer): Generator<number, void, void> {
+    const i32 = this.i32;
+    const ctr = (Atomics.load(i32, this.ctrW) + QSBR_STEP) | 0;
+    Atomics.store(i32, this.ctrW, ctr);
+    if (this.onGpStart) this.onGpStart(ctr);
+    if (this.skipWait) return;
+    const list: number[] = [];
+    for (let s = 0; s < this.maxThreads; s++) {
+      const v = Atomics.load(i32, this.sw(s, S_CTR));
+      if (v !== 0 && v !== ctr) list.push(s);
+    }
+    if (list.length !== 0) yield* this.waitList(self, stall, list, (v) => v !== 0 && v !== ctr, null);
+  }
+
+  /**
+   * Wait until blocks(readerWord) is false for every slot in `list` (which is consumed).
+   * Spins a few scans, then sleeps on G_FUTEX announcing itself with -1.
+   */
+  private *waitList(
+    self: number,
+    stall: StallTimer,
+    list: number[],
+    blocks: (v: number) => boolean,
+    released: ((s: number, v: number) => void) | null,
+  ): Generator<number, void, void> {
+    const i32 = this.i32;
+    let scans = 0;
+    let lastFqs = -Infinity;
+    for (;;) {
+      this.filter(list, blocks, released);
+      if (list.length === 0) return;
+      if (scans++ < SPIN_SCANS) continue;
+      Atomics.store(i32, this.futexW, -1);
+      this.filter(list, blocks, released);
+      if (list.length === 0) {
+        Atomics.store(i32, this.futexW, 0);
+        return;
+      }
+      if (!this.memb) {
+        // Force quiescent states: an idle online thread serves REQ_RCU from its event
+        // loop, which is a quiescent state (kernel: force_quiescent_state / the IPI).
+        const t = performance.now();
+        if (t - lastFqs >= QSBR_FQS_MS) {
+          lastFqs = t;
+          for (const s of list) if (s !== self) this.host.postRequest(s, REQ_RCU);
+        }
+      }
+      if (stall.due()) this.reportStall(self, stall, list);
+      const bound = this.memb ? MEMB_SLEEP_MS : QSBR_FQS_MS;
+      yield Math.max(1, Math.min(bound, stall.untilDue()));
+    }
+  }
+
+  private filter(list: number[], blocks: (v: number) => boolean, released: ((s: number, v: number) => void) | null): void {
+    let j = 0;
+    for (let k = 0; k < list.length; k++) {
+      const s = list[k]!;
+      const v = Atomics.load(this.i32, this.sw(s, S_CTR));
+      if (blocks(v)) list[j++] = s;
+      else if (released) released(s, v);
+    }
+    list.length = j;
+  }
+
+  private reportStall(self: number, stall: StallTimer, list: number[]): void {
+    const i32 = this.i32;
+    const blocking: StalledSlot[] = list.map((s) => ({
+      slot: s,
+      ctr: Atomics.load(i32, this.sw(s, S_CTR)),
+      gen: Atomics.load(i32, this.sw(s, S_GEN)),
+      live: this.host.isSlotLive(s),
+      callbacks: Atomics.load(i32, this.sw(s, S_NCBS)),
+    }));
+    let queued = 0;
+    let threads = 0;
+    for (let s = 0; s < this.maxThreads; s++) {
+      if (Atomics.load(i32, this.sw(s, S_STATE)) === 0) continue;
+      threads++;
+      queued += Atomics.load(i32, this.sw(s, S_NCBS));
+    }
+    emitStall(this.host, {
+      flavour: this.memb ? 'memb' : 'qsbr',
+      blocking,
+      detectedBy: self,
+      elapsedMs: stall.elapsed(),
+      gpSeq: Atomics.load(i32, this.seqW),
+      queued,
+      nrThreads: threads,
+      gpCtr: Atomics.load(i32, this.ctrW),
+    });
+  }
+}
+
+/** Atomics.wait where this thread may block; elsewhere (a browser's main thread) spin for the same time. */
+export function blockOn(i32: Int32Array, w: number, v: number, ms: number): void {
+  if (canBlock) {
+    Atomics.wait(i32, w, v, ms);
+    return;
+  }
+  const end = performance.now() + ms;
+  while (Atomics.load(i32, w) === v && performance.now() < end) {
+    /* spin */
+  }
+}

@@ -1,0 +1,161 @@
+// RCU across real worker threads on one SharedArrayBuffer: on a real Arena
+// (Arena.attach in the workers, arena.watch for dead ones) and on the stand-alone harness.
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import { makeEnv, type EnvKind } from './helpers/rcu-env.js';
+import { RcuWorker } from './helpers/rcu-workers.js';
+
+const tick = (ms = 1) => new Promise((r) => setTimeout(r, ms));
+
+for (const kind of ['arena', 'harness'] as EnvKind[]) {
+  for (const flavour of ['memb', 'qsbr'] as const) {
+    const name = `${kind}/${flavour}`;
+
+    test(`${name}: synchronize() waits for a reader in another thread`, async () => {
+      const env = makeEnv(kind, { flavour });
+      const w = await RcuWorker.start(env);
+      try {
+        const flag = env.scratch(1);
+        // The worker enters a section (qsbr: stays online without a quiescent state) and
+        // leaves it only after our GP went to sleep waiting for it.
+        const op = flavour === 'memb' ? 'hold-until-waited' : 'busy-until-waited';
+        const ev = flavour === 'memb' ? 'locked' : 'busy';
+        const held = w.cmd(op, { word: flag });
+        await w.next(ev);
+        env.rcu.synchronize();
+        assert.equal(Atomics.load(env.i32, flag), 1, 'the GP ended after the reader left');
+        await held;
+        Atomics.store(env.i32, flag, 0);
+        const held2 = w.cmd(op, { word: flag });
+        await w.next(ev);
+        await env.rcu.synchronizeAsync();
+        assert.equal(Atomics.load(env.i32, flag), 1);
+        await held2;
+      } finally {
+        await w.terminate();
+        env.close();
+      }
+    });
+
+    test(`${name}: a worker terminated inside a read section stops blocking synchronizeAsync once detached`, async () => {
+      const env = makeEnv(kind, { flavour });
+      const w = await RcuWorker.start(env);
+      if (flavour === 'memb') assert.equal(await w.cmd('lock'), true);
+      void w.cmd('busy-until-word', { word: env.scratch(2) }).catch(() => {});
+      await w.next('busy');
+      let done = false;
+      const p = env.rcu.synchronizeAsync().then(() => {
+        done = true;
+      });
+      // Let the GP start and go to sleep on the reader.
+      while (Atomics.load(env.i32, env.rcu.core.futexW) !== -1) await tick();
+      assert.equal(done, false);
+      await w.terminate(); // arena.watch detaches the slot on 'exit'
+      await p;
+      assert.equal(done, true);
+      if (kind === 'harness') assert.equal(env.lastDropped, 0);
+      env.rcu.synchronize();
+      env.close();
+    });
+
+    test(`${name}: barrier() and barrierAsync() wait for callbacks queued on other threads`, async () => {
+      const env = makeEnv(kind, { flavour });
+      const a = await RcuWorker.start(env);
+      const b = await RcuWorker.start(env);
+      try {
+        const [ca, cb, mine, mc] = [10, 11, 12, 13].map((i) => env.scratch(i)) as [number, number, number, number];
+        for (let round = 0; round < 3; round++) {
+          assert.equal(await a.cmd('call', { n: 50, word: ca }), 50);
+          assert.equal(await b.cmd('call', { n: 70, word: cb }), 70);
+          for (let k = 0; k < 5; k++) env.rcu.call(() => void Atomics.add(env.i32, mine, 1));
+          if (round === 1) await env.rcu.barrierAsync();
+          else env.rcu.barrier();
+          assert.equal(Atomics.load(env.i32, ca), 50 * (round + 1));
+          assert.equal(Atomics.load(env.i32, cb), 70 * (round + 1));
+          assert.equal(Atomics.load(env.i32, mine), 5 * (round + 1));
+        }
+        // A worker's barrier waits for the main thread's callbacks (acknowledged by our pump).
+        for (let k = 0; k < 10; k++) env.rcu.call(() => void Atomics.add(env.i32, mc, 1));
+        await a.cmd('barrierAsync');
+        assert.equal(Atomics.load(env.i32, mc), 10);
+        // Barriers from three threads at once.
+        await a.cmd('call', { n: 20, word: ca });
+        await b.cmd('call', { n: 20, word: cb });
+        await Promise.all([a.cmd('barrier'), b.cmd('barrierAsync'), env.rcu.barrierAsync()]);
+        assert.equal(Atomics.load(env.i32, ca), 170);
+        assert.equal(Atomics.load(env.i32, cb), 230);
+      } finally {
+        await a.terminate();
+        await b.terminate();
+        env.close();
+      }
+    });
+
+    test(`${name}: a dead thread's callbacks are dropped and barrier stops waiting for it`, async () => {
+      const env = makeEnv(kind, { flavour });
+      const a = await RcuWorker.start(env);
+      const ca = env.scratch(20);
+      await a.cmd('call', { n: 7, word: ca });
+      // Busy: its event loop never runs, so its callbacks cannot run.
+      void a.cmd('busy-until-word', { word: env.scratch(21) }).catch(() => {});
+      await a.next('busy');
+      let finished = false;
+      const p = env.rcu.barrierAsync().then(() => {
+        finished = true;
+      });
+      await tick(5);
+      assert.equal(finished, false, 'barrier waits for the live, busy thread');
+      await a.terminate();
+      await p;
+      assert.equal(Atomics.load(env.i32, ca), 0, 'the closures of the dead thread never ran');
+      if (kind === 'harness') assert.equal(env.lastDropped, 7, 'detachDeadSlot counts the lost callbacks');
+      env.close();
+    });
+  }
+
+  test(`${kind}/qsbr: an idle online thread is forced through a quiescent state; offline threads never block`, async () => {
+    const env = makeEnv(kind, { flavour: 'qsbr' });
+    const w = await RcuWorker.start(env);
+    try {
+      // Idle on its event loop: the REQ_RCU request makes it report a quiescent state.
+      env.rcu.synchronize();
+      await env.rcu.synchronizeAsync();
+      // Offline and busy: does not block.
+      await w.cmd('offline');
+      const stop = env.scratch(30);
+      const busy = w.cmd('busy-until-word', { word: stop });
+      await w.next('busy');
+      env.rcu.synchronize();
+      await env.rcu.synchronizeAsync();
+      Atomics.store(env.i32, stop, 1);
+      await busy;
+      // Back online, busy without a quiescent state: blocks until it reports one.
+      await w.cmd('online');
+      const flag = env.scratch(31);
+      const held = w.cmd('busy-until-waited', { word: flag });
+      await w.next('busy');
+      env.rcu.synchronize();
+      assert.equal(Atomics.load(env.i32, flag), 1);
+      await held;
+      // A worker's synchronize() while the main thread idles: our pump serves its request.
+      assert.equal(await w.cmd('synchronize'), true);
+    } finally {
+      await w.terminate();
+      env.close();
+    }
+  });
+
+  test(`${kind}/memb: concurrent synchronize() calls from three threads share and complete`, async () => {
+    const env = makeEnv(kind, { flavour: 'memb' });
+    const ws = await Promise.all([RcuWorker.start(env), RcuWorker.start(env)]);
+    try {
+      const jobs: Promise<unknown>[] = [];
+      for (let k = 0; k < 50; k++) for (const w of ws) jobs.push(w.cmd(k % 2 ? 'synchronize' : 'synchronizeAsync'));
+      for (let k = 0; k < 50; k++) await env.rcu.synchronizeAsync();
+      await Promise.all(jobs);
+    } finally {
+      await Promise.all(ws.map((w) => w.terminate()));
+      env.close();
+    }
+  });
+}
