@@ -5,9 +5,8 @@
  */
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { Worker } from 'node:worker_threads';
 import { Arena, SLAB_NO_MERGE } from '../src/index.js';
-import { joinWorker, nextMessage, workerUrl } from './helpers/slab-helpers.js';
+import { TestWorker, workerUrl } from './helpers/slab-helpers.js';
 
 const MiB = 1 << 20;
 const MAGIC = 0x0c70c70c;
@@ -62,10 +61,10 @@ test('a worker without the ctor gets a clear error when it must create a slab; w
   let mainCalls = 0;
   const c = a.createCache('ctor-w', { size: 64, flags: SLAB_NO_MERGE, ctor: (p, ar) => { mainCalls++; ar.dv.setUint32(p, MAGIC, true); } });
   const n = c.objects + 5; // the worker needs two slabs
-  const w = new Worker(workerUrl('slab-ctor'), { workerData: { sab: a.sab, name: 'ctor-w', n } });
-  a.watch(w);
-  const msg = await nextMessage<{ error: string; calls: number; ptrs: number[]; values: number[][]; slot: number }>(w);
-  await joinWorker(w);
+  const w = new TestWorker(workerUrl('slab-ctor'), { sab: a.sab, name: 'ctor-w', n });
+  a.watch(w.w);
+  const msg = await w.next<{ error: string; calls: number; ptrs: number[]; values: number[][]; slot: number }>();
+  await w.join();
   assert.match(msg.error, /cache 'ctor-w' has a constructor, but none is registered in this thread/);
   assert.match(msg.error, /findCache\('ctor-w', \{ ctor \}\)/);
   assert.equal(mainCalls, 0, 'the main thread constructed nothing');

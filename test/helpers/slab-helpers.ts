@@ -3,7 +3,6 @@
  * workers. (This file is also picked up by `node --test dist/test/` as a "test file";
  * it only defines functions, so running it does nothing.)
  */
-import { once } from 'node:events';
 import { Worker } from 'node:worker_threads';
 import type { Arena, SlabWarning } from '../../src/index.js';
 
@@ -93,30 +92,63 @@ export function workerUrl(name: string): URL {
   return new URL(`../workers/${name}.js`, import.meta.url);
 }
 
-/** Next message from a worker (rejects if it errors or exits first). */
-export function nextMessage<T = unknown>(w: Worker): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const onMsg = (m: T): void => { cleanup(); resolve(m); };
-    const onErr = (e: Error): void => { cleanup(); reject(e); };
-    const onExit = (code: number): void => { cleanup(); reject(new Error(`worker exited (code ${code}) before sending a message`)); };
-    const cleanup = (): void => {
-      w.off('message', onMsg);
-      w.off('error', onErr);
-      w.off('exit', onExit);
-    };
-    w.on('message', onMsg);
-    w.on('error', onErr);
-    w.on('exit', onExit);
-  });
-}
+/**
+ * A worker whose messages and exit are recorded from the moment it is created, so none
+ * can be missed however the test awaits them (an 'exit' listener attached after the
+ * fact would wait forever).
+ */
+export class TestWorker {
+  readonly w: Worker;
+  private readonly queue: unknown[] = [];
+  private waiting: ((m: unknown) => void) | undefined;
+  private failure: Error | undefined;
+  private failWaiting: ((e: Error) => void) | undefined;
+  /** Resolves with the exit code; rejects if the worker threw or exited with a non-zero code. */
+  readonly exited: Promise<number>;
 
-/** Wait for a worker to exit; rejects if it failed (error event or non-zero code). */
-export async function joinWorker(w: Worker): Promise<void> {
-  let err: Error | undefined;
-  w.on('error', (e) => { err = e; });
-  const [code] = (await once(w, 'exit')) as [number];
-  if (err) throw err;
-  if (code !== 0) throw new Error(`worker exited with code ${code}`);
+  constructor(url: URL, workerData: unknown) {
+    this.w = new Worker(url, { workerData });
+    let error: Error | undefined;
+    this.w.on('error', (e: Error) => { error = e; });
+    this.w.on('message', (m: unknown) => {
+      if (this.waiting) {
+        const f = this.waiting;
+        this.waiting = undefined;
+        this.failWaiting = undefined;
+        f(m);
+      } else this.queue.push(m);
+    });
+    this.exited = new Promise<number>((resolve, reject) => {
+      this.w.once('exit', (code: number) => {
+        const e = error ?? (code !== 0 ? new Error(`worker exited with code ${code}`) : undefined);
+        this.failure = e ?? new Error(`worker exited (code ${code}) before sending the message awaited`);
+        if (this.failWaiting) {
+          const f = this.failWaiting;
+          this.waiting = undefined;
+          this.failWaiting = undefined;
+          f(this.failure);
+        }
+        if (e) reject(e);
+        else resolve(code);
+      });
+    });
+    this.exited.catch(() => {}); // observed by whoever awaits it
+  }
+
+  /** The next message (in order); rejects if the worker is gone and none is queued. */
+  next<T = unknown>(): Promise<T> {
+    if (this.queue.length) return Promise.resolve(this.queue.shift() as T);
+    if (this.failure) return Promise.reject(this.failure);
+    return new Promise<T>((resolve, reject) => {
+      this.waiting = resolve as (m: unknown) => void;
+      this.failWaiting = reject;
+    });
+  }
+
+  /** Wait for a clean exit (code 0, no error). */
+  async join(): Promise<void> {
+    await this.exited;
+  }
 }
 
 /** Every slab cache's active count in slabinfo (name -> active). */
