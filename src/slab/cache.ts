@@ -71,7 +71,8 @@ export class Cache {
   /** @internal */ nameGen = 0;
   private readonly i32: Int32Array;
   private readonly okW: number;
-  private readonly slabBytes: number;
+  /** Bytes covered by the slab's objects (objects * stride); the tail padding after them is not an object. */
+  private readonly objBytes: number;
 
   /** @internal use arena.createCache / arena.findCache */
   constructor(
@@ -104,7 +105,7 @@ export class Cache {
     this.ctor = ctor;
     this.i32 = arena.i32;
     this.okW = this.d + C_ALLOC_OK;
-    this.slabBytes = 4096 << g.order;
+    this.objBytes = g.objects * g.size;
   }
 
   /** The cache's canonical name (the first creator's; what slabinfo shows). */
@@ -141,7 +142,7 @@ export class Cache {
     if (
       slab !== 0 &&
       off >= 0 &&
-      off < this.slabBytes &&
+      off < this.objBytes &&
       off % this.size === 0 &&
       i32[this.okW] === this.gen &&
       ptr !== i32[r + R_FREELIST]

@@ -1,0 +1,92 @@
+/**
+ * The arena itself: views over one buffer, header, thread slots (maxThreads, default 64),
+ * and the package shape (the core entry is browser-safe: no node: imports).
+ */
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, existsSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Arena } from '../src/index.js';
+
+const MiB = 1 << 20;
+const here = dirname(fileURLToPath(import.meta.url)); // dist/test
+const root = resolve(here, '../..');
+
+test('views: u8, i32, u32, f64 and dv all alias the one SharedArrayBuffer', () => {
+  const a = Arena.create({ bytes: MiB, maxThreads: 4, maxCaches: 16 });
+  for (const v of [a.u8, a.i32, a.u32, a.f64]) {
+    assert.equal(v.buffer, a.sab);
+    assert.equal(v.byteLength, a.sab.byteLength);
+  }
+  assert.equal(a.dv.buffer, a.sab);
+  assert.ok(a.sab instanceof SharedArrayBuffer);
+  const p = a.kmalloc(16);
+  a.f64[p >> 3] = 1.5;
+  assert.equal(a.dv.getFloat64(p, true), 1.5);
+  a.u32[(p >> 2) + 2] = 0xdeadbeef;
+  assert.equal(a.i32[(p >> 2) + 2], 0xdeadbeef | 0);
+  assert.equal(a.u8[p + 8], 0xef);
+  // The header starts with the magic ('SLRC') and a version; another thread's view agrees.
+  assert.equal(a.i32[0], 0x534c5243);
+  const b = Arena.attach(a.sab);
+  assert.equal(b.f64[p >> 3], 1.5);
+  assert.equal(b.ksize(p), 16);
+  b.detach();
+});
+
+test('thread slots: maxThreads defaults to 64; each attach gets its own slot until they run out', () => {
+  const a = Arena.create({ bytes: 4 * MiB });
+  const others: Arena[] = [];
+  for (let i = 1; i < 64; i++) others.push(Arena.attach(a.sab));
+  const ids = new Set([a.threadId, ...others.map((o) => o.threadId)]);
+  assert.equal(ids.size, 64);
+  assert.deepEqual([...ids].sort((x, y) => x - y), Array.from({ length: 64 }, (_, i) => i));
+  assert.throws(() => Arena.attach(a.sab), /all 64 thread slots are in use/);
+  // Each slot has its own cpu slab: 64 threads allocating from one cache hold 64 slabs.
+  const c = a.createCache('slots-64', { size: 64 });
+  const ptrs = [c.alloc(), ...others.map((o) => o.findCache('slots-64')!.alloc())];
+  assert.equal(c.stats().cpu_slabs, 64);
+  assert.equal(c.stats().slabs, 64);
+  for (const o of others) o.detach();
+  assert.equal(c.stats().cpu_slabs, 1, 'detach flushed every other thread\'s cpu slab');
+  assert.equal(c.stats().objects, 64);
+  for (const p of ptrs) c.free(p);
+  c.shrink();
+  assert.equal(a.pageStats().used, 0);
+  const again = Arena.attach(a.sab);
+  assert.ok(again.threadId >= 1 && again.threadId < 64);
+  again.detach();
+});
+
+/** Every module reachable from a compiled entry through relative imports. */
+function reachable(entry: string): Map<string, string> {
+  const out = new Map<string, string>();
+  const todo = [entry];
+  while (todo.length) {
+    const f = todo.pop()!;
+    if (out.has(f)) continue;
+    const src = readFileSync(f, 'utf8');
+    out.set(f, src);
+    for (const m of src.matchAll(/(?:import|export)\s[^'"]*?from\s*['"](\.[^'"]+)['"]|import\(\s*['"](\.[^'"]+)['"]\s*\)/g)) {
+      todo.push(resolve(dirname(f), m[1] ?? m[2]!));
+    }
+  }
+  return out;
+}
+
+test('package: "." is the browser-safe core (no node: imports reachable), "./node" the Node helpers', () => {
+  const pkg = JSON.parse(readFileSync(resolve(root, 'package.json'), 'utf8')) as { type: string; exports: Record<string, { types: string; default: string }> };
+  assert.equal(pkg.type, 'module');
+  assert.deepEqual(Object.keys(pkg.exports).sort(), ['.', './node']);
+  for (const e of Object.values(pkg.exports)) {
+    assert.ok(existsSync(resolve(root, e.default)), `${e.default} is built`);
+    assert.ok(existsSync(resolve(root, e.types)), `${e.types} is built`);
+  }
+  const core = reachable(resolve(root, pkg.exports['.']!.default));
+  assert.ok(core.size > 10, `${core.size} modules reachable from the core entry`);
+  for (const [f, src] of core) {
+    assert.doesNotMatch(src, /from\s*['"]node:|import\(\s*['"]node:|require\(/, `${f} must not import node: modules`);
+  }
+  assert.ok(existsSync(resolve(root, 'package-lock.json')), 'package-lock.json is committed');
+});
