@@ -10,6 +10,7 @@
  */
 import { parseSlabDebug, type SlabDebugSpec } from './debug/options.js';
 import type { DebugHooks, ValidateResult } from './debug/hooks.js';
+import { SlubDebug } from './debug/index.js';
 import { PageAllocator } from './heap/buddy.js';
 import { KfreeRcu, initKfreeRegion } from './kfree/index.js';
 import {
@@ -218,7 +219,10 @@ export class Arena {
     this.slab = new SlabCore(this);
     this.destroyer = new Destroyer(this);
     this.kmallocs = new Kmalloc(this);
-    this.debugHooks = undefined;
+    // SLUB debug layer (src/debug): always installed, it costs nothing until a cache has
+    // debug flags or the arena a quarantine (per-cache flags need it even when the
+    // arena's `debug` option is unset).
+    this.debugHooks = new SlubDebug(this);
     const self = this;
     this.rcu = new Rcu({
       i32,

@@ -34,6 +34,10 @@ export interface DebugHooks {
   kmallocOrigSize(c: Cache, obj: number, size: number): void;
   /** validate_slab_cache. */
   validate(c: Cache): ValidateResult;
-  /** A free the quarantine wants to hold instead of freeing now. Returns true if taken. */
-  quarantinePut?(c: Cache, obj: number): boolean;
+  /**
+   * A free (of a validated object boundary `obj` in slab `pfn`) the quarantine wants to
+   * hold instead of freeing now. Returns true if it took the object or refused the free
+   * with a report; false means "free it now".
+   */
+  quarantinePut?(c: Cache, pfn: number, obj: number): boolean;
 }

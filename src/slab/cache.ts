@@ -65,6 +65,8 @@ export class Cache {
   /** @internal */ readonly typesafeByRcu: boolean;
   /** @internal */ readonly hasCtor: boolean;
   /** @internal */ readonly kmalloc: boolean;
+  /** @internal frees go through the quarantine (src/debug/quarantine.ts): arena quarantineBytes > 0, not TYPESAFE_BY_RCU */
+  readonly quarantine: boolean;
   /** @internal */ ctor: Ctor | undefined;
   /** @internal name-table entry this handle owns (-1 for internal handles) */
   nameIdx = -1;
@@ -101,6 +103,7 @@ export class Cache {
     this.typesafeByRcu = (g.flags & SLAB_TYPESAFE_BY_RCU) !== 0;
     this.hasCtor = g.hasCtor;
     this.kmalloc = g.kmalloc;
+    this.quarantine = arena.options.quarantineBytes > 0 && !this.typesafeByRcu;
     this.ctor = ctor;
     this.i32 = arena.i32;
     this.okW = this.d + C_ALLOC_OK;
@@ -140,6 +143,7 @@ export class Cache {
     const off = ptr - (slab << PAGE_SHIFT) - this.redLeftPad;
     if (
       slab !== 0 &&
+      !this.quarantine && // debug edit: quarantined frees never take the fast path
       off >= 0 &&
       off < this.slabBytes &&
       off % this.size === 0 &&
@@ -160,6 +164,8 @@ export class Cache {
     this.checkNotReleased('free');
     const pfn = this.slabOf(ptr);
     if (pfn < 0) return; // reported
+    // debug edit: the quarantine holds the object (or refuses the free with a report).
+    if (this.quarantine && a.debugHooks?.quarantinePut?.(this, pfn, ptr)) return;
     a.slab.freeSlow(this, pfn, ptr);
   }
 
