@@ -130,7 +130,9 @@ export class Arena {
     int(maxCaches, 'maxCaches', 16, 4096);
     const rcu = opts.rcu ?? 'memb';
     if (rcu !== 'memb' && rcu !== 'qsbr') throw new RangeError(`slabrcu: Arena.create: rcu must be 'memb' or 'qsbr', got ${String(rcu)}`);
-    const debug = opts.debug ?? '';
+    // debug edit: slab_debug= without letters means F,Z,P,U for every cache; store it as
+    // 'all' because an empty string in the header reads back as "no debug option".
+    const debug = typeof opts.debug === 'string' && opts.debug.trim() === '' ? 'all' : (opts.debug ?? '');
     const spec = opts.debug === undefined ? parseSlabDebug(undefined) : parseSlabDebug(debug);
     void spec;
     if (debug.length > H_DEBUG_MAX) throw new RangeError('slabrcu: Arena.create: debug string too long');
