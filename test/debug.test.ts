@@ -270,3 +270,29 @@ test('quarantine with kmalloc/kfree and kfreeRcu', () => {
   quarantineFlush(a);
   assert.equal(a.findCache('kmalloc-128')!.stats().objects, 0);
 });
+
+for (const q of [0, 256 * 1024]) {
+  test(`threads: concurrent alloc/free on one FZPU cache${q ? ' with the quarantine' : ''}, validate() meanwhile: no false reports`, async () => {
+    const { a, w } = setup(q ? { debug: 'FZPU', quarantineBytes: q } : { debug: 'FZPU' });
+    const c = a.createCache('dbg-churn', { size: 72 });
+    const runs = [1, 2, 3].map((seed) => runWorker({ sab: a.sab, mode: 'churn', cache: 'dbg-churn', n: 20000, seed }));
+    let validations = 0;
+    const timer = setInterval(() => {
+      assert.equal(c.validate().errors, 0);
+      validations++;
+    }, 5);
+    let results: Record<string, unknown>[];
+    try {
+      results = await Promise.all(runs);
+    } finally {
+      clearInterval(timer);
+    }
+    for (const r of results) assert.deepEqual([r.bad, r.reports], [0, 0]);
+    quarantineFlush(a);
+    assert.equal(c.stats().objects, 0);
+    assert.equal(c.validate().errors, 0);
+    assert.equal(w.length, 0);
+    assert.ok(validations >= 0);
+    assert.equal((await c.destroy()).status, 'released');
+  });
+}

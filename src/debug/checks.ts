@@ -190,7 +190,9 @@ export class Checker {
       this.u8.fill(POISON_FREE, p, p + g.objectSize - 1);
       this.u8[p + g.objectSize - 1] = POISON_END;
     }
-    this.i32[(p + g.fp) >> 2] = quarantineMarker(p);
+    // Atomics.store: a validate() in another thread that sees the marker (Atomics.load)
+    // also sees the poison written before it, even for caches whose frees take no lock.
+    Atomics.store(this.i32, (p + g.fp) >> 2, quarantineMarker(p));
   }
 
   /** slab_pad_check: the slab's tail (size % stride bytes) is 0x5a. Counts 1 (the FIX). */

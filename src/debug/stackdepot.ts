@@ -40,8 +40,26 @@ export const MAX_FRAMES = 16;
 export const MAX_CHARS = 2048;
 const POOL_ORDER = 2; // 16 KiB blocks: a full-size record (16 + 4096 bytes) always fits
 const LOCAL_CACHE_MAX = 4096;
-/** Frames of our own above the caller, at most (Cache.alloc -> slow path -> hook -> depot). */
-const OWN_FRAMES = 14;
+/**
+ * Room for our own frames above the caller (e.g. kfree -> Cache.free -> freeChecked ->
+ * freeSlow -> freeLocked -> beforeFree -> setTrack -> capture). V8 pays per captured
+ * frame (about 0.25 us), so the limit is kept tight.
+ */
+const OWN_FRAMES = 10;
+
+interface CallSite {
+  getFileName(): string | null | undefined;
+  getLineNumber(): number | null;
+  getColumnNumber(): number | null;
+}
+
+interface V8ErrorConstructor {
+  captureStackTrace?: (o: object, fn?: Function) => void;
+  prepareStackTrace?: (e: Error, sites: CallSite[]) => unknown;
+  stackTraceLimit?: number;
+}
+
+const callSites = (_e: Error, sites: CallSite[]): unknown => sites;
 
 function fnv1a(s: string): number {
   let h = 0x811c9dc5;
@@ -64,19 +82,52 @@ export class StackDepot {
     this.base = a.layout.debugBase >> 2;
   }
 
-  /** set_track_prepare: capture the caller's stack and store it. Returns a handle (0 if the depot is full). */
+  /**
+   * set_track_prepare: capture the caller's stack and store it. Returns a handle (0 if
+   * the depot is full). On V8 the frames are taken as CallSite objects and keyed by
+   * file:line:column, which costs a fraction of formatting `Error().stack`; the text is
+   * formatted only the first time a stack is seen. Elsewhere, `new Error().stack`.
+   */
   capture(): number {
+    const E = Error as unknown as V8ErrorConstructor;
+    if (typeof E.captureStackTrace !== 'function') return this.captureText();
+    const oldPrep = E.prepareStackTrace;
+    const oldLimit = E.stackTraceLimit;
+    E.prepareStackTrace = callSites;
+    E.stackTraceLimit = OWN_FRAMES + MAX_FRAMES;
+    const holder: { stack?: unknown } = {};
+    let sites: unknown;
+    try {
+      E.captureStackTrace(holder, StackDepot.prototype.capture);
+      sites = holder.stack;
+    } finally {
+      E.prepareStackTrace = oldPrep;
+      E.stackTraceLimit = oldLimit;
+    }
+    if (!Array.isArray(sites)) return this.captureText();
+    let key = '';
+    for (const cs of sites as CallSite[]) key += `${cs.getFileName()}:${cs.getLineNumber()}:${cs.getColumnNumber()};`;
+    const hit = this.local.get(key);
+    if (hit !== undefined) return hit;
+    const text = 'Error\n' + (sites as CallSite[]).map((cs) => `    at ${String(cs)}`).join('\n');
+    return this.remember(key, text);
+  }
+
+  private captureText(): number {
     const E = Error as { stackTraceLimit?: number };
     const old = E.stackTraceLimit;
     E.stackTraceLimit = OWN_FRAMES + MAX_FRAMES;
     const raw = new Error().stack ?? '';
     E.stackTraceLimit = old;
     const hit = this.local.get(raw);
-    if (hit !== undefined) return hit;
-    const h = this.save(userFrames(raw).slice(0, MAX_FRAMES).join('\n'));
+    return hit !== undefined ? hit : this.remember(raw, raw);
+  }
+
+  private remember(key: string, stackText: string): number {
+    const h = this.save(userFrames(stackText).slice(0, MAX_FRAMES).join('\n'));
     if (h !== 0) {
       if (this.local.size >= LOCAL_CACHE_MAX) this.local.clear();
-      this.local.set(raw, h);
+      this.local.set(key, h);
     }
     return h;
   }

@@ -92,7 +92,7 @@ function validateSlab(dbg: SlubDebug, g: Geo, pfn: number, result: ValidateResul
     result.objects++;
     let mode = Mode.Active;
     if (free.has(p)) mode = Mode.Inactive;
-    else if (q && i32[(p + g.fp) >> 2] === quarantineMarker(p)) mode = Mode.Quarantined;
+    else if (q && Atomics.load(i32, (p + g.fp) >> 2) === quarantineMarker(p)) mode = Mode.Quarantined;
     if (mode === Mode.Quarantined) ck.bytesKind = 'use-after-free';
     try {
       if (!ck.checkObject(g, pfn, p, mode)) break;
