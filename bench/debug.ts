@@ -51,6 +51,12 @@ async function nsPerPair(cfg: Config): Promise<number> {
   return s.avg / BATCH;
 }
 
+/** The platform's floor for U: one V8 stack capture (`new Error().stack`), per alloc+free pair (two captures). */
+async function stackCaptureFloor(): Promise<number> {
+  const s = await measure(() => new Error().stack, { min_cpu_time: 200e6 });
+  return 2 * s.avg;
+}
+
 export async function benchDebug(): Promise<BenchSection> {
   const rows: BenchSection['rows'] = [];
   let base = 0;
@@ -63,13 +69,15 @@ export async function benchDebug(): Promise<BenchSection> {
       rows.push({ name: `alloc+free 64 B, ${cfg.name}`, value: v, unit: 'ns', baseline: 'no debug', ratio: v / base });
     }
   }
+  const floor = await stackCaptureFloor();
+  rows.push({ name: 'platform floor for U: 2 x `new Error().stack`', value: floor, unit: 'ns', baseline: 'no debug', ratio: floor / base });
   return {
     title: 'SLUB debug: cost per alloc+free',
     rows,
     notes: [
       'One thread, batches of 64 allocations then 64 frees; mean of mitata samples.',
       'Any debug letter takes the cache off the lockless cpu-slab fast path (kernel: debug caches use alloc_single_from_partial / free_to_partial_list under list_lock).',
-      'U captures `new Error().stack` on every alloc and free; the stack depot deduplicates it (one lookup in a per-thread Map for a known call site).',
+      'U captures the stack on every alloc and free (V8 CallSites, keyed by file:line:column; the text is formatted and stored in the shared stack depot only the first time a stack is seen). Its cost is V8\'s stack capture: compare with the platform-floor row.',
       'The quarantine sends every free through one global lock and poisons the object; with FZPU the checks run at free time, and again (use-after-free check) when the object leaves.',
     ],
   };

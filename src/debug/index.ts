@@ -47,8 +47,13 @@ export class SlubDebug implements DebugHooks {
   readonly reporter: Reporter;
   readonly checker: Checker;
   readonly quarantine: Quarantine | undefined;
-  /** Set while this thread frees an object leaving the quarantine (its checks ran at put time). */
-  private evicting = false;
+  /**
+   * The object this thread is freeing on its way out of the quarantine (0 = none): its
+   * free checks ran at put time, so freeCheck/beforeFree only do the use-after-free check
+   * for it. Holding the pointer (not a boolean) keeps a nested free of another object, from
+   * an onWarning listener, fully checked.
+   */
+  private evicting = 0;
 
   constructor(readonly a: Arena) {
     this.depot = new StackDepot(a);
@@ -129,7 +134,7 @@ export class SlubDebug implements DebugHooks {
    * ("FIX <cache>: Object at 0x... not freed") and the slab's lists are untouched.
    */
   freeCheck(c: Cache, pfn: number, obj: number): boolean {
-    if (this.evicting) return this.evictCheck(c, pfn, obj);
+    if (this.evicting === obj) return this.evictCheck(c, pfn, obj);
     const g = geoOf(c);
     const ck = this.checker;
     const r = this.reporter;
@@ -168,7 +173,7 @@ export class SlubDebug implements DebugHooks {
 
   /** After the checks passed, before the object is linked: free track, trace, inactive poison. */
   beforeFree(c: Cache, obj: number): void {
-    if (this.evicting) return;
+    if (this.evicting === obj) return;
     const g = geoOf(c);
     this.checker.setTrack(g, obj, true);
     if (g.trace) this.trace(g, obj, false);
@@ -250,11 +255,12 @@ export class SlubDebug implements DebugHooks {
     if (h.debug) {
       // The checks and the freelist link happen under C_LOCK in the core's free path,
       // which calls freeCheck/beforeFree; those see `evicting` and only do evictCheck.
-      this.evicting = true;
+      const prev = this.evicting;
+      this.evicting = obj;
       try {
         a.slab.freeSlow(h, pfn, obj);
       } finally {
-        this.evicting = false;
+        this.evicting = prev;
       }
     } else {
       // Nobody else can reach the object: check without a lock.

@@ -36,7 +36,7 @@ import {
 } from './layout.js';
 
 export const DEPOT_MAGIC = 0x44505453; // 'STPD'
-export const MAX_FRAMES = 16;
+export const MAX_FRAMES = 8; // kernel: TRACK_ADDRS_COUNT 16; V8 charges ~0.4 us per captured frame
 export const MAX_CHARS = 2048;
 const POOL_ORDER = 2; // 16 KiB blocks: a full-size record (16 + 4096 bytes) always fits
 const LOCAL_CACHE_MAX = 4096;
