@@ -9,6 +9,7 @@
  */
 import type { Arena } from '../arena.js';
 import { P_FLAGS, P_FREELIST, P_INUSE } from '../layout.js';
+import { Cache } from '../slab/cache.js';
 import type { Geo } from './geometry.js';
 import {
   P_DISABLED, POISON_END, POISON_FREE, POISON_INUSE, quarantineMarker, SLUB_RED_ACTIVE, TR_CPU, TR_HANDLE, TR_PID,
@@ -71,7 +72,7 @@ export class Checker {
     if (!g.storeUser) return;
     const w = (p + g.trackOff + (free ? 16 : 0)) >> 2;
     const i32 = this.i32;
-    i32[w + TR_HANDLE] = this.depot.capture();
+    i32[w + TR_HANDLE] = this.depot.capture(free ? Cache.prototype.free : Cache.prototype.alloc);
     i32[w + TR_CPU] = this.a.slot + 1;
     i32[w + TR_PID] = this.pid;
     i32[w + TR_WHEN] = Date.now() | 0;

@@ -36,16 +36,18 @@ import {
 } from './layout.js';
 
 export const DEPOT_MAGIC = 0x44505453; // 'STPD'
-export const MAX_FRAMES = 8; // kernel: TRACK_ADDRS_COUNT 16; V8 charges ~0.4 us per captured frame
+export const MAX_FRAMES = 16; // kernel: TRACK_ADDRS_COUNT
 export const MAX_CHARS = 2048;
 const POOL_ORDER = 2; // 16 KiB blocks: a full-size record (16 + 4096 bytes) always fits
 const LOCAL_CACHE_MAX = 4096;
 /**
- * Room for our own frames above the caller (e.g. kfree -> Cache.free -> freeChecked ->
- * freeSlow -> freeLocked -> beforeFree -> setTrack -> capture). V8 pays per captured
- * frame (about 0.25 us), so the limit is kept tight.
+ * Room for our own frames above the caller when no entry function cuts them off (e.g.
+ * kfree -> Cache.free -> freeChecked -> freeSlow -> freeLocked -> beforeFree -> setTrack
+ * -> capture). Below the entry, only a couple of ours remain (Arena.kmalloc ->
+ * Kmalloc.kmalloc). V8 pays per captured frame, so the limits are kept tight.
  */
 const OWN_FRAMES = 10;
+const OWN_BELOW_ENTRY = 3;
 
 interface CallSite {
   getFileName(): string | null | undefined;
@@ -88,18 +90,25 @@ export class StackDepot {
    * file:line:column, which costs a fraction of formatting `Error().stack`; the text is
    * formatted only the first time a stack is seen. Elsewhere, `new Error().stack`.
    */
-  capture(): number {
+  capture(entry?: Function): number {
     const E = Error as unknown as V8ErrorConstructor;
     if (typeof E.captureStackTrace !== 'function') return this.captureText();
     const oldPrep = E.prepareStackTrace;
     const oldLimit = E.stackTraceLimit;
     E.prepareStackTrace = callSites;
-    E.stackTraceLimit = OWN_FRAMES + MAX_FRAMES;
+    E.stackTraceLimit = (entry ? OWN_BELOW_ENTRY : OWN_FRAMES) + MAX_FRAMES;
     const holder: { stack?: unknown } = {};
     let sites: unknown;
     try {
-      E.captureStackTrace(holder, StackDepot.prototype.capture);
+      // Frames above `entry` (the allocator's public method, when it is on the stack) are
+      // ours: V8 does not materialize them, which is most of the cost.
+      E.captureStackTrace(holder, entry ?? StackDepot.prototype.capture);
       sites = holder.stack;
+      if (entry && Array.isArray(sites) && sites.length === 0) {
+        E.stackTraceLimit = OWN_FRAMES + MAX_FRAMES;
+        E.captureStackTrace(holder, StackDepot.prototype.capture);
+        sites = holder.stack;
+      }
     } finally {
       E.prepareStackTrace = oldPrep;
       E.stackTraceLimit = oldLimit;
