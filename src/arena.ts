@@ -337,7 +337,11 @@ export class Arena {
 
   /** ksize: usable bytes of an allocated object. */
   ksize(ptr: number): number {
-    return this.kmallocs.ksize(ptr);
+    const n = this.kmallocs.ksize(ptr);
+    // debug edit: the caller may now use all n bytes, so the kmalloc red zone beyond the
+    // requested size no longer applies (kernel: __ksize -> skip_orig_size_check).
+    this.debugHooks?.skipOrigSizeCheck?.(ptr);
+    return n;
   }
 
   // ------------------------------------------------------------- kfree_rcu

@@ -9,7 +9,7 @@ import {
   type SlabWarning,
 } from '../src/index.js';
 import {
-  objectTracks, POISON_END, POISON_FREE, POISON_INUSE, quarantineFlush, quarantineStats, SLUB_RED_ACTIVE,
+  cacheTraces, objectTracks, POISON_END, POISON_FREE, POISON_INUSE, quarantineFlush, quarantineStats, SLUB_RED_ACTIVE,
   SLUB_RED_INACTIVE, stackDepotStats, type TrackInfo,
 } from '../src/debug/index.js';
 
@@ -126,6 +126,24 @@ test('a trace recorded in one worker is readable in another thread, and in the l
   assert.match(rep.objects[0]!.allocTrace!, new RegExp(`^Allocated in allocInWorker .* age=\\d+ cpu=${slot} pid=${here.threadId}\\n`));
   assert.match(rep.report!, /Objects remaining in dbg-xthread on __kmem_cache_shutdown\(\)/);
   assert.ok(w.some((x) => x.kind === 'kmem_cache_destroy' && x.message === 'kmem_cache_destroy dbg-xthread: Slab cache still has objects'));
+});
+
+test('alloc_traces / free_traces: objects in use grouped by stack, most frequent first', () => {
+  const { a } = setup({ debug: 'U,dbg-traces' });
+  const c = a.createCache('dbg-traces', { size: 40 });
+  const many = (): number => c.alloc();
+  const few = (): number => c.alloc();
+  const xs = Array.from({ length: 30 }, many);
+  const ys = Array.from({ length: 5 }, few);
+  const t = cacheTraces(a, c, 'alloc');
+  assert.deepEqual(t.locations.map((l) => l.count), [30, 5]);
+  assert.match(t.locations[0]!.caller, /^many .*debug\.test\.js/);
+  assert.match(t.text, /^ {5}30 many .*debug\.test\.js:\d+:\d+\) age=\d+(\/\d+\/\d+)? pid=\d+ cpus=0\n {8}many /);
+  for (const p of xs) c.free(p);
+  assert.deepEqual(cacheTraces(a, c, 'alloc').locations.map((l) => l.count), [5]);
+  const z = c.alloc(); // reuses a freed object: its free track says where it was freed
+  assert.equal(cacheTraces(a, c, 'free').locations.find((l) => l.count === 1)?.caller.includes('debug.test.js'), true);
+  for (const p of [...ys, z]) c.free(p);
 });
 
 test('invalid frees are refused with a report even without debugging; nothing changes', () => {

@@ -115,6 +115,13 @@ test('test_kmalloc_redzone_access: writes past orig_size of a kmalloc(18) object
   assert.equal(s.validate().errors, 0);
   a.kfree(p);
   assert.equal(s.validate().errors, 0);
+  // After ksize() the whole object is usable (kernel: skip_orig_size_check).
+  const q = a.kmalloc(18);
+  assert.equal(a.ksize(q), 32);
+  a.u8.fill(0x5e, q, q + 32);
+  assert.equal(s.validate().errors, 0);
+  a.kfree(q);
+  assert.equal(s.validate().errors, 0);
 });
 
 test('test_leak_destroy: destroying a cache with one leaked object: 2 errors (BUG + 1 object), with its alloc track', async () => {

@@ -32,6 +32,8 @@ export interface DebugHooks {
   quarantineFlushCache(c: Cache, final: boolean): boolean;
   /** kmalloc of `size` bytes returned obj from cache c (orig_size, kmalloc red zone). */
   kmallocOrigSize(c: Cache, obj: number, size: number): void;
+  /** ksize() handed out all of obj's bytes: orig_size becomes object_size (skip_orig_size_check). */
+  skipOrigSizeCheck?(obj: number): void;
   /** validate_slab_cache. */
   validate(c: Cache): ValidateResult;
   /**

@@ -36,9 +36,11 @@ import {
 import { Quarantine, type QuarantineStats } from './quarantine.js';
 import { hex, hexDump, Reporter } from './report.js';
 import { StackDepot } from './stackdepot.js';
+import { slabTraces, type TraceLocation } from './traces.js';
 import { validateCache } from './validate.js';
 
 export type { QuarantineStats } from './quarantine.js';
+export type { TraceLocation } from './traces.js';
 export type { ValidateResult } from './hooks.js';
 export { POISON_END, POISON_FREE, POISON_INUSE, SLUB_RED_ACTIVE, SLUB_RED_INACTIVE };
 
@@ -122,6 +124,24 @@ export class SlubDebug implements DebugHooks {
     try {
       this.checker.setOrigSize(g, obj, size);
       this.checker.initObject(g, obj, SLUB_RED_ACTIVE);
+    } finally {
+      unlock(i32, c.d + C_LOCK);
+    }
+  }
+
+  /** skip_orig_size_check: after ksize() the whole object is the caller's. */
+  skipOrigSizeCheck(obj: number): void {
+    const a = this.a;
+    const k = a.kmallocs.classify(obj);
+    if (k.kind !== 'slab') return;
+    const c = a.internalHandle(k.idx);
+    if (!c.debug) return;
+    const g = geoOf(c);
+    if (g.origOff < 0) return;
+    const i32 = a.i32;
+    lock(i32, c.d + C_LOCK);
+    try {
+      this.checker.setOrigSize(g, obj, g.objectSize);
     } finally {
       unlock(i32, c.d + C_LOCK);
     }
@@ -394,4 +414,12 @@ export function quarantineFlush(a: Arena): number {
 /** Stack depot counters. */
 export function stackDepotStats(a: Arena): { records: number; bytes: number } {
   return slubDebugOf(a).depot.stats();
+}
+
+/**
+ * debugfs alloc_traces / free_traces of a SLAB_STORE_USER cache: the tracks of the
+ * objects in use grouped by stack, most frequent first (src/debug/traces.ts).
+ */
+export function cacheTraces(a: Arena, c: Cache, which: 'alloc' | 'free' = 'alloc'): { locations: TraceLocation[]; text: string } {
+  return slabTraces(slubDebugOf(a), a.internalHandle(c.idx), which);
 }
