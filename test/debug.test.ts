@@ -146,6 +146,27 @@ test('alloc_traces / free_traces: objects in use grouped by stack, most frequent
   for (const p of [...ys, z]) c.free(p);
 });
 
+test('onWarning listeners run outside the cache lock: they may call stats(), validate(), alloc/free', () => {
+  const a = Arena.create({ bytes: 4 << 20, debug: 'FZPU' });
+  const c = a.createCache('dbg-listener', { size: 64 });
+  const seen: string[] = [];
+  a.onWarning((w) => {
+    seen.push(`${w.kind}:${c.stats().objects}`);
+    const x = c.alloc();
+    c.free(x);
+    if (w.kind === 'double-free') assert.equal(c.validate().errors, 0);
+  });
+  const p = c.alloc();
+  const q = c.alloc();
+  c.free(p);
+  c.free(p); // double free, reported under the lock, delivered after it
+  a.u8[q + 64] = 0x99; // right red zone
+  const r = c.validate();
+  assert.equal(r.errors, 2);
+  assert.deepEqual(seen, ['double-free:1', 'slab-error:1']);
+  c.free(q);
+});
+
 test('invalid frees are refused with a report even without debugging; nothing changes', () => {
   const { a, w } = setup();
   const c = a.createCache('dbg-inv', { size: 64 });

@@ -233,18 +233,22 @@ export class SlubDebug implements DebugHooks {
         this.reporter.objectErr('double-free', g, pfn, obj, 'Object already free', `Object 0x${hex(obj)} is in the quarantine (freed before)\n`);
         this.reporter.fix(c, `Object at 0x${hex(obj)} not freed`);
       });
+      this.reporter.deliver();
       return true;
     }
     let evicted: number[] | null;
     if (c.debug) {
       lock(i32, c.d + C_LOCK);
+      let refused = false;
       try {
-        if (!this.freeCheck(c, pfn, obj)) return true;
+        refused = !this.freeCheck(c, pfn, obj);
+        if (refused) return true;
         this.beforeFree(c, obj);
         this.checker.quarantinePoison(g, obj);
         evicted = q.put(obj, c.size);
       } finally {
         unlock(i32, c.d + C_LOCK);
+        if (refused) this.reporter.deliver();
       }
     } else {
       // The cheap double-free checks of the non-debug free paths (the object at the head
@@ -263,6 +267,7 @@ export class SlubDebug implements DebugHooks {
     }
     if (evicted === null) evicted = [obj]; // no memory for the ring: free it now
     for (const o of evicted) this.evictOne(o);
+    this.reporter.deliver();
     return true;
   }
 
@@ -323,6 +328,7 @@ export class SlubDebug implements DebugHooks {
     if (!q) return false;
     const objs = q.take(c.idx);
     for (const o of objs) this.evictOne(o);
+    this.reporter.deliver();
     return objs.length > 0;
   }
 
@@ -332,6 +338,7 @@ export class SlubDebug implements DebugHooks {
     if (!q) return 0;
     const objs = q.take(-1);
     for (const o of objs) this.evictOne(o);
+    this.reporter.deliver();
     return objs.length;
   }
 
@@ -362,7 +369,16 @@ export class SlubDebug implements DebugHooks {
   }
 
   validate(c: Cache): ValidateResult {
-    return validateCache(this, c);
+    try {
+      return validateCache(this, c);
+    } finally {
+      this.reporter.deliver();
+    }
+  }
+
+  /** Reports raised under a lock reach the onWarning listeners here (see report.ts). */
+  flushReports(): void {
+    this.reporter.deliver();
   }
 
   /** Head pfn of the slab holding obj. */

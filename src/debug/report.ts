@@ -9,12 +9,13 @@
  * as they happen, so the taint of each BUG header is right ("Not tainted" only for the
  * first report of a thread).
  *
- * Delivery: texts accumulate in an "incident" and go out as one onWarning event
- * (arena.warn) when the incident is closed. Hooks called by the allocator under a
- * cache's list_lock close their incident before returning: a listener therefore runs
- * under that lock, as printk does in the kernel, and must not call into the same cache.
- * An exception thrown by a listener is re-thrown from a microtask rather than through
- * the allocator (which would leave the lock held).
+ * Delivery: texts accumulate in an "incident"; a closed incident waits in this thread's
+ * pending queue and goes out as one onWarning event (arena.warn) at the next safe point,
+ * i.e. once no allocator lock is held: at the end of Cache.alloc's slow path and of
+ * Cache.free for debug caches, of validate(), of a quarantine put or eviction. So a
+ * listener may call into the allocator (stats(), validate(), alloc/free) without
+ * deadlocking on the cache's list_lock, and an exception it throws propagates to the
+ * allocator call that raised the report, as for the core's own reports.
  */
 import type { Arena } from '../arena.js';
 import { P_FLAGS, P_FREELIST, P_INUSE, PAGE_SHIFT } from '../layout.js';
@@ -54,6 +55,7 @@ interface Incident {
 export class Reporter {
   private open: Incident | undefined;
   private depth = 0;
+  private readonly pending: Incident[] = [];
   /** Texts of delivered incidents go here too while a validate() runs. */
   collector: string[] | undefined;
 
@@ -88,12 +90,14 @@ export class Reporter {
     this.open = undefined;
     if (!inc) return;
     this.collector?.push(inc.text);
-    try {
+    this.pending.push(inc);
+  }
+
+  /** Deliver the closed incidents (call only where this thread holds no allocator lock). */
+  deliver(): void {
+    while (this.pending.length > 0) {
+      const inc = this.pending.shift()!;
       this.a.warn(inc.kind, inc.cache, inc.message, inc.text);
-    } catch (e) {
-      queueMicrotask(() => {
-        throw e;
-      });
     }
   }
 

@@ -128,7 +128,12 @@ export class Cache {
       i32[r + R_ALLOC_FAST]++;
       return obj;
     }
-    return this.arena.slab.allocSlow(this);
+    if (!this.debug) return this.arena.slab.allocSlow(this);
+    // debug edit: SLUB debug reports raised under the cache lock reach onWarning here,
+    // once the lock is released (src/debug/report.ts).
+    const p = this.arena.slab.allocSlow(this);
+    this.arena.debugHooks?.flushReports?.();
+    return p;
   }
 
   /**
@@ -167,6 +172,7 @@ export class Cache {
     // debug edit: the quarantine holds the object (or refuses the free with a report).
     if (this.quarantine && a.debugHooks?.quarantinePut?.(this, pfn, ptr)) return;
     a.slab.freeSlow(this, pfn, ptr);
+    if (this.debug) a.debugHooks?.flushReports?.(); // debug edit: see alloc()
   }
 
   /**
