@@ -213,3 +213,19 @@ test('double free with the quarantine and no debug flags: the quarantine marker 
   assert.equal(v.errors, 0);
   assert.equal(c.stats().objects, 0);
 });
+
+for (const debug of ['Z', 'P', 'U']) {
+  test(`interleaved double free with only '${debug}' (no F): still refused, the freelist stays sane`, () => {
+    const { a, w } = setup({ debug });
+    const c = a.createCache(`sec-il-${debug}`, { size: 64 });
+    const p = c.alloc();
+    const q = c.alloc();
+    const keep = c.alloc();
+    c.free(p);
+    c.free(q);
+    c.free(p);
+    assert.deepEqual(kinds(w), ['double-free']);
+    assert.equal(stress(a, c, 1).errors, 0);
+    c.free(keep);
+  });
+}

@@ -34,6 +34,8 @@ export interface DebugHooks {
   kmallocOrigSize(c: Cache, obj: number, size: number): void;
   /** ksize() handed out all of obj's bytes: orig_size becomes object_size (skip_orig_size_check). */
   skipOrigSizeCheck?(obj: number): void;
+  /** Free every quarantined object (memory pressure). Returns how many there were. */
+  quarantineFlushAll?(): number;
   /** Deliver reports raised under a cache lock (the caller holds no allocator lock now). */
   flushReports?(): void;
   /** validate_slab_cache. */

@@ -183,8 +183,13 @@ export class SlubDebug implements DebugHooks {
     });
   }
 
-  /** Cheap hint that obj is already free: its red zone (or poison) is the inactive pattern. */
+  /**
+   * Should a free without F look for obj on the freelist? Yes when its red zone (or
+   * poison) has the inactive pattern, and always when the cache stores tracks or traces:
+   * there the stack capture costs far more than the walk.
+   */
   private looksFree(g: Geo, obj: number): boolean {
+    if (g.storeUser || g.trace) return true;
     const u8 = this.a.u8;
     if (g.redZone) return u8[obj + g.objectSize] === SLUB_RED_INACTIVE;
     if (g.objectPoison) return u8[obj] === POISON_FREE && u8[obj + g.objectSize - 1] === POISON_END;
