@@ -16,11 +16,16 @@
  *
  * Deviations from the kernel, each for robustness of a user-space allocator:
  * - Without F, a debug cache still refuses a free of the object at the head of the
- *   slab's freelist, and, when the red zone (or poison) already says "free", walks the
- *   freelist to confirm it (the kernel would corrupt its freelist there).
+ *   slab's freelist, and, when the red zone (or poison) already says "free", or always
+ *   with U or T, walks the freelist to confirm it (the kernel would corrupt its freelist).
  * - An invalid freelist pointer found at alloc time is reported with or without F.
  * - validate() moves a repaired slab to the list its new state belongs to (a partial
  *   slab whose freelist was cleared becomes full), so the allocator never takes it.
+ * - The quarantine checks a free when the program frees (not when the object leaves), so
+ *   the report and the free track point at the program's call (see quarantinePut).
+ *
+ * Reports raised while a cache lock is held are queued and delivered when the allocator
+ * call returns (report.ts), so onWarning listeners may call the allocator.
  */
 import type { Arena } from '../arena.js';
 import { C_LOCK, P_CACHE, P_FLAGS, P_FREELIST, P_INUSE, P_RFREE, PAGE_SHIFT, PK_TAIL, R_FREELIST, R_SLAB } from '../layout.js';
