@@ -220,6 +220,26 @@ test('a corrupt freelist head: "Freelist Pointer check fails" at alloc, the slab
   }
 });
 
+test('validate(): a freelist cycle is cleared (2 errors) and the slab leaves the partial list', () => {
+  const { a } = setup();
+  const c = a.createCache('dbg-cycle', { size: 64, flags: SLAB_POISON });
+  const p = c.alloc();
+  const q = c.alloc();
+  const keep = c.alloc();
+  c.free(p);
+  c.free(q); // freelist: q -> p -> (rest of the slab)
+  a.i32[(p + c.fp) >> 2] = q; // p -> q: a cycle
+  const r = c.validate();
+  assert.equal(r.errors, 2);
+  assert.match(r.reports.join(''), /BUG dbg-cycle \(Not tainted\): Freelist cycle detected[\s\S]*FIX dbg-cycle: Freelist cleared/);
+  assert.equal(c.validate().errors, 0);
+  const st = c.stats();
+  assert.equal(st.partial, 0, 'no partial slab left to allocate from');
+  const slab = p >>> 12;
+  for (let k = 0; k < 100; k++) assert.notEqual(c.alloc() >>> 12, slab);
+  void keep;
+});
+
 test('SLAB_TRACE: a "TRACE <cache> alloc|free" event per operation', () => {
   const { a, w } = setup();
   const c = a.createCache('dbg-trace', { size: 32, flags: SLAB_TRACE });
