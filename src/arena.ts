@@ -10,6 +10,7 @@
  */
 import { parseSlabDebug, type SlabDebugSpec } from './debug/options.js';
 import type { DebugHooks, ValidateResult } from './debug/hooks.js';
+import { SlubDebug } from './debug/index.js';
 import { PageAllocator } from './heap/buddy.js';
 import { KfreeRcu, initKfreeRegion } from './kfree/index.js';
 import {
@@ -131,7 +132,9 @@ export class Arena {
     int(maxCaches, 'maxCaches', 16, 4096);
     const rcu = opts.rcu ?? 'memb';
     if (rcu !== 'memb' && rcu !== 'qsbr') throw new RangeError(`slabrcu: Arena.create: rcu must be 'memb' or 'qsbr', got ${String(rcu)}`);
-    const debug = opts.debug ?? '';
+    // debug edit: slab_debug= without letters means F,Z,P,U for every cache; store it as
+    // 'all' because an empty string in the header reads back as "no debug option".
+    const debug = typeof opts.debug === 'string' && opts.debug.trim() === '' ? 'all' : (opts.debug ?? '');
     const spec = opts.debug === undefined ? parseSlabDebug(undefined) : parseSlabDebug(debug);
     void spec;
     if (debug.length > H_DEBUG_MAX) throw new RangeError('slabrcu: Arena.create: debug string too long');
@@ -220,7 +223,10 @@ export class Arena {
     this.slab = new SlabCore(this);
     this.destroyer = new Destroyer(this);
     this.kmallocs = new Kmalloc(this);
-    this.debugHooks = undefined;
+    // SLUB debug layer (src/debug): always installed, it costs nothing until a cache has
+    // debug flags or the arena a quarantine (per-cache flags need it even when the
+    // arena's `debug` option is unset).
+    this.debugHooks = new SlubDebug(this);
     const self = this;
     this.rcu = new Rcu({
       i32,
@@ -337,7 +343,11 @@ export class Arena {
 
   /** ksize: usable bytes of an allocated object. */
   ksize(ptr: number): number {
-    return this.kmallocs.ksize(ptr);
+    const n = this.kmallocs.ksize(ptr);
+    // debug edit: the caller may now use all n bytes, so the kmalloc red zone beyond the
+    // requested size no longer applies (kernel: __ksize -> skip_orig_size_check).
+    this.debugHooks?.skipOrigSizeCheck?.(ptr);
+    return n;
   }
 
   // ------------------------------------------------------------- kfree_rcu
@@ -388,6 +398,9 @@ export class Arena {
       const h = this.internalHandle(idx);
       if (h.typesafeByRcu && this.slab.reapRcuSlabs(h, !this.rcu.inReadSection) > 0) any = true;
     }
+    // debug edit: memory held by the quarantine goes back too (kernel: the KASAN
+    // quarantine shrinks under memory pressure, quarantine_reduce).
+    if ((this.debugHooks?.quarantineFlushAll?.() ?? 0) > 0) any = true;
     return any;
   }
 

@@ -32,8 +32,18 @@ export interface DebugHooks {
   quarantineFlushCache(c: Cache, final: boolean): boolean;
   /** kmalloc of `size` bytes returned obj from cache c (orig_size, kmalloc red zone). */
   kmallocOrigSize(c: Cache, obj: number, size: number): void;
+  /** ksize() handed out all of obj's bytes: orig_size becomes object_size (skip_orig_size_check). */
+  skipOrigSizeCheck?(obj: number): void;
+  /** Free every quarantined object (memory pressure). Returns how many there were. */
+  quarantineFlushAll?(): number;
+  /** Deliver reports raised under a cache lock (the caller holds no allocator lock now). */
+  flushReports?(): void;
   /** validate_slab_cache. */
   validate(c: Cache): ValidateResult;
-  /** A free the quarantine wants to hold instead of freeing now. Returns true if taken. */
-  quarantinePut?(c: Cache, obj: number): boolean;
+  /**
+   * A free (of a validated object boundary `obj` in slab `pfn`) the quarantine wants to
+   * hold instead of freeing now. Returns true if it took the object or refused the free
+   * with a report; false means "free it now".
+   */
+  quarantinePut?(c: Cache, pfn: number, obj: number): boolean;
 }

@@ -65,6 +65,8 @@ export class Cache {
   /** @internal */ readonly typesafeByRcu: boolean;
   /** @internal */ readonly hasCtor: boolean;
   /** @internal */ readonly kmalloc: boolean;
+  /** @internal frees go through the quarantine (src/debug/quarantine.ts): arena quarantineBytes > 0, not TYPESAFE_BY_RCU */
+  readonly quarantine: boolean;
   /** @internal */ ctor: Ctor | undefined;
   /** @internal name-table entry this handle owns (-1 for internal handles) */
   nameIdx = -1;
@@ -102,6 +104,7 @@ export class Cache {
     this.typesafeByRcu = (g.flags & SLAB_TYPESAFE_BY_RCU) !== 0;
     this.hasCtor = g.hasCtor;
     this.kmalloc = g.kmalloc;
+    this.quarantine = arena.options.quarantineBytes > 0 && !this.typesafeByRcu;
     this.ctor = ctor;
     this.i32 = arena.i32;
     this.okW = this.d + C_ALLOC_OK;
@@ -126,7 +129,12 @@ export class Cache {
       i32[r + R_ALLOC_FAST]++;
       return obj;
     }
-    return this.arena.slab.allocSlow(this);
+    if (!this.debug) return this.arena.slab.allocSlow(this);
+    // debug edit: SLUB debug reports raised under the cache lock reach onWarning here,
+    // once the lock is released (src/debug/report.ts).
+    const p = this.arena.slab.allocSlow(this);
+    this.arena.debugHooks?.flushReports?.();
+    return p;
   }
 
   /**
@@ -141,6 +149,7 @@ export class Cache {
     const off = ptr - (slab << PAGE_SHIFT) - this.redLeftPad;
     if (
       slab !== 0 &&
+      !this.quarantine && // debug edit: quarantined frees never take the fast path
       off >= 0 &&
       off < this.objBytes &&
       off % this.size === 0 &&
@@ -161,7 +170,10 @@ export class Cache {
     this.checkNotReleased('free');
     const pfn = this.slabOf(ptr);
     if (pfn < 0) return; // reported
+    // debug edit: the quarantine holds the object (or refuses the free with a report).
+    if (this.quarantine && a.debugHooks?.quarantinePut?.(this, pfn, ptr)) return;
     a.slab.freeSlow(this, pfn, ptr);
+    if (this.debug) a.debugHooks?.flushReports?.(); // debug edit: see alloc()
   }
 
   /**

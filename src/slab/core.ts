@@ -78,6 +78,7 @@ export class SlabCore {
         return 0;
       }
       lock(i32, c.d + C_LOCK);
+      this.countNewSlab(c);
       this.freeze(c, np);
       unlock(i32, c.d + C_LOCK);
       const fl = i32[a.pm(np) + P_FREELIST];
@@ -144,10 +145,18 @@ export class SlabCore {
         return 0;
       }
       lock(i32, c.d + C_LOCK);
+      this.countNewSlab(c);
       listAdd(i32, a.metaW, c.d, false, np, false);
       unlock(i32, c.d + C_LOCK);
     }
     return 0;
+  }
+
+  /** A new slab joins the cache (under C_LOCK, with its publication). */
+  private countNewSlab(c: Cache): void {
+    const i32 = this.a.i32;
+    i32[c.d + C_NR_SLABS]++;
+    i32[c.d + C_ALLOC_SLAB]++;
   }
 
   /** new_slab: pages from the buddy allocator, objects constructed and linked. Returns pfn or 0. */
@@ -184,10 +193,9 @@ export class SlabCore {
     }
     i32[m + P_FREELIST] = first;
     Atomics.store(i32, m + P_FLAGS, PK_SLAB | (c.order << 4));
-    lock(i32, c.d + C_LOCK);
-    i32[c.d + C_NR_SLABS]++;
-    i32[c.d + C_ALLOC_SLAB]++;
-    unlock(i32, c.d + C_LOCK);
+    // The caller counts the slab (C_NR_SLABS, C_ALLOC_SLAB) in the same C_LOCK section that
+    // publishes it (freeze or list add), so validate() never sees a counted slab that is
+    // on no list and in no cpu record (debug edit).
     return pfn;
   }
 
