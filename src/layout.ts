@@ -82,6 +82,7 @@ export const N_STATE = 0; // 0 free, 1 used
 export const N_CACHE = 1;
 export const N_CGEN = 2;
 export const N_LEN = 3;
+export const N_GEN = 4; // bumped each time the entry is (re)used
 export const N_CHARS = 16; // u16 chars start at word 16 (64 chars = 32 words)
 
 // ---- cache descriptor (struct kmem_cache) ----

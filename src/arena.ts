@@ -1,0 +1,574 @@
+/**
+ * The arena: one SharedArrayBuffer holding pages, caches, RCU state and kfree_rcu
+ * batches, and this thread's attachment to it. One Arena object per thread: the thread
+ * that calls Arena.create() is attached as slot 0's owner; every other thread calls
+ * Arena.attach(sab) and gets its own slot (kernel: a CPU coming online).
+ *
+ * Everything shared lives in the buffer (see layout.ts for the map and the owner of each
+ * word); an Arena object only holds per-thread state: the slot, handles, the event-loop
+ * pump that serves requests posted to this slot (kernel: IPIs and per-CPU work items).
+ */
+import { parseSlabDebug, type SlabDebugSpec } from './debug/options.js';
+import type { DebugHooks, ValidateResult } from './debug/hooks.js';
+import { PageAllocator } from './heap/buddy.js';
+import { KfreeRcu, initKfreeRegion } from './kfree/index.js';
+import {
+  C_FOLD_ALLOCS, C_FOLD_FREES, C_GEN, C_STATE, CACHE_BYTES, CPU_REC_BYTES, CS_FREE, H_ARENA_ID, H_DEBUG_LEN, H_DEBUG_MAX,
+  H_DEBUG_STR, H_DRAIN_MS, H_FIRST_PAGE, H_MAGIC, H_MAX_CACHES, H_MAX_PAGES, H_MAX_THREADS, H_NR_PAGES,
+  H_QUARANTINE_BYTES, H_RCU_FLAVOUR, H_STALL_MS, H_VERSION, MAGIC, MAX_ARENA_BYTES, PAGE_SIZE, P_FLAGS, PK_RESERVED,
+  R_ALLOC_FAST, R_ALLOC_SLOW, R_FLUSH, R_FREE_FAST, R_FREE_REMOTE, R_FREE_SLOW, R_SLAB, REQ_FLUSH, REQ_KFREE, REQ_RCU,
+  T_REQ, VERSION, computeLayout, type ArenaLayout,
+} from './layout.js';
+import { initRcuRegion, Rcu } from './rcu/index.js';
+import { bugHeader, fixLine, userFrames } from './report.js';
+import { Cache, type CacheGeometry } from './slab/cache.js';
+import { SlabCore } from './slab/core.js';
+import { Destroyer } from './slab/destroy.js';
+import { Kmalloc } from './slab/kmalloc.js';
+import { Registry, type CacheOptions, type FindOptions } from './slab/registry.js';
+import { cacheStats, slabinfo, type CacheStats } from './slab/stats.js';
+import { ThreadTable } from './threads.js';
+
+export interface ArenaOptions {
+  /** Initial size in bytes (default 32 MiB). */
+  bytes?: number;
+  /** Maximum size; the buffer is growable when larger than bytes (default: bytes). At most 1 GiB. */
+  maxBytes?: number;
+  /** Thread slots (default 64). */
+  maxThreads?: number;
+  /** Cache descriptors (default 128, kmalloc caches included). */
+  maxCaches?: number;
+  /** RCU flavour (default 'memb'). */
+  rcu?: 'memb' | 'qsbr';
+  /** slab_debug= letters, e.g. 'FZPU', or per cache 'FZ,cache1;P,cache2'. */
+  debug?: string;
+  /** KASAN-style quarantine budget in bytes (0 = off). */
+  quarantineBytes?: number;
+  /** RCU CPU stall warning timeout (default 21000 ms, the kernel's). */
+  rcuStallTimeoutMs?: number;
+  /** kfree_rcu batch drain delay (default 5000 ms, KFREE_DRAIN_JIFFIES). */
+  kfreeRcuDrainMs?: number;
+}
+
+export interface ThreadOptions {
+  /** Warning listener for this thread (same as arena.onWarning(fn)). */
+  onWarning?: (w: SlabWarning) => void;
+  /** How long destroy waits for other threads to flush their cpu slabs (default 5000 ms). */
+  destroyFlushTimeoutMs?: number;
+}
+
+/** A WARN()/BUG report as a structured event. */
+export interface SlabWarning {
+  /** e.g. 'kmem_cache_destroy', 'slab-error', 'double-free', 'invalid-free', 'rcu-stall'. */
+  kind: string;
+  cache?: string;
+  /** The kernel's one-line text. */
+  message: string;
+  /** The full report block. */
+  report: string;
+  /** Thread slot that raised it. */
+  thread: number;
+}
+
+interface WorkerLike {
+  readonly threadId: number;
+  once(event: 'exit', listener: (code: number) => void): unknown;
+}
+
+const DEFAULT_BYTES = 32 << 20;
+
+function nodeThreadId(): number {
+  const proc = (globalThis as { process?: { getBuiltinModule?: (m: string) => unknown } }).process;
+  const wt = proc?.getBuiltinModule?.('worker_threads') as { threadId?: number } | undefined;
+  return typeof wt?.threadId === 'number' ? wt.threadId : -1;
+}
+
+export class Arena {
+  readonly sab: SharedArrayBuffer;
+  readonly u8: Uint8Array;
+  readonly i32: Int32Array;
+  readonly u32: Uint32Array;
+  readonly f64: Float64Array;
+  readonly dv: DataView;
+  /** This thread's slot id (0..maxThreads-1). */
+  readonly threadId: number;
+  readonly rcu: Rcu;
+  /** @internal */ readonly layout: ArenaLayout;
+  /** @internal */ readonly slot: number;
+  /** @internal */ readonly slotGen: number;
+  /** @internal */ readonly metaW: number;
+  /** @internal */ readonly threads: ThreadTable;
+  /** @internal */ readonly pages: PageAllocator;
+  /** @internal */ readonly registry: Registry;
+  /** @internal */ readonly slab: SlabCore;
+  /** @internal */ readonly destroyer: Destroyer;
+  /** @internal */ readonly kmallocs: Kmalloc;
+  /** @internal */ readonly kfreeRcuImpl: KfreeRcu;
+  /** @internal */ readonly debugSpec: SlabDebugSpec;
+  /** @internal */ debugHooks: DebugHooks | undefined;
+  /** @internal */ readonly options: { destroyFlushTimeoutMs: number; rcuStallTimeoutMs: number; kfreeRcuDrainMs: number; quarantineBytes: number; debug: string };
+  private readonly listeners: ((w: SlabWarning) => void)[] = [];
+  private readonly internal = new Map<number, Cache>();
+  private detached = false;
+  private slabErrorCount = 0;
+  /** Reports raised in this thread (most recent last, at most 200 kept). */
+  readonly reports: SlabWarning[] = [];
+
+  /** Create an arena and attach the calling thread to it. */
+  static create(opts: ArenaOptions & ThreadOptions = {}): Arena {
+    const bytes = opts.bytes ?? DEFAULT_BYTES;
+    const maxBytes = opts.maxBytes ?? bytes;
+    const maxThreads = opts.maxThreads ?? 64;
+    const maxCaches = opts.maxCaches ?? 128;
+    const int = (v: number, what: string, lo: number, hi: number): void => {
+      if (!Number.isInteger(v) || v < lo || v > hi) throw new RangeError(`slabrcu: Arena.create: ${what} must be an integer in ${lo}..${hi}, got ${String(v)}`);
+    };
+    int(bytes, 'bytes', 64 * PAGE_SIZE, MAX_ARENA_BYTES);
+    int(maxBytes, 'maxBytes', bytes, MAX_ARENA_BYTES);
+    int(maxThreads, 'maxThreads', 1, 1024);
+    int(maxCaches, 'maxCaches', 16, 4096);
+    const rcu = opts.rcu ?? 'memb';
+    if (rcu !== 'memb' && rcu !== 'qsbr') throw new RangeError(`slabrcu: Arena.create: rcu must be 'memb' or 'qsbr', got ${String(rcu)}`);
+    const debug = opts.debug ?? '';
+    const spec = opts.debug === undefined ? parseSlabDebug(undefined) : parseSlabDebug(debug);
+    void spec;
+    if (debug.length > H_DEBUG_MAX) throw new RangeError('slabrcu: Arena.create: debug string too long');
+    const quarantineBytes = opts.quarantineBytes ?? 0;
+    int(quarantineBytes, 'quarantineBytes', 0, MAX_ARENA_BYTES);
+    const stall = opts.rcuStallTimeoutMs ?? 21000;
+    int(stall, 'rcuStallTimeoutMs', 1, 3_600_000);
+    const drain = opts.kfreeRcuDrainMs ?? 5000;
+    int(drain, 'kfreeRcuDrainMs', 0, 3_600_000);
+    const maxPages = Math.floor(maxBytes / PAGE_SIZE);
+    const layout = computeLayout({ maxThreads, maxCaches, maxPages });
+    const nrPages = Math.floor(bytes / PAGE_SIZE);
+    if (layout.firstPage + 16 > nrPages) {
+      throw new RangeError(
+        `slabrcu: Arena.create: ${bytes} bytes leave no room for pages: metadata for maxThreads=${maxThreads}, ` +
+          `maxCaches=${maxCaches}, maxBytes=${maxBytes} takes ${layout.firstPage * PAGE_SIZE} bytes`,
+      );
+    }
+    const sab =
+      maxBytes > bytes
+        ? new SharedArrayBuffer(nrPages * PAGE_SIZE, { maxByteLength: maxPages * PAGE_SIZE })
+        : new SharedArrayBuffer(nrPages * PAGE_SIZE);
+    const i32 = new Int32Array(sab);
+    i32[H_VERSION] = VERSION;
+    i32[H_MAX_THREADS] = maxThreads;
+    i32[H_MAX_CACHES] = maxCaches;
+    i32[H_MAX_PAGES] = maxPages;
+    i32[H_FIRST_PAGE] = layout.firstPage;
+    i32[H_RCU_FLAVOUR] = rcu === 'qsbr' ? 1 : 0;
+    i32[H_QUARANTINE_BYTES] = quarantineBytes;
+    i32[H_STALL_MS] = stall;
+    i32[H_DRAIN_MS] = drain;
+    i32[H_ARENA_ID] = (Math.random() * 0x7fffffff) | 0;
+    i32[H_DEBUG_LEN] = debug.length;
+    const u16 = new Uint16Array(sab);
+    for (let k = 0; k < debug.length; k++) u16[H_DEBUG_STR * 2 + k] = debug.charCodeAt(k);
+    const pages = new PageAllocator(i32, sab, layout);
+    for (let p = 0; p < layout.firstPage; p++) i32[pages.pm(p) + P_FLAGS] = PK_RESERVED;
+    pages.init(nrPages);
+    initRcuRegion(i32, layout.rcuBase >> 2, maxThreads, rcu);
+    initKfreeRegion(i32, layout.kfreeBase >> 2, maxThreads);
+    Atomics.store(i32, H_MAGIC, MAGIC);
+    const a = new Arena(sab, opts);
+    a.kmallocs.createCaches();
+    return a;
+  }
+
+  /** Attach the calling thread to an arena created elsewhere (e.g. sent in workerData). */
+  static attach(sab: SharedArrayBuffer, opts: ThreadOptions = {}): Arena {
+    if (!(sab instanceof SharedArrayBuffer)) throw new TypeError('slabrcu: Arena.attach(sab): sab must be the SharedArrayBuffer of an arena (arena.sab)');
+    if (sab.byteLength < PAGE_SIZE || new Int32Array(sab, 0, 1)[0] !== MAGIC) {
+      throw new TypeError('slabrcu: Arena.attach(sab): this SharedArrayBuffer is not a slabrcu arena');
+    }
+    return new Arena(sab, opts);
+  }
+
+  private constructor(sab: SharedArrayBuffer, opts: ThreadOptions) {
+    this.sab = sab;
+    this.u8 = new Uint8Array(sab);
+    this.i32 = new Int32Array(sab);
+    this.u32 = new Uint32Array(sab);
+    this.f64 = new Float64Array(sab);
+    this.dv = new DataView(sab);
+    const i32 = this.i32;
+    if (i32[H_VERSION] !== VERSION) throw new Error(`slabrcu: arena version ${i32[H_VERSION]} is not ${VERSION}`);
+    this.layout = computeLayout({ maxThreads: i32[H_MAX_THREADS]!, maxCaches: i32[H_MAX_CACHES]!, maxPages: i32[H_MAX_PAGES]! });
+    this.metaW = this.layout.metaBase >> 2;
+    this.threads = new ThreadTable(i32, this.layout);
+    this.pages = new PageAllocator(i32, sab, this.layout);
+    let debug = '';
+    for (let k = 0; k < i32[H_DEBUG_LEN]!; k++) debug += String.fromCharCode(new Uint16Array(sab)[H_DEBUG_STR * 2 + k]!);
+    this.debugSpec = parseSlabDebug(i32[H_DEBUG_LEN] ? debug : undefined);
+    this.options = {
+      destroyFlushTimeoutMs: opts.destroyFlushTimeoutMs ?? 5000,
+      rcuStallTimeoutMs: i32[H_STALL_MS]!,
+      kfreeRcuDrainMs: i32[H_DRAIN_MS]!,
+      quarantineBytes: i32[H_QUARANTINE_BYTES]!,
+      debug,
+    };
+    if (opts.onWarning) this.listeners.push(opts.onWarning);
+    const [slot, gen] = this.threads.attach(nodeThreadId());
+    this.slot = slot;
+    this.slotGen = gen;
+    this.threadId = slot;
+    this.registry = new Registry(this);
+    this.slab = new SlabCore(this);
+    this.destroyer = new Destroyer(this);
+    this.kmallocs = new Kmalloc(this);
+    this.debugHooks = undefined;
+    const self = this;
+    this.rcu = new Rcu({
+      i32,
+      baseWord: this.layout.rcuBase >> 2,
+      maxThreads: this.layout.maxThreads,
+      slot,
+      slotGen: gen,
+      flavour: i32[H_RCU_FLAVOUR] === 1 ? 'qsbr' : 'memb',
+      isSlotLive: (s) => self.threads.isLive(s),
+      slotGeneration: (s) => self.threads.gen(s),
+      postRequest: (s, f) => self.threads.post(s, f),
+      warn: (kind, message, report) => self.warn(kind, undefined, message, report),
+      rcuStallTimeoutMs: this.options.rcuStallTimeoutMs,
+      debug: debug !== '',
+    });
+    this.kfreeRcuImpl = new KfreeRcu(this);
+    this.armPump();
+  }
+
+  // ------------------------------------------------------------ addressing
+
+  /** @internal word index of cache descriptor idx */
+  descW(idx: number): number {
+    return (this.layout.cacheBase >> 2) + idx * (CACHE_BYTES >> 2);
+  }
+
+  /** @internal word index of thread slot's cpu record for cache idx */
+  recW(slot: number, idx: number): number {
+    return (this.layout.cpuBase >> 2) + (slot * this.layout.maxCaches + idx) * (CPU_REC_BYTES >> 2);
+  }
+
+  /** @internal word index of page pfn's metadata */
+  pm(pfn: number): number {
+    return this.metaW + pfn * 8;
+  }
+
+  /** Bytes of the arena currently usable (grows with a growable buffer). */
+  committedBytes(): number {
+    return Atomics.load(this.i32, H_NR_PAGES) * PAGE_SIZE;
+  }
+
+  // --------------------------------------------------------------- caches
+
+  /** kmem_cache_create. Throws on bad input or when a live cache already has this name. */
+  createCache(name: string, opts: CacheOptions): Cache {
+    this.checkAttached();
+    return this.registry.create(name, opts);
+  }
+
+  /** A handle to a live cache (or alias) by name, from any thread; undefined if none. */
+  findCache(name: string, opts?: FindOptions): Cache | undefined {
+    this.checkAttached();
+    return this.registry.find(name, opts);
+  }
+
+  /** @internal geometry of cache idx (current generation) */
+  cacheGeometry(idx: number): CacheGeometry {
+    return this.registry.readGeometry(idx);
+  }
+
+  /** @internal a handle without a name, for frees and flushes by cache index */
+  internalHandle(idx: number): Cache {
+    const gen = this.i32[this.descW(idx) + C_GEN]!;
+    let h = this.internal.get(idx);
+    if (!h || h.gen !== gen) {
+      const g = this.registry.readGeometry(idx);
+      h = new Cache(this, g, g.name, undefined);
+      this.internal.set(idx, h);
+    }
+    return h;
+  }
+
+  /** @internal */
+  forgetInternalHandle(idx: number): void {
+    this.internal.delete(idx);
+  }
+
+  /** /proc/slabinfo (version 2.1). active_objs is exact here. */
+  slabinfo(): string {
+    return slabinfo(this);
+  }
+
+  /** @internal */
+  cacheStats(idx: number): CacheStats {
+    return cacheStats(this, idx);
+  }
+
+  /** @internal */
+  validateCache(c: Cache): ValidateResult {
+    if (this.debugHooks) return this.debugHooks.validate(c);
+    // Without the debug layer: flush, then check list counts only.
+    this.slab.flushCpu(c);
+    const s = c.stats();
+    return { errors: 0, objects: s.total_objects, slabs: s.slabs, reports: [] };
+  }
+
+  // -------------------------------------------------------------- kmalloc
+
+  /** kmalloc: an object of at least `size` bytes, 0 when the arena is exhausted (or size is 0). */
+  kmalloc(size: number): number {
+    this.checkAttached();
+    return this.kmallocs.kmalloc(size);
+  }
+
+  /** kfree: any slab object or kmalloc'd block; 0 is a no-op; anything else is reported. */
+  kfree(ptr: number): void {
+    this.checkAttached();
+    this.kmallocs.kfree(ptr);
+  }
+
+  /** ksize: usable bytes of an allocated object. */
+  ksize(ptr: number): number {
+    return this.kmallocs.ksize(ptr);
+  }
+
+  // ------------------------------------------------------------- kfree_rcu
+
+  /** kfree_rcu / kvfree_rcu: free ptr (any slab or kmalloc object) after a grace period. */
+  kfreeRcu(ptr: number): void {
+    this.kfreeRcuImpl.kfreeRcu(ptr);
+  }
+
+  /** kvfree_rcu_barrier: every object passed to kfreeRcu before the call is freed on return. */
+  kvfreeRcuBarrier(): void {
+    this.kfreeRcuImpl.barrier();
+  }
+
+  /** kvfree_rcu_barrier without blocking the event loop. */
+  kvfreeRcuBarrierAsync(): Promise<void> {
+    return this.kfreeRcuImpl.barrierAsync();
+  }
+
+  /** @internal kvfree_rcu_barrier_on_cache */
+  kfreeBarrierOnCacheSync(idx: number): void {
+    this.kfreeRcuImpl.barrierOnCacheSync(idx);
+  }
+
+  /** @internal */
+  kfreeBarrierOnCacheAsync(idx: number): Promise<void> {
+    return this.kfreeRcuImpl.barrierOnCacheAsync(idx);
+  }
+
+  /**
+   * @internal Memory pressure (kernel: the kfree_rcu shrinker, then an expedited GP):
+   * free what can be freed. True if anything was.
+   */
+  reclaim(): boolean {
+    let any = this.kfreeRcuImpl.reclaim();
+    for (const idx of this.registry.listedCaches()) {
+      const h = this.internalHandle(idx);
+      if (h.typesafeByRcu && this.slab.reapRcuSlabs(h, !this.rcu.inReadSection) > 0) any = true;
+    }
+    return any;
+  }
+
+  // ------------------------------------------------------------- warnings
+
+  /** Subscribe to WARN()/BUG reports raised in this thread. Returns an unsubscribe function. */
+  onWarning(fn: (w: SlabWarning) => void): () => void {
+    this.listeners.push(fn);
+    return () => {
+      const i = this.listeners.indexOf(fn);
+      if (i >= 0) this.listeners.splice(i, 1);
+    };
+  }
+
+  /** @internal */
+  warn(kind: string, cache: string | undefined, message: string, report: string): void {
+    const w: SlabWarning = { kind, message, report, thread: this.slot };
+    if (cache !== undefined) w.cache = cache;
+    this.reports.push(w);
+    if (this.reports.length > 200) this.reports.shift();
+    if (this.listeners.length) {
+      for (const fn of [...this.listeners]) fn(w);
+    } else {
+      const proc = (globalThis as { process?: { emitWarning?: (m: string, o: object) => void } }).process;
+      proc?.emitWarning?.(message, { type: 'SlabrcuWarning', detail: report });
+    }
+  }
+
+  /** Kernel taint string for BUG headers: "Not tainted" until the first BUG, then "Tainted: B". */
+  taint(): string {
+    return this.slabErrorCount === 0 ? 'Not tainted' : 'Tainted: B';
+  }
+
+  /** @internal count one report line the way kunit's slab_errors does */
+  countSlabError(n = 1): void {
+    this.slabErrorCount += n;
+  }
+
+  /** Reports counted like the kernel's kunit `slab_errors` (BUG headers, listed objects, FIX lines) in this thread. */
+  get slabErrors(): number {
+    return this.slabErrorCount;
+  }
+
+  /** @internal */
+  reportDoubleFree(c: Cache, ptr: number): void {
+    const hdr = bugHeader(this, c.cacheName, 'Object already free');
+    this.countSlabError(2);
+    this.warn('double-free', c.cacheName, `${c.cacheName}: double free of object 0x${ptr.toString(16)}`,
+      `${hdr}Object 0x${ptr.toString(16)} @offset=${ptr & 4095}\n${userFrames(new Error().stack).slice(0, 8).join('\n')}\n` +
+        fixLine(c.cacheName, `Object at 0x${ptr.toString(16)} not freed`));
+  }
+
+  /** @internal */
+  reportInvalidFree(c: Cache | undefined, ptr: number, why: string): void {
+    const name = c?.cacheName ?? '<unknown>';
+    const hdr = bugHeader(this, name, `Invalid object pointer 0x${Number(ptr).toString(16)}`);
+    this.countSlabError(2);
+    this.warn('invalid-free', c?.cacheName, `${c ? 'kmem_cache_free' : 'kfree'}: invalid pointer 0x${Number(ptr).toString(16)} (${why})`,
+      `${hdr}Pointer 0x${Number(ptr).toString(16)}: ${why}\n${userFrames(new Error().stack).slice(0, 8).join('\n')}\n` +
+        fixLine(name, `Object at 0x${Number(ptr).toString(16)} not freed`));
+  }
+
+  /** @internal cache_from_obj's "Wrong slab cache" WARN */
+  reportWrongCache(c: Cache, ownerIdx: number, ptr: number): void {
+    const other = this.registry.readGeometry(ownerIdx).name;
+    const msg = `${c.cacheName}: Wrong slab cache. ${c.cacheName} but object is from ${other}`;
+    this.countSlabError(1);
+    this.warn('wrong-cache', c.cacheName, msg, `${msg}\nObject 0x${ptr.toString(16)}\n${userFrames(new Error().stack).slice(0, 8).join('\n')}\n`);
+  }
+
+  // ------------------------------------------------------------- threads
+
+  /**
+   * @internal Serve requests posted to this thread (flush cpu slabs, RCU, kfree_rcu);
+   * called on allocator slow paths and from the event-loop pump.
+   */
+  serviceRequests(): void {
+    if (this.detached) return;
+    const f = this.threads.takeRequests(this.slot);
+    if (f === 0) return;
+    if (f & REQ_FLUSH) this.serveFlush();
+    if (f & REQ_RCU) this.rcu.serviceRequests();
+    if (f & REQ_KFREE) this.kfreeRcuImpl.serviceRequests();
+  }
+
+  private serveFlush(): void {
+    const i32 = this.i32;
+    for (let idx = 0; idx < this.layout.maxCaches; idx++) {
+      const r = this.recW(this.slot, idx);
+      if (Atomics.load(i32, r + R_FLUSH) === 0) continue;
+      if (i32[r + R_SLAB] !== 0 && i32[this.descW(idx) + C_STATE] !== CS_FREE) this.slab.flushRecord(this.internalHandle(idx), r);
+      Atomics.store(i32, r + R_FLUSH, 0);
+    }
+  }
+
+  /**
+   * The event-loop pump: an Atomics.waitAsync on this slot's request word. A pending
+   * waitAsync does not keep a Node thread alive, so an idle thread exits normally.
+   */
+  private armPump(): void {
+    if (this.detached) return;
+    const w = this.threads.w(this.slot, T_REQ);
+    const v = Atomics.load(this.i32, w);
+    const r = Atomics.waitAsync(this.i32, w, v);
+    const next = (): void => {
+      if (this.detached) return;
+      try {
+        this.serviceRequests();
+      } finally {
+        this.armPump();
+      }
+    };
+    if (r.async) void r.value.then(next);
+    else queueMicrotask(next);
+  }
+
+  /** @internal throw if this thread already detached */
+  checkAttached(): void {
+    if (this.detached) throw new Error('slabrcu: this thread has detached from the arena');
+  }
+
+  /** Leave the arena: flush cached slabs, go offline for RCU, hand over kfree_rcu batches. */
+  detach(): void {
+    if (this.detached) return;
+    if (this.rcu.inReadSection) throw new Error('slabrcu: detach() inside an RCU read-side critical section');
+    if (!this.threads.beginDetach(this.slot, this.slotGen)) {
+      // Someone detached this slot for us (it was taken for dead): nothing is ours any more.
+      this.detached = true;
+      return;
+    }
+    try {
+      this.kfreeRcuImpl.detach();
+      this.flushAndFold(this.slot);
+      this.rcu.detach();
+    } finally {
+      this.detached = true;
+      this.threads.endDetach(this.slot);
+    }
+  }
+
+  /** True once detach() ran. */
+  get isDetached(): boolean {
+    return this.detached;
+  }
+
+  /**
+   * Flush every cpu slab held in `slot`'s records and fold its counters into the caches
+   * (kernel: slub_cpu_dead). For our own slot, or a dead thread's (nobody else writes it).
+   */
+  private flushAndFold(slot: number): void {
+    const i32 = this.i32;
+    for (let idx = 0; idx < this.layout.maxCaches; idx++) {
+      const d = this.descW(idx);
+      if (i32[d + C_STATE] === CS_FREE) continue;
+      const r = this.recW(slot, idx);
+      if (i32[r + R_SLAB] !== 0) this.slab.flushRecord(this.internalHandle(idx), r);
+      const allocs = (i32[r + R_ALLOC_FAST]! + i32[r + R_ALLOC_SLOW]!) | 0;
+      const frees = (i32[r + R_FREE_FAST]! + i32[r + R_FREE_REMOTE]! + i32[r + R_FREE_SLOW]!) | 0;
+      if (allocs !== 0) Atomics.add(i32, d + C_FOLD_ALLOCS, allocs);
+      if (frees !== 0) Atomics.add(i32, d + C_FOLD_FREES, frees);
+      for (const k of [R_ALLOC_FAST, R_ALLOC_SLOW, R_FREE_FAST, R_FREE_REMOTE, R_FREE_SLOW, R_FLUSH]) i32[r + k] = 0;
+    }
+  }
+
+  /**
+   * Detach a thread that died (kernel: CPU hotplug, slub_cpu_dead + rcutree_dead_cpu):
+   * its cpu slabs are flushed, its kfree_rcu batches adopted, its read section stops
+   * blocking grace periods. Safe to call more than once; only the first call acts.
+   */
+  detachDead(slot: number, gen: number): boolean {
+    if (slot === this.slot) return false;
+    if (!this.threads.beginDetach(slot, gen)) return false;
+    try {
+      this.kfreeRcuImpl.adoptDead(slot, gen);
+      this.flushAndFold(slot);
+      this.rcu.detachDeadSlot(slot, gen);
+    } finally {
+      this.threads.endDetach(slot);
+    }
+    return true;
+  }
+
+  /**
+   * Node: when `worker` exits for any reason (return, throw, terminate(), process.exit()),
+   * detach its slot for it.
+   */
+  watch(worker: WorkerLike): void {
+    const tid = worker.threadId;
+    worker.once('exit', () => {
+      const s = this.threads.findByTid(tid);
+      if (s >= 0) this.detachDead(s, this.threads.gen(s));
+    });
+  }
+
+  /** Page accounting: total usable pages, free pages, used pages. */
+  pageStats(): { total: number; free: number; used: number; bytes: number; maxBytes: number } {
+    const total = this.pages.nrUsable;
+    const free = this.pages.nrFree;
+    return { total, free, used: total - free, bytes: this.committedBytes(), maxBytes: this.layout.maxPages * PAGE_SIZE };
+  }
+}

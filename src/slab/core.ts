@@ -1,0 +1,449 @@
+/**
+ * SLUB slow paths: cpu slabs, partial/full lists, new slabs, remote frees, flushing.
+ * (kernel: mm/slub.c ___slab_alloc, __slab_free, deactivate_slab, new_slab, discard_slab,
+ * flush_cpu_slab, __kmem_cache_shutdown, kmem_cache_shrink). The fast paths live in
+ * cache.ts.
+ *
+ * Locking order (outermost first):
+ *   H_SLAB_MUTEX (slab_mutex: cache and name tables)
+ *     -> C_LOCK (list_lock of one cache: partial/full lists, P_INUSE/P_FREELIST of
+ *        unfrozen slabs, C_NR_SLABS, C_NR_PARTIAL, C_ALLOC_SLAB, C_FREE_SLAB)
+ *       -> H_BUDDY_LOCK (zone lock, heap/buddy.ts)
+ *
+ * Slab states (P_OWNER, P_RFREE bit 0 = FROZEN):
+ * - frozen (a cpu slab): owned by one thread (P_OWNER = slot + 1). Its free objects are
+ *   on that thread's cpu freelist (R_FREELIST, owner-only, plain loads/stores) and on the
+ *   slab's remote list P_RFREE (any thread pushes with Atomics.compareExchange while the
+ *   FROZEN bit is set; the owner takes the whole list with Atomics.exchange). P_INUSE
+ *   and P_FREELIST are not maintained while frozen.
+ * - partial / full: on a cache list, P_FREELIST and P_INUSE under C_LOCK, P_RFREE == 0.
+ *   A free to such a slab takes C_LOCK (kernel: __slab_free's list manipulation).
+ * Freezing (under C_LOCK) publishes FROZEN with Atomics.store; unfreezing (under C_LOCK)
+ * takes the remote list and clears FROZEN in one Atomics.exchange, so a remote freer
+ * either lands its push before the exchange (and the object is merged) or sees its CAS
+ * fail, re-reads the word, finds the slab unfrozen and takes the locked path.
+ *
+ * The free pointer of an object on any list is a u32 arena offset at (obj + offset).
+ * Plain writes to it are ordered before the publishing Atomics operation (CAS/exchange
+ * or the unlock of C_LOCK), and the JS memory model's synchronizes-with on those
+ * seq-cst operations makes them visible to the thread that takes the list.
+ */
+import type { Arena } from '../arena.js';
+import {
+  C_ALLOC_SLAB, C_FREE_SLAB, C_GEN, C_LOCK, C_NR_PARTIAL, C_NR_SLABS, C_PARTIAL_HEAD, C_RCU_PENDING, C_STATE, CS_FREE,
+  FROZEN, P_CACHE, P_FLAGS, P_FREELIST, P_INUSE, P_NEXT, P_OWNER, P_RFREE, PAGE_SHIFT, PK_RCU_FREE, PK_SLAB, PK_TAIL,
+  R_ALLOC_SLOW, R_FLUSH, R_FREE_REMOTE, R_FREE_SLOW, R_FREELIST, R_SLAB,
+} from '../layout.js';
+import { lock, unlock } from '../sync/mutex.js';
+import type { Cache } from './cache.js';
+import { listAdd, listDel, ON_FULL, ON_PARTIAL } from './lists.js';
+
+export class SlabCore {
+  constructor(private readonly a: Arena) {}
+
+  // ------------------------------------------------------------------ alloc
+
+  /** ___slab_alloc: the cpu freelist is empty (or the cache is not live). */
+  allocSlow(c: Cache): number {
+    const a = this.a;
+    const i32 = a.i32;
+    c.checkAlloc();
+    a.serviceRequests();
+    if (c.debug) return this.allocLocked(c);
+    const r = c.rec;
+    for (let attempt = 0; ; attempt++) {
+      const pfn = i32[r + R_SLAB];
+      if (pfn !== 0) {
+        // Take back what other threads freed into our slab.
+        const h = Atomics.exchange(i32, a.pm(pfn) + P_RFREE, FROZEN) & ~FROZEN;
+        if (h !== 0) return this.popCpu(c, h);
+        // Slab exhausted: it goes off-list as full (or wherever deactivate puts it).
+        this.flushCpu(c);
+      }
+      // A partial slab from the cache list.
+      lock(i32, c.d + C_LOCK);
+      const p = i32[c.d + C_PARTIAL_HEAD];
+      if (p !== 0) {
+        listDel(i32, a.metaW, c.d, p);
+        this.freeze(c, p);
+        unlock(i32, c.d + C_LOCK);
+        const fl = i32[a.pm(p) + P_FREELIST];
+        i32[a.pm(p) + P_FREELIST] = 0;
+        return this.popCpu(c, fl);
+      }
+      unlock(i32, c.d + C_LOCK);
+      const np = this.newSlab(c);
+      if (np === 0) {
+        if (attempt === 0 && a.reclaim()) continue;
+        return 0;
+      }
+      lock(i32, c.d + C_LOCK);
+      this.freeze(c, np);
+      unlock(i32, c.d + C_LOCK);
+      const fl = i32[a.pm(np) + P_FREELIST];
+      i32[a.pm(np) + P_FREELIST] = 0;
+      return this.popCpu(c, fl);
+    }
+  }
+
+  /** Make `pfn` this thread's cpu slab (under C_LOCK). Its freelist is taken by the caller. */
+  private freeze(c: Cache, pfn: number): void {
+    const i32 = this.a.i32;
+    const m = this.a.pm(pfn);
+    i32[m + P_INUSE] = c.objects; // every object belongs to the cpu now (kernel: get_freelist)
+    i32[m + P_OWNER] = this.a.slot + 1;
+    Atomics.store(i32, m + P_RFREE, FROZEN);
+    i32[c.rec + R_SLAB] = pfn;
+  }
+
+  private popCpu(c: Cache, head: number): number {
+    const i32 = this.a.i32;
+    i32[c.rec + R_FREELIST] = i32[(head + c.fp) >> 2];
+    i32[c.rec + R_ALLOC_SLOW]++;
+    return head;
+  }
+
+  /**
+   * Debug caches never use cpu slabs (kernel: alloc_single_from_partial): every alloc is
+   * checked under the list lock.
+   */
+  private allocLocked(c: Cache): number {
+    const a = this.a;
+    const i32 = a.i32;
+    for (let attempt = 0; attempt < 3; attempt++) {
+      lock(i32, c.d + C_LOCK);
+      const p = i32[c.d + C_PARTIAL_HEAD];
+      if (p !== 0) {
+        const m = a.pm(p);
+        const obj = i32[m + P_FREELIST];
+        const dbg = a.debugHooks;
+        if (dbg && !dbg.allocCheck(c, p, obj)) {
+          // The slab is unusable ("Marking all objects used"): it goes to the full list.
+          i32[m + P_FREELIST] = 0;
+          i32[m + P_INUSE] = c.objects;
+          listDel(i32, a.metaW, c.d, p);
+          listAdd(i32, a.metaW, c.d, true, p, false);
+          unlock(i32, c.d + C_LOCK);
+          continue;
+        }
+        i32[m + P_FREELIST] = i32[(obj + c.fp) >> 2];
+        i32[m + P_INUSE]++;
+        if (i32[m + P_FREELIST] === 0) {
+          listDel(i32, a.metaW, c.d, p);
+          listAdd(i32, a.metaW, c.d, true, p, false);
+        }
+        i32[c.rec + R_ALLOC_SLOW]++;
+        if (dbg) dbg.afterAlloc(c, obj);
+        unlock(i32, c.d + C_LOCK);
+        return obj;
+      }
+      unlock(i32, c.d + C_LOCK);
+      const np = this.newSlab(c);
+      if (np === 0) {
+        if (attempt === 0 && a.reclaim()) continue;
+        return 0;
+      }
+      lock(i32, c.d + C_LOCK);
+      listAdd(i32, a.metaW, c.d, false, np, false);
+      unlock(i32, c.d + C_LOCK);
+    }
+    return 0;
+  }
+
+  /** new_slab: pages from the buddy allocator, objects constructed and linked. Returns pfn or 0. */
+  private newSlab(c: Cache): number {
+    const a = this.a;
+    const i32 = a.i32;
+    if (c.hasCtor && !c.ctor) {
+      throw new Error(
+        `slabrcu: cache '${c.name}' has a constructor, but none is registered in this thread (thread ${a.slot}); ` +
+          `pass it with arena.findCache('${c.name}', { ctor }) before allocating here`,
+      );
+    }
+    this.reapRcuSlabs(c, false);
+    const pfn = a.pages.alloc(c.order);
+    if (pfn === 0) return 0;
+    const m = a.pm(pfn);
+    i32[m + P_CACHE] = c.idx;
+    i32[m + P_INUSE] = 0;
+    i32[m + P_OWNER] = 0;
+    i32[m + P_NEXT] = 0;
+    i32[m + P_RFREE] = 0;
+    a.pages.markTails(pfn, c.order);
+    const base = pfn << PAGE_SHIFT;
+    const dbg = c.debug ? a.debugHooks : undefined;
+    if (dbg) dbg.setupSlab(c, pfn);
+    const n = c.objects;
+    const stride = c.size;
+    const first = base + c.redLeftPad;
+    for (let k = 0; k < n; k++) {
+      const obj = first + k * stride;
+      if (dbg) dbg.setupObject(c, obj);
+      if (c.ctor) c.ctor(obj, a);
+      i32[(obj + c.fp) >> 2] = k + 1 < n ? obj + stride : 0;
+    }
+    i32[m + P_FREELIST] = first;
+    Atomics.store(i32, m + P_FLAGS, PK_SLAB | (c.order << 4));
+    lock(i32, c.d + C_LOCK);
+    i32[c.d + C_NR_SLABS]++;
+    i32[c.d + C_ALLOC_SLAB]++;
+    unlock(i32, c.d + C_LOCK);
+    return pfn;
+  }
+
+  // ------------------------------------------------------------------- free
+
+  /**
+   * Any free that is not a push onto our own cpu slab (kernel: __slab_free). `pfn` is the
+   * slab's head page, `ptr` already validated as an object boundary of this cache.
+   */
+  freeSlow(c: Cache, pfn: number, ptr: number): void {
+    const a = this.a;
+    const i32 = a.i32;
+    if (c.debug) {
+      this.freeLocked(c, pfn, ptr);
+      return;
+    }
+    const rw = a.pm(pfn) + P_RFREE;
+    const nextW = (ptr + c.fp) >> 2;
+    for (;;) {
+      const h = Atomics.load(i32, rw);
+      if ((h & FROZEN) === 0) {
+        if (this.freeLocked(c, pfn, ptr)) return;
+        continue; // it was frozen again meanwhile: retry the lock-free push
+      }
+      const head = h & ~FROZEN;
+      if (head === ptr || (pfn === i32[c.rec + R_SLAB] && i32[c.rec + R_FREELIST] === ptr)) {
+        a.reportDoubleFree(c, ptr);
+        return;
+      }
+      i32[nextW] = head;
+      if (Atomics.compareExchange(i32, rw, h, ptr | FROZEN) === h) {
+        i32[c.rec + R_FREE_REMOTE]++;
+        return;
+      }
+    }
+  }
+
+  /**
+   * Free into an unfrozen slab under C_LOCK. Returns false (nothing done) if the slab
+   * turned out to be frozen, so the caller retries the lock-free push.
+   */
+  private freeLocked(c: Cache, pfn: number, ptr: number): boolean {
+    const a = this.a;
+    const i32 = a.i32;
+    const m = a.pm(pfn);
+    lock(i32, c.d + C_LOCK);
+    if ((Atomics.load(i32, m + P_RFREE) & FROZEN) !== 0) {
+      unlock(i32, c.d + C_LOCK);
+      return false;
+    }
+    const prior = i32[m + P_FREELIST];
+    const dbg = c.debug ? a.debugHooks : undefined;
+    if (dbg) {
+      if (!dbg.freeCheck(c, pfn, ptr)) {
+        unlock(i32, c.d + C_LOCK);
+        return true; // refused with a report: the object stays allocated, lists untouched
+      }
+    } else if (prior === ptr || i32[m + P_INUSE] === 0) {
+      unlock(i32, c.d + C_LOCK);
+      a.reportDoubleFree(c, ptr);
+      return true;
+    }
+    if (dbg) dbg.beforeFree(c, ptr);
+    i32[(ptr + c.fp) >> 2] = prior;
+    i32[m + P_FREELIST] = ptr;
+    const inuse = --i32[m + P_INUSE];
+    i32[c.rec + R_FREE_SLOW]++;
+    let discard = false;
+    if (inuse === 0 && i32[c.d + C_NR_PARTIAL] >= c.minPartial) {
+      listDel(i32, a.metaW, c.d, pfn);
+      discard = true;
+    } else if (prior === 0) {
+      // Was full: now partial (kernel adds to the tail).
+      listDel(i32, a.metaW, c.d, pfn);
+      listAdd(i32, a.metaW, c.d, false, pfn, true);
+    }
+    if (discard) this.discardLocked(c, pfn);
+    unlock(i32, c.d + C_LOCK);
+    return true;
+  }
+
+  // ------------------------------------------------------------- deactivate
+
+  /**
+   * deactivate_slab (under C_LOCK): unfreeze a cpu slab, merging the owner's cpu
+   * freelist and the remote list into the slab freelist, then put the slab where it
+   * belongs. Returns true if the slab was discarded.
+   */
+  deactivateLocked(c: Cache, pfn: number, cpuFreelist: number): boolean {
+    const a = this.a;
+    const i32 = a.i32;
+    const m = a.pm(pfn);
+    const remote = Atomics.exchange(i32, m + P_RFREE, 0) & ~FROZEN;
+    // Splice cpu freelist + remote list + (empty) slab freelist; count the free objects.
+    let head = 0;
+    let tail = 0;
+    let nfree = 0;
+    for (const list of [cpuFreelist, remote, i32[m + P_FREELIST]]) {
+      if (list === 0) continue;
+      if (tail === 0) head = list;
+      else i32[(tail + c.fp) >> 2] = list;
+      let o = list;
+      for (;;) {
+        nfree++;
+        const nx = i32[(o + c.fp) >> 2];
+        if (nx === 0 || nfree > c.objects) break;
+        o = nx;
+      }
+      tail = o;
+    }
+    if (nfree > c.objects) {
+      // A corrupted chain (user overwrote a free pointer of a free object): isolate the
+      // slab rather than hand out garbage (kernel: "Freechain corrupt", slab kept full).
+      i32[m + P_FREELIST] = 0;
+      i32[m + P_INUSE] = c.objects;
+      i32[m + P_OWNER] = 0;
+      listAdd(i32, a.metaW, c.d, true, pfn, false);
+      a.warn('slab-error', c.name, `Freechain corrupt`, `slab 0x${(pfn << PAGE_SHIFT).toString(16)} isolated: free list longer than the slab`);
+      return false;
+    }
+    i32[m + P_FREELIST] = head;
+    i32[m + P_INUSE] = c.objects - nfree;
+    i32[m + P_OWNER] = 0;
+    if (nfree === c.objects && i32[c.d + C_NR_PARTIAL] >= c.minPartial) {
+      this.discardLocked(c, pfn);
+      return true;
+    }
+    if (nfree > 0) listAdd(i32, a.metaW, c.d, false, pfn, remote !== 0);
+    else listAdd(i32, a.metaW, c.d, true, pfn, false);
+    return false;
+  }
+
+  /** Flush this thread's cpu slab of cache `c` (kernel: flush_slab). */
+  flushCpu(c: Cache): void {
+    this.flushRecord(c, c.rec);
+  }
+
+  /**
+   * Flush the cpu slab held in cpu record `rec` (this thread's own, or a dead thread's).
+   */
+  flushRecord(c: Cache, rec: number): void {
+    const i32 = this.a.i32;
+    const pfn = i32[rec + R_SLAB];
+    if (pfn === 0) return;
+    const fl = i32[rec + R_FREELIST];
+    i32[rec + R_SLAB] = 0;
+    i32[rec + R_FREELIST] = 0;
+    lock(i32, c.d + C_LOCK);
+    this.deactivateLocked(c, pfn, fl);
+    unlock(i32, c.d + C_LOCK);
+    Atomics.store(i32, rec + R_FLUSH, 0);
+  }
+
+  // ---------------------------------------------------------------- discard
+
+  /**
+   * discard_slab (under C_LOCK): the pages go back to the buddy allocator, or, for
+   * SLAB_TYPESAFE_BY_RCU, onto the cache's deferred list until a grace period has passed
+   * (kernel: call_rcu(&slab->rcu_head, rcu_free_slab)).
+   */
+  discardLocked(c: Cache, pfn: number): void {
+    const a = this.a;
+    const i32 = a.i32;
+    const m = a.pm(pfn);
+    i32[c.d + C_NR_SLABS]--;
+    i32[c.d + C_FREE_SLAB]++;
+    i32[m + P_OWNER] = 0;
+    i32[m + P_FREELIST] = 0;
+    if (c.typesafeByRcu) {
+      i32[m + P_INUSE] = a.rcu.startPoll();
+      i32[m + P_NEXT] = i32[c.d + C_RCU_PENDING];
+      i32[c.d + C_RCU_PENDING] = pfn;
+      Atomics.store(i32, m + P_FLAGS, PK_RCU_FREE | (c.order << 4));
+      return;
+    }
+    i32[m + P_FLAGS] = 0;
+    a.pages.free(pfn, c.order);
+  }
+
+  /**
+   * Return TYPESAFE_BY_RCU slabs whose grace period has completed (all of them after a
+   * synchronize when `wait`). Returns the number of slabs freed.
+   */
+  reapRcuSlabs(c: Cache, wait: boolean): number {
+    const a = this.a;
+    const i32 = a.i32;
+    if (!c.typesafeByRcu || i32[c.d + C_RCU_PENDING] === 0) return 0;
+    if (wait) a.rcu.synchronize();
+    lock(i32, c.d + C_LOCK);
+    let freed = 0;
+    let prevW = c.d + C_RCU_PENDING;
+    for (let p = i32[prevW]; p !== 0; ) {
+      const m = a.pm(p);
+      const next = i32[m + P_NEXT];
+      if (wait || a.rcu.pollState(i32[m + P_INUSE])) {
+        i32[prevW] = next;
+        i32[m + P_NEXT] = 0;
+        i32[m + P_INUSE] = 0;
+        i32[m + P_FLAGS] = 0;
+        a.pages.free(p, c.order);
+        freed++;
+      } else {
+        prevW = m + P_NEXT;
+      }
+      p = next;
+    }
+    unlock(i32, c.d + C_LOCK);
+    return freed;
+  }
+
+  // ----------------------------------------------------------------- shrink
+
+  /** kmem_cache_shrink: flush our cpu slab, free every empty slab. Returns slabs freed. */
+  shrink(c: Cache): number {
+    const a = this.a;
+    const i32 = a.i32;
+    this.flushCpu(c);
+    let n = this.discardEmpty(c);
+    n += this.reapRcuSlabs(c, false);
+    void i32;
+    return n;
+  }
+
+  /** Free every empty partial slab (under its own C_LOCK). */
+  discardEmpty(c: Cache): number {
+    const a = this.a;
+    const i32 = a.i32;
+    lock(i32, c.d + C_LOCK);
+    let n = 0;
+    for (let p = i32[c.d + C_PARTIAL_HEAD]; p !== 0; ) {
+      const m = a.pm(p);
+      const next = i32[m + P_NEXT];
+      if (i32[m + P_INUSE] === 0) {
+        listDel(i32, a.metaW, c.d, p);
+        this.discardLocked(c, p);
+        n++;
+      }
+      p = next;
+    }
+    unlock(i32, c.d + C_LOCK);
+    return n;
+  }
+
+  /** True while `pfn` is a live slab of cache c (used by validation of pointers). */
+  isSlabOf(c: Cache, pfn: number): boolean {
+    const i32 = this.a.i32;
+    const m = this.a.pm(pfn);
+    return (i32[m + P_FLAGS] & 15) === PK_SLAB && i32[m + P_CACHE] === c.idx;
+  }
+
+  /** Descriptor released? (handles compare generations) */
+  isReleased(c: Cache): boolean {
+    const i32 = this.a.i32;
+    return i32[c.d + C_GEN] !== c.gen || i32[c.d + C_STATE] === CS_FREE;
+  }
+}
+
+export const LIST_BITS = ON_FULL | ON_PARTIAL;
+export const KIND_TAIL = PK_TAIL;

@@ -1,0 +1,125 @@
+/**
+ * kmalloc: the kernel's size classes (mm/slab_common.c kmalloc_info, size_index) over
+ * ordinary caches flagged SLAB_KMALLOC, and whole pages above KMALLOC_MAX_CACHE_SIZE
+ * (kernel: __kmalloc_large_node). kfree finds the cache from page metadata.
+ *
+ * Our kmalloc caches are never merge targets (as with CONFIG_RANDOM_KMALLOC_CACHES), so a
+ * user cache of 64 bytes keeps its own name in slabinfo.
+ */
+import type { Arena } from '../arena.js';
+import { SLAB_KMALLOC } from '../flags.js';
+import { P_CACHE, P_FLAGS, PAGE_SHIFT, PAGE_SIZE, PK_LARGE, PK_SLAB, PK_TAIL } from '../layout.js';
+import type { Cache } from './cache.js';
+import { getOrder } from './sizes.js';
+
+export const KMALLOC_SIZES = [8, 16, 32, 64, 96, 128, 192, 256, 512, 1024, 2048, 4096, 8192] as const;
+export const KMALLOC_MAX_CACHE_SIZE = 8192;
+export const KMALLOC_MAX_SIZE = PAGE_SIZE << 10;
+
+export function kmallocName(size: number): string {
+  return size >= 1024 ? `kmalloc-${size / 1024}k` : `kmalloc-${size}`;
+}
+
+/** kmalloc_index: index into KMALLOC_SIZES for a request of `size` bytes. */
+export function kmallocIndex(size: number): number {
+  if (size <= 8) return 0;
+  if (size <= 16) return 1;
+  if (size <= 32) return 2;
+  if (size <= 64) return 3;
+  if (size <= 96) return 4;
+  if (size <= 128) return 5;
+  if (size <= 192) return 6;
+  let i = 7;
+  let s = 256;
+  while (s < size) {
+    s <<= 1;
+    i++;
+  }
+  return i;
+}
+
+export class Kmalloc {
+  private handles: Cache[] = [];
+
+  constructor(private readonly a: Arena) {}
+
+  /** Called once by Arena.create: create_kmalloc_caches. */
+  createCaches(): void {
+    for (const size of KMALLOC_SIZES) this.a.registry.create(kmallocName(size), { size }, SLAB_KMALLOC);
+  }
+
+  private handle(i: number): Cache {
+    let h = this.handles[i];
+    if (!h) {
+      const c = this.a.registry.find(kmallocName(KMALLOC_SIZES[i]!));
+      if (!c) throw new Error('slabrcu: kmalloc caches missing from this arena');
+      h = this.handles[i] = c;
+    }
+    return h;
+  }
+
+  kmalloc(size: number): number {
+    if (!Number.isInteger(size) || size < 0) throw new RangeError(`slabrcu: kmalloc(${String(size)}): size must be a non-negative integer`);
+    if (size === 0) return 0; // ZERO_SIZE_PTR: nothing to allocate; kfree(0) is a no-op
+    if (size > KMALLOC_MAX_SIZE) throw new RangeError(`slabrcu: kmalloc(${size}): larger than KMALLOC_MAX_SIZE (${KMALLOC_MAX_SIZE})`);
+    if (size <= KMALLOC_MAX_CACHE_SIZE) {
+      const c = this.handle(kmallocIndex(size));
+      const p = c.alloc();
+      if (p !== 0) this.a.debugHooks?.kmallocOrigSize(c, p, size);
+      return p;
+    }
+    return this.largeAlloc(size);
+  }
+
+  private largeAlloc(size: number): number {
+    const a = this.a;
+    const order = getOrder(size);
+    let pfn = a.pages.alloc(order);
+    if (pfn === 0 && a.reclaim()) pfn = a.pages.alloc(order);
+    if (pfn === 0) return 0;
+    const m = a.pm(pfn);
+    a.i32[m + P_CACHE] = 0;
+    a.pages.markTails(pfn, order);
+    Atomics.store(a.i32, m + P_FLAGS, PK_LARGE | (order << 4));
+    return pfn << PAGE_SHIFT;
+  }
+
+  /** The cache index of the slab holding ptr, -2 for a large kmalloc, -1 if not an object. */
+  classify(ptr: number): { kind: 'slab'; idx: number } | { kind: 'large'; pfn: number; order: number } | { kind: 'none'; why: string } {
+    const a = this.a;
+    if (!Number.isInteger(ptr) || ptr < 0 || ptr >= a.committedBytes()) return { kind: 'none', why: 'outside the arena' };
+    let pfn = ptr >>> PAGE_SHIFT;
+    let f = a.i32[a.pm(pfn) + P_FLAGS]!;
+    if ((f & 15) === PK_TAIL) {
+      pfn = a.i32[a.pm(pfn) + P_CACHE]!;
+      f = a.i32[a.pm(pfn) + P_FLAGS]!;
+    }
+    if ((f & 15) === PK_SLAB) return { kind: 'slab', idx: a.i32[a.pm(pfn) + P_CACHE]! };
+    if ((f & 15) === PK_LARGE) {
+      if (ptr !== pfn << PAGE_SHIFT) return { kind: 'none', why: 'interior pointer' };
+      return { kind: 'large', pfn, order: (f >> 4) & 15 };
+    }
+    return { kind: 'none', why: 'not an allocated object' };
+  }
+
+  kfree(ptr: number): void {
+    if (ptr === 0) return;
+    const a = this.a;
+    const k = this.classify(ptr);
+    if (k.kind === 'slab') {
+      a.internalHandle(k.idx).free(ptr);
+    } else if (k.kind === 'large') {
+      a.i32[a.pm(k.pfn) + P_FLAGS] = 0;
+      a.pages.free(k.pfn, k.order);
+    } else {
+      a.reportInvalidFree(undefined, ptr, k.why);
+    }
+  }
+
+  ksize(ptr: number): number {
+    const k = this.classify(ptr);
+    if (k.kind === 'slab') return this.a.cacheGeometry(k.idx).objectSize;
+    if (k.kind === 'large') return PAGE_SIZE << k.order;
+    throw new RangeError(`slabrcu: ksize(0x${ptr.toString(16)}): ${k.why}`);
+  }
+}

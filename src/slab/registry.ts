@@ -1,0 +1,329 @@
+/**
+ * Cache and name tables: kmem_cache_create, cache merging, find by name
+ * (kernel: mm/slab_common.c __kmem_cache_create_args, find_mergeable, __kmem_cache_alias).
+ *
+ * Shared words: every descriptor field written at create, and the name table, are
+ * written under H_SLAB_MUTEX (slab_mutex) and published by its unlock. C_ALLOC_OK and
+ * C_STATE are also stored with Atomics.store so the lock-free readers (fast paths,
+ * stats) see them promptly. A cache's name lives in a name entry; a merged cache has
+ * one entry per alias, all pointing at one descriptor (kernel: the sysfs symlinks).
+ */
+import type { Arena } from '../arena.js';
+import {
+  SLAB_FLAGS_PERMITTED, SLAB_HWCACHE_ALIGN, SLAB_KMALLOC, SLAB_MERGE_SAME, SLAB_NEVER_MERGE, SLAB_PANIC,
+} from '../flags.js';
+import {
+  C_ALIGN, C_ALLOC_OK, C_ALLOC_SLAB, C_CTOR_NAME, C_CTOR_NAME_LEN, C_DESTROY_SEQ, C_FLAGS, C_FOLD_ALLOCS, C_FOLD_FREES,
+  C_FREE_SLAB, C_FULL_HEAD, C_FULL_TAIL, C_GEN, C_HAS_CTOR, C_INUSE, C_KFREE_PENDING, C_KMALLOC, C_MIN_PARTIAL, C_NAME,
+  C_NAME_LEN, C_NR_PARTIAL, C_NR_SLABS, C_OBJECT_SIZE, C_OBJECTS, C_OFFSET, C_ORDER, C_ORIG_SIZE_OFF, C_PARTIAL_HEAD,
+  C_PARTIAL_TAIL, C_RCU_PENDING, C_RED_LEFT_PAD, C_REFCOUNT, C_SEQ, C_SIZE, C_STATE, C_TRACK_OFF, CPU_REC_BYTES,
+  CS_FREE, CS_LIVE, H_CACHE_SEQ, H_SLAB_MUTEX, MAX_NAME, N_CACHE, N_CGEN, N_CHARS, N_LEN, N_STATE, NAME_BYTES,
+  PAGE_SIZE, MAX_ORDER,
+} from '../layout.js';
+import { lock, unlock } from '../sync/mutex.js';
+import { Cache, type CacheGeometry, type Ctor } from './cache.js';
+import { calculateAlignment, calculateOrder, calculateSizes, minPartial, orderObjects, WORD } from './sizes.js';
+import { debugFlagsFor } from '../debug/options.js';
+
+export interface CacheOptions {
+  /** Object size in bytes. */
+  size: number;
+  /** Minimum alignment (a power of two, at most 4096). */
+  align?: number;
+  /** SLAB_* flags. */
+  flags?: number;
+  /** Constructor run once per object when a slab is created (in the thread that creates the slab). */
+  ctor?: Ctor;
+}
+
+export interface FindOptions {
+  /** The constructor of a ctor cache, for threads that will create its slabs. */
+  ctor?: Ctor;
+}
+
+const alignUp = (n: number, a: number): number => Math.ceil(n / a) * a;
+
+export function checkCacheName(name: unknown): asserts name is string {
+  if (typeof name !== 'string' || name.length === 0) {
+    throw new TypeError('slabrcu: kmem_cache_create: a cache name must be a non-empty string');
+  }
+  if (/\s/.test(name)) {
+    throw new TypeError(`slabrcu: kmem_cache_create: cache name '${name}' contains whitespace (it confuses slabinfo parsers)`);
+  }
+  if (name.length > MAX_NAME) {
+    throw new RangeError(`slabrcu: kmem_cache_create: cache name '${name.slice(0, 20)}...' is ${name.length} characters; at most ${MAX_NAME}`);
+  }
+}
+
+export class Registry {
+  private readonly nameW: number;
+  private readonly u16: Uint16Array;
+
+  constructor(private readonly a: Arena) {
+    this.nameW = a.layout.nameBase >> 2;
+    this.u16 = new Uint16Array(a.sab);
+  }
+
+  private nw(n: number): number {
+    return this.nameW + n * (NAME_BYTES >> 2);
+  }
+
+  private readStr(word: number, len: number): string {
+    const u16 = this.u16;
+    let s = '';
+    for (let k = 0; k < len; k++) s += String.fromCharCode(u16[word * 2 + k]!);
+    return s;
+  }
+
+  private writeStr(word: number, s: string): void {
+    for (let k = 0; k < s.length; k++) this.u16[word * 2 + k] = s.charCodeAt(k);
+  }
+
+  entryName(n: number): string {
+    const i32 = this.a.i32;
+    return this.readStr(this.nw(n) + N_CHARS, i32[this.nw(n) + N_LEN]!);
+  }
+
+  /** Name entry index of a used entry with this name, or -1 (under slab_mutex). */
+  private findEntry(name: string): number {
+    const i32 = this.a.i32;
+    for (let n = 0; n < this.a.layout.maxNames; n++) {
+      const w = this.nw(n);
+      if (i32[w + N_STATE] === 1 && i32[w + N_LEN] === name.length && this.entryName(n) === name) return n;
+    }
+    return -1;
+  }
+
+  private newEntry(name: string, idx: number, gen: number): number {
+    const i32 = this.a.i32;
+    for (let n = 0; n < this.a.layout.maxNames; n++) {
+      const w = this.nw(n);
+      if (i32[w + N_STATE] !== 0) continue;
+      i32[w + N_CACHE] = idx;
+      i32[w + N_CGEN] = gen;
+      i32[w + N_LEN] = name.length;
+      this.writeStr(w + N_CHARS, name);
+      i32[w + 4]++; // entry generation
+      Atomics.store(i32, w + N_STATE, 1);
+      return n;
+    }
+    throw new Error(`slabrcu: too many cache names (the name table holds ${this.a.layout.maxNames}); destroy unused caches`);
+  }
+
+  /** Is the handle's name entry still the one it was given? */
+  nameValid(c: Cache): boolean {
+    const i32 = this.a.i32;
+    const w = this.nw(c.nameIdx);
+    return i32[w + N_STATE] === 1 && i32[w + 4] === c.nameGen;
+  }
+
+  /** Release the handle's name (under slab_mutex). Returns false if it was already released. */
+  dropName(c: Cache): boolean {
+    if (c.nameIdx < 0 || !this.nameValid(c)) return false;
+    Atomics.store(this.a.i32, this.nw(c.nameIdx) + N_STATE, 0);
+    return true;
+  }
+
+  readGeometry(idx: number): CacheGeometry {
+    const i32 = this.a.i32;
+    const d = this.a.descW(idx);
+    return {
+      idx,
+      gen: i32[d + C_GEN]!,
+      name: this.readStr(d + C_NAME, i32[d + C_NAME_LEN]!),
+      flags: i32[d + C_FLAGS]!,
+      objectSize: i32[d + C_OBJECT_SIZE]!,
+      size: i32[d + C_SIZE]!,
+      align: i32[d + C_ALIGN]!,
+      offset: i32[d + C_OFFSET]!,
+      inuse: i32[d + C_INUSE]!,
+      order: i32[d + C_ORDER]!,
+      objects: i32[d + C_OBJECTS]!,
+      minPartial: i32[d + C_MIN_PARTIAL]!,
+      redLeftPad: i32[d + C_RED_LEFT_PAD]!,
+      trackOffset: i32[d + C_TRACK_OFF]!,
+      origSizeOffset: i32[d + C_ORIG_SIZE_OFF]!,
+      hasCtor: i32[d + C_HAS_CTOR] !== 0,
+      kmalloc: i32[d + C_KMALLOC] !== 0,
+    };
+  }
+
+  ctorName(idx: number): string {
+    const i32 = this.a.i32;
+    const d = this.a.descW(idx);
+    return this.readStr(d + C_CTOR_NAME, i32[d + C_CTOR_NAME_LEN]!);
+  }
+
+  /** kmem_cache_create. Throws on bad input and on a live duplicate name. */
+  create(name: string, opts: CacheOptions, internalFlags = 0): Cache {
+    checkCacheName(name);
+    if (opts === null || typeof opts !== 'object') throw new TypeError(`slabrcu: createCache('${name}', opts): opts must be an object with a size`);
+    const { size, ctor } = opts;
+    const align = opts.align ?? 0;
+    const userFlags = opts.flags ?? 0;
+    if (!Number.isInteger(size) || size < 1) {
+      throw new RangeError(`slabrcu: createCache('${name}'): size must be a positive integer, got ${String(size)}`);
+    }
+    if (!Number.isInteger(align) || align < 0 || (align & (align - 1)) !== 0 || align > PAGE_SIZE) {
+      throw new RangeError(`slabrcu: createCache('${name}'): align must be 0 or a power of two up to ${PAGE_SIZE}, got ${String(align)}`);
+    }
+    if (!Number.isInteger(userFlags) || (userFlags & ~SLAB_FLAGS_PERMITTED) !== 0) {
+      throw new RangeError(`slabrcu: createCache('${name}'): unknown flags 0x${(userFlags >>> 0).toString(16)}`);
+    }
+    if (ctor !== undefined && typeof ctor !== 'function') throw new TypeError(`slabrcu: createCache('${name}'): ctor must be a function`);
+    const flags = userFlags | internalFlags | debugFlagsFor(this.a.debugSpec, name);
+    const layout = calculateSizes(flags, size, calculateAlignment(flags, align, size), ctor !== undefined);
+    const order = calculateOrder(layout.size, this.a.layout.maxThreads);
+    if (order < 0 || order > MAX_ORDER || orderObjects(order, layout.size) < 1) {
+      const err = `slabrcu: createCache('${name}'): object size ${size} is too large (stride ${layout.size} needs more than order ${MAX_ORDER} pages)`;
+      if (flags & SLAB_PANIC) throw new Error(`kmem_cache_create: Failed to create slab '${name}'. Error -22 (${err})`);
+      throw new RangeError(err);
+    }
+    const a = this.a;
+    const i32 = a.i32;
+    lock(i32, H_SLAB_MUTEX);
+    try {
+      if (this.findEntry(name) >= 0) {
+        throw new Error(`slabrcu: kmem_cache of name '${name}' already exists`);
+      }
+      const merged = ctor === undefined ? this.findMergeable(flags, size, align) : -1;
+      if (merged >= 0) {
+        const d = a.descW(merged);
+        i32[d + C_REFCOUNT]++;
+        i32[d + C_OBJECT_SIZE] = Math.max(i32[d + C_OBJECT_SIZE]!, size);
+        i32[d + C_INUSE] = Math.max(i32[d + C_INUSE]!, alignUp(size, WORD));
+        const g = this.readGeometry(merged);
+        const c = new Cache(a, g, name, undefined);
+        c.nameIdx = this.newEntry(name, merged, g.gen);
+        c.nameGen = i32[this.nw(c.nameIdx) + 4]!;
+        return c;
+      }
+      const idx = this.freeDescriptor();
+      if (idx < 0) {
+        const err = `slabrcu: createCache('${name}'): the cache table is full (${a.layout.maxCaches} caches; raise maxCaches)`;
+        if (flags & SLAB_PANIC) throw new Error(`kmem_cache_create: Failed to create slab '${name}'. Error -12 (${err})`);
+        throw new Error(err);
+      }
+      const d = a.descW(idx);
+      const gen = (i32[d + C_GEN]! + 1) | 0;
+      // Zero the descriptor (but its lock word) and every thread's cpu record for it.
+      for (let k = 0; k < 128; k++) if (k < 16 || k > 31) i32[d + k] = 0;
+      for (let s = 0; s < a.layout.maxThreads; s++) {
+        const r = a.recW(s, idx);
+        for (let k = 0; k < CPU_REC_BYTES >> 2; k++) i32[r + k] = 0;
+      }
+      i32[d + C_GEN] = gen;
+      i32[d + C_REFCOUNT] = 1;
+      i32[d + C_FLAGS] = flags;
+      i32[d + C_OBJECT_SIZE] = size;
+      i32[d + C_SIZE] = layout.size;
+      i32[d + C_ALIGN] = layout.align;
+      i32[d + C_OFFSET] = layout.offset;
+      i32[d + C_INUSE] = layout.inuse;
+      i32[d + C_ORDER] = order;
+      i32[d + C_OBJECTS] = orderObjects(order, layout.size);
+      i32[d + C_MIN_PARTIAL] = minPartial(layout.size);
+      i32[d + C_RED_LEFT_PAD] = layout.redLeftPad;
+      i32[d + C_TRACK_OFF] = layout.trackOffset;
+      i32[d + C_ORIG_SIZE_OFF] = layout.origSizeOffset;
+      i32[d + C_HAS_CTOR] = ctor ? 1 : 0;
+      i32[d + C_KMALLOC] = flags & SLAB_KMALLOC ? 1 : 0;
+      i32[d + C_SEQ] = ++i32[H_CACHE_SEQ];
+      for (const w of [C_PARTIAL_HEAD, C_PARTIAL_TAIL, C_NR_PARTIAL, C_NR_SLABS, C_FULL_HEAD, C_FULL_TAIL, C_ALLOC_SLAB,
+        C_FREE_SLAB, C_FOLD_ALLOCS, C_FOLD_FREES, C_RCU_PENDING, C_KFREE_PENDING, C_DESTROY_SEQ]) i32[d + w] = 0;
+      i32[d + C_NAME_LEN] = name.length;
+      this.writeStr(d + C_NAME, name);
+      const cname = ctor ? (ctor.name || 'anonymous').slice(0, 32) : '';
+      i32[d + C_CTOR_NAME_LEN] = cname.length;
+      this.writeStr(d + C_CTOR_NAME, cname);
+      Atomics.store(i32, d + C_STATE, CS_LIVE);
+      Atomics.store(i32, d + C_ALLOC_OK, gen);
+      const c = new Cache(a, this.readGeometry(idx), name, ctor);
+      c.nameIdx = this.newEntry(name, idx, gen);
+      c.nameGen = i32[this.nw(c.nameIdx) + 4]!;
+      return c;
+    } finally {
+      unlock(i32, H_SLAB_MUTEX);
+    }
+  }
+
+  private freeDescriptor(): number {
+    const i32 = this.a.i32;
+    for (let idx = 0; idx < this.a.layout.maxCaches; idx++) {
+      if (i32[this.a.descW(idx) + C_STATE] === CS_FREE) return idx;
+    }
+    return -1;
+  }
+
+  /** find_mergeable (under slab_mutex): the oldest live compatible cache, or -1. */
+  private findMergeable(flags: number, size: number, align: number): number {
+    if (flags & SLAB_NEVER_MERGE) return -1;
+    const i32 = this.a.i32;
+    const al = calculateAlignment(flags, align, size);
+    const sz = alignUp(alignUp(size, WORD), al);
+    let best = -1;
+    let bestSeq = Infinity;
+    for (let idx = 0; idx < this.a.layout.maxCaches; idx++) {
+      const d = this.a.descW(idx);
+      if (i32[d + C_STATE] !== CS_LIVE) continue; // a dying cache is never merged into
+      const sf = i32[d + C_FLAGS]!;
+      if (sf & SLAB_NEVER_MERGE || i32[d + C_HAS_CTOR] || sf & SLAB_KMALLOC) continue;
+      const ssize = i32[d + C_SIZE]!;
+      if (sz > ssize) continue;
+      if ((flags & SLAB_MERGE_SAME) !== (sf & SLAB_MERGE_SAME)) continue;
+      if (ssize % al !== 0) continue;
+      if (ssize - sz >= WORD) continue;
+      if (i32[d + C_SEQ]! < bestSeq) {
+        bestSeq = i32[d + C_SEQ]!;
+        best = idx;
+      }
+    }
+    void SLAB_HWCACHE_ALIGN;
+    return best;
+  }
+
+  /** A handle for an existing cache or alias name, or undefined. */
+  find(name: string, opts?: FindOptions): Cache | undefined {
+    if (typeof name !== 'string') throw new TypeError('slabrcu: findCache(name): name must be a string');
+    const a = this.a;
+    const i32 = a.i32;
+    lock(i32, H_SLAB_MUTEX);
+    try {
+      const n = this.findEntry(name);
+      if (n < 0) return undefined;
+      const w = this.nw(n);
+      const idx = i32[w + N_CACHE]!;
+      const g = this.readGeometry(idx);
+      if (g.gen !== i32[w + N_CGEN]) return undefined;
+      const c = new Cache(a, g, name, opts?.ctor);
+      c.nameIdx = n;
+      c.nameGen = i32[w + 4]!;
+      return c;
+    } finally {
+      unlock(i32, H_SLAB_MUTEX);
+    }
+  }
+
+  /** Indices of caches that hold memory (live, dying or leaked), newest first (slabinfo order). */
+  listedCaches(): number[] {
+    const i32 = this.a.i32;
+    const out: number[] = [];
+    for (let idx = 0; idx < this.a.layout.maxCaches; idx++) {
+      if (i32[this.a.descW(idx) + C_STATE] !== CS_FREE) out.push(idx);
+    }
+    out.sort((x, y) => i32[this.a.descW(y) + C_SEQ]! - i32[this.a.descW(x) + C_SEQ]!);
+    return out;
+  }
+
+  /** Names (own and aliases) that point at cache idx. */
+  aliasNames(idx: number): string[] {
+    const i32 = this.a.i32;
+    const gen = i32[this.a.descW(idx) + C_GEN];
+    const out: string[] = [];
+    for (let n = 0; n < this.a.layout.maxNames; n++) {
+      const w = this.nw(n);
+      if (i32[w + N_STATE] === 1 && i32[w + N_CACHE] === idx && i32[w + N_CGEN] === gen) out.push(this.entryName(n));
+    }
+    return out;
+  }
+}

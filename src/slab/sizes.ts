@@ -1,0 +1,145 @@
+/**
+ * Object layout and slab geometry, as SLUB computes them
+ * (mm/slab_common.c calculate_alignment, mm/slub.c calculate_sizes / calculate_order).
+ *
+ * A "word" here is the kernel's sizeof(void *) = 8 on 64-bit: sizes and alignments
+ * follow the 64-bit kernel so that the numbers users compare with /proc/slabinfo match.
+ * Our free pointer itself is a 4-byte arena offset stored in the first half of its word.
+ */
+import { SLAB_HWCACHE_ALIGN, SLAB_KMALLOC, SLAB_POISON, SLAB_RED_ZONE, SLAB_STORE_USER, SLAB_TYPESAFE_BY_RCU } from '../flags.js';
+import { CACHE_LINE, MAX_ORDER, PAGE_SHIFT, PAGE_SIZE } from '../layout.js';
+
+export const WORD = 8; // sizeof(void *)
+export const ARCH_SLAB_MINALIGN = 8; // __alignof__(unsigned long long)
+export const TRACK_BYTES = 16; // struct track: stack id, thread slot, thread id, time (ms, u32)
+export const SLUB_MAX_ORDER = 3; // PAGE_ALLOC_COSTLY_ORDER
+export const MIN_PARTIAL = 5;
+export const MAX_PARTIAL = 10;
+export const MAX_OBJS_PER_PAGE = 32767;
+
+const alignUp = (n: number, a: number): number => Math.ceil(n / a) * a;
+const alignDown = (n: number, a: number): number => Math.floor(n / a) * a;
+
+/** fls(): index of the most significant set bit, 1-based; fls(0) = 0. */
+export function fls(x: number): number {
+  return x === 0 ? 0 : 32 - Math.clz32(x);
+}
+
+/** get_order(size): smallest order with PAGE_SIZE << order >= size. */
+export function getOrder(size: number): number {
+  let order = 0;
+  while (PAGE_SIZE * 2 ** order < size) order++;
+  return order;
+}
+
+/** calculate_alignment(flags, align, size). */
+export function calculateAlignment(flags: number, align: number, size: number): number {
+  if (flags & SLAB_HWCACHE_ALIGN) {
+    let ralign = CACHE_LINE;
+    while (size <= ralign / 2) ralign /= 2;
+    align = Math.max(align, ralign);
+  }
+  align = Math.max(align, ARCH_SLAB_MINALIGN);
+  return alignUp(align, WORD);
+}
+
+export interface ObjectLayout {
+  objectSize: number;
+  size: number; // stride (s->size)
+  align: number;
+  inuse: number; // s->inuse: object + right red zone
+  offset: number; // free pointer offset from the object start
+  redLeftPad: number; // left red zone before each object (0 without SLAB_RED_ZONE)
+  trackOffset: number; // alloc track at trackOffset, free track at trackOffset + TRACK_BYTES (-1 if none)
+  origSizeOffset: number; // kmalloc orig_size (u32) (-1 if none)
+  freeptrOutside: boolean;
+  objectPoison: boolean; // __OBJECT_POISON: free objects really are poisoned
+}
+
+/** calculate_sizes(): where everything lives in one object's stride. */
+export function calculateSizes(flags: number, objectSize: number, align: number, hasCtor: boolean): ObjectLayout {
+  let size = alignUp(objectSize, WORD);
+  const objectPoison = !!(flags & SLAB_POISON) && !(flags & SLAB_TYPESAFE_BY_RCU) && !hasCtor;
+  // A right red zone: if the object is word aligned there is no slack, so add a word.
+  if (flags & SLAB_RED_ZONE && size === objectSize) size += WORD;
+  const inuse = size;
+  let offset: number;
+  let freeptrOutside = false;
+  if (
+    flags & SLAB_TYPESAFE_BY_RCU ||
+    flags & SLAB_POISON ||
+    hasCtor ||
+    (flags & SLAB_RED_ZONE && (objectSize < WORD || flags & SLAB_KMALLOC))
+  ) {
+    // The object's contents must survive while it is free (RCU readers, ctor state) or
+    // be checkable (poison): the free pointer goes after the object.
+    offset = size;
+    size += WORD;
+    freeptrOutside = true;
+  } else {
+    // Keep it mid-object, away from the edges where small overflows land.
+    offset = alignDown(Math.floor(objectSize / 2), WORD);
+  }
+  let trackOffset = -1;
+  let origSizeOffset = -1;
+  if (flags & SLAB_STORE_USER) {
+    trackOffset = size;
+    size += 2 * TRACK_BYTES;
+    if (flags & SLAB_KMALLOC) {
+      origSizeOffset = size;
+      size += 4;
+    }
+  }
+  let redLeftPad = 0;
+  if (flags & SLAB_RED_ZONE) {
+    // Padding after the metadata so an overwrite from the previous object's end hits red
+    // zone bytes rather than tracking data; then the left red zone itself.
+    size += WORD;
+    redLeftPad = alignUp(WORD, align);
+    size += redLeftPad;
+  }
+  size = alignUp(size, align);
+  return { objectSize, size, align, inuse, offset, redLeftPad, trackOffset, origSizeOffset, freeptrOutside, objectPoison };
+}
+
+/** order_objects(order, size). */
+export function orderObjects(order: number, size: number): number {
+  return Math.floor((PAGE_SIZE << order) / size);
+}
+
+function calcSlabOrder(size: number, minOrder: number, maxOrder: number, fract: number): number {
+  let order = minOrder;
+  for (; order <= maxOrder; order++) {
+    const slabSize = PAGE_SIZE << order;
+    if (slabSize % size <= slabSize / fract) break;
+  }
+  return order;
+}
+
+/**
+ * calculate_order(size) with nr_cpus = maxThreads (our CPUs are thread slots), so a
+ * cache's geometry depends only on the arena's parameters, never on the host machine.
+ */
+export function calculateOrder(size: number, nrCpus: number): number {
+  const minObjectsDefault = 4 * (fls(nrCpus) + 1);
+  const maxObjects = Math.max(orderObjects(SLUB_MAX_ORDER, size), 1);
+  const minObjects = Math.min(minObjectsDefault, maxObjects);
+  const minOrder = Math.max(0, getOrder(minObjects * size));
+  if (orderObjects(minOrder, size) > MAX_OBJS_PER_PAGE) return getOrder(size * MAX_OBJS_PER_PAGE) - 1;
+  for (let fraction = 16; fraction > 1; fraction /= 2) {
+    const order = calcSlabOrder(size, minOrder, SLUB_MAX_ORDER, fraction);
+    if (order <= SLUB_MAX_ORDER) return order;
+  }
+  const order = getOrder(size);
+  if (order <= MAX_ORDER) return order;
+  return -1;
+}
+
+/** min_partial = clamp(ilog2(size) / 2, MIN_PARTIAL, MAX_PARTIAL). */
+export function minPartial(size: number): number {
+  const v = Math.floor((fls(size) - 1) / 2);
+  return Math.min(MAX_PARTIAL, Math.max(MIN_PARTIAL, v));
+}
+
+export const PAGE_BYTES_OF_ORDER = (order: number): number => PAGE_SIZE << order;
+export const PAGES_SHIFT = PAGE_SHIFT;

@@ -1,0 +1,173 @@
+/**
+ * /sys/kernel/slab/<cache>/ attributes (mm/slub.c SLAB_ATTR_RO/RW) and SLUB_STATS
+ * counters, plus /proc/slabinfo (mm/slab_common.c cache_show, version 2.1).
+ *
+ * Counters are summed from every thread's cpu record: each thread increments its own
+ * with plain stores (no Atomics on the fast paths); readers sum them racily. A 32-bit
+ * aligned load is never torn, so a snapshot is exact whenever the threads are quiet and
+ * off by at most the operations in flight otherwise. Threads that detached folded their
+ * counts into C_FOLD_ALLOCS / C_FOLD_FREES.
+ */
+import type { Arena } from '../arena.js';
+import {
+  SLAB_CONSISTENCY_CHECKS, SLAB_HWCACHE_ALIGN, SLAB_POISON, SLAB_RECLAIM_ACCOUNT, SLAB_RED_ZONE, SLAB_STORE_USER,
+  SLAB_TRACE, SLAB_TYPESAFE_BY_RCU,
+} from '../flags.js';
+import {
+  C_ALLOC_SLAB, C_FLAGS, C_FOLD_ALLOCS, C_FOLD_FREES, C_FREE_SLAB, C_KFREE_PENDING, C_LOCK, C_NR_PARTIAL, C_NR_SLABS,
+  C_PARTIAL_HEAD, C_REFCOUNT, C_STATE, P_INUSE, P_NEXT, R_ALLOC_FAST, R_ALLOC_SLOW, R_FREE_FAST, R_FREE_REMOTE,
+  R_FREE_SLOW, R_SLAB,
+} from '../layout.js';
+import { lock, unlock } from '../sync/mutex.js';
+import { CACHE_STATE_NAMES } from './cache.js';
+
+export interface CacheStats {
+  name: string;
+  state: 'free' | 'live' | 'dying' | 'leaked';
+  object_size: number;
+  slab_size: number;
+  objs_per_slab: number;
+  order: number;
+  /** Objects allocated and not freed (exact). */
+  objects: number;
+  /** Objects in use on partial slabs. */
+  objects_partial: number;
+  total_objects: number;
+  slabs: number;
+  partial: number;
+  cpu_slabs: number;
+  aliases: number;
+  align: number;
+  min_partial: number;
+  destroy_by_rcu: 0 | 1;
+  hwcache_align: 0 | 1;
+  reclaim_account: 0 | 1;
+  sanity_checks: 0 | 1;
+  red_zone: 0 | 1;
+  poison: 0 | 1;
+  store_user: 0 | 1;
+  trace: 0 | 1;
+  ctor: string;
+  alloc_fastpath: number;
+  alloc_slowpath: number;
+  free_fastpath: number;
+  free_remote: number;
+  free_slowpath: number;
+  alloc_slab: number;
+  free_slab: number;
+  /** Objects of this cache queued in kfree_rcu batches, not yet freed. */
+  kfree_rcu_pending: number;
+}
+
+export interface CacheCounts {
+  active: number;
+  total: number;
+  slabs: number;
+  partial: number;
+  objectsPartial: number;
+  cpuSlabs: number;
+  allocFast: number;
+  allocSlow: number;
+  freeFast: number;
+  freeRemote: number;
+  freeSlow: number;
+}
+
+export function cacheCounts(a: Arena, idx: number, objectsPerSlab: number): CacheCounts {
+  const i32 = a.i32;
+  const d = a.descW(idx);
+  let allocFast = 0, allocSlow = 0, freeFast = 0, freeRemote = 0, freeSlow = 0, cpuSlabs = 0;
+  for (let s = 0; s < a.layout.maxThreads; s++) {
+    const r = a.recW(s, idx);
+    allocFast += i32[r + R_ALLOC_FAST]! >>> 0;
+    allocSlow += i32[r + R_ALLOC_SLOW]! >>> 0;
+    freeFast += i32[r + R_FREE_FAST]! >>> 0;
+    freeRemote += i32[r + R_FREE_REMOTE]! >>> 0;
+    freeSlow += i32[r + R_FREE_SLOW]! >>> 0;
+    if (i32[r + R_SLAB] !== 0) cpuSlabs++;
+  }
+  const active = allocFast + allocSlow + (Atomics.load(i32, d + C_FOLD_ALLOCS) >>> 0) -
+    (freeFast + freeRemote + freeSlow + (Atomics.load(i32, d + C_FOLD_FREES) >>> 0));
+  lock(i32, d + C_LOCK);
+  const slabs = i32[d + C_NR_SLABS]!;
+  const partial = i32[d + C_NR_PARTIAL]!;
+  let objectsPartial = 0;
+  for (let p = i32[d + C_PARTIAL_HEAD]!; p !== 0; p = i32[a.pm(p) + P_NEXT]!) objectsPartial += i32[a.pm(p) + P_INUSE]!;
+  unlock(i32, d + C_LOCK);
+  return {
+    active, total: slabs * objectsPerSlab, slabs, partial, objectsPartial, cpuSlabs,
+    allocFast, allocSlow, freeFast, freeRemote, freeSlow,
+  };
+}
+
+export function cacheStats(a: Arena, idx: number): CacheStats {
+  const i32 = a.i32;
+  const d = a.descW(idx);
+  const g = a.registry.readGeometry(idx);
+  const n = cacheCounts(a, idx, g.objects);
+  const f = i32[d + C_FLAGS]!;
+  const bit = (x: number): 0 | 1 => ((f & x) !== 0 ? 1 : 0);
+  const refcount = i32[d + C_REFCOUNT]!;
+  return {
+    name: g.name,
+    state: CACHE_STATE_NAMES[i32[d + C_STATE]!] ?? 'live',
+    object_size: g.objectSize,
+    slab_size: g.size,
+    objs_per_slab: g.objects,
+    order: g.order,
+    objects: n.active,
+    objects_partial: n.objectsPartial,
+    total_objects: n.total,
+    slabs: n.slabs,
+    partial: n.partial,
+    cpu_slabs: n.cpuSlabs,
+    aliases: refcount < 0 ? 0 : Math.max(0, refcount - 1),
+    align: g.align,
+    min_partial: g.minPartial,
+    destroy_by_rcu: bit(SLAB_TYPESAFE_BY_RCU),
+    hwcache_align: bit(SLAB_HWCACHE_ALIGN),
+    reclaim_account: bit(SLAB_RECLAIM_ACCOUNT),
+    sanity_checks: bit(SLAB_CONSISTENCY_CHECKS),
+    red_zone: bit(SLAB_RED_ZONE),
+    poison: bit(SLAB_POISON),
+    store_user: bit(SLAB_STORE_USER),
+    trace: bit(SLAB_TRACE),
+    ctor: a.registry.ctorName(idx),
+    alloc_fastpath: n.allocFast,
+    alloc_slowpath: n.allocSlow,
+    free_fastpath: n.freeFast,
+    free_remote: n.freeRemote,
+    free_slowpath: n.freeSlow,
+    alloc_slab: i32[d + C_ALLOC_SLAB]!,
+    free_slab: i32[d + C_FREE_SLAB]!,
+    kfree_rcu_pending: Math.max(0, Atomics.load(i32, d + C_KFREE_PENDING)),
+  };
+}
+
+export const SLABINFO_HEADER =
+  'slabinfo - version: 2.1\n' +
+  '# name            <active_objs> <num_objs> <objsize> <objperslab> <pagesperslab> : tunables <limit> <batchcount> <sharedfactor> : slabdata <active_slabs> <num_slabs> <sharedavail>\n';
+
+const pad = (s: string | number, w: number, left = false): string => {
+  const t = String(s);
+  return t.length >= w ? t : left ? t + ' '.repeat(w - t.length) : ' '.repeat(w - t.length) + t;
+};
+
+/** One /proc/slabinfo row: "%-17s %6lu %6lu %6u %4u %4d : tunables %4u %4u %4u : slabdata %6lu %6lu %6lu". */
+export function slabinfoRow(name: string, active: number, num: number, objsize: number, perSlab: number, pages: number, slabs: number): string {
+  return (
+    `${pad(name, 17, true)} ${pad(active, 6)} ${pad(num, 6)} ${pad(objsize, 6)} ${pad(perSlab, 4)} ${pad(pages, 4)}` +
+    ` : tunables ${pad(0, 4)} ${pad(0, 4)} ${pad(0, 4)} : slabdata ${pad(slabs, 6)} ${pad(slabs, 6)} ${pad(0, 6)}\n`
+  );
+}
+
+/** /proc/slabinfo: every cache that holds memory, newest first, kmalloc caches included. */
+export function slabinfo(a: Arena): string {
+  let out = SLABINFO_HEADER;
+  for (const idx of a.registry.listedCaches()) {
+    const g = a.registry.readGeometry(idx);
+    const n = cacheCounts(a, idx, g.objects);
+    out += slabinfoRow(g.name, n.active, n.total, g.size, g.objects, 1 << g.order, n.slabs);
+  }
+  return out;
+}
