@@ -179,6 +179,6 @@ if (process.argv[1] && pathToFileURL(resolve(process.argv[1])).href === import.m
     await childMain(args.child, args.quick);
   } else {
     const { reportBenchToConsole } = await import('../src/cli/bench.js');
-    await reportBenchToConsole({ only: args.only, quick: args.quick, out: args.out, json: args.json });
+    process.exitCode = await reportBenchToConsole({ only: args.only, quick: args.quick, out: args.out, json: args.json }, runBench);
   }
 }
