@@ -212,10 +212,17 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoSummary> {
   if (report.warning) {
     say();
     say(`WARNING: ${report.warning}`);
-    if (report.report) say(report.report.trimEnd());
-    else {
-      say(`Objects remaining in ${report.name} on __kmem_cache_shutdown()`);
-      for (const obj of report.objects) say(`Object 0x${obj.ptr.toString(16)}${obj.allocTrace ? `\n${obj.allocTrace.trimEnd()}` : ''}`);
+    say((report.report ?? `Objects remaining in ${report.name} on __kmem_cache_shutdown()`).trimEnd());
+    const traced = report.objects.filter((obj) => obj.allocTrace);
+    if (traced.length > 0) {
+      say();
+      say('where the leaked objects were allocated (SLAB_STORE_USER alloc tracks):');
+      for (const obj of report.objects) {
+        say(`Object 0x${obj.ptr.toString(16)} allocated at:`);
+        say((obj.allocTrace ?? '  (no track)').trimEnd().split('\n').map((l) => `  ${l.trim()}`).join('\n'));
+      }
+    } else {
+      say('(no allocation traces in this build: alloc tracks need SLAB_STORE_USER support)');
     }
     say('(the leaked objects keep their memory: a leak is never turned into a use-after-free)');
   }
