@@ -336,9 +336,20 @@ export class Arena {
 
   // ------------------------------------------------------------- kfree_rcu
 
-  /** kfree_rcu / kvfree_rcu: free ptr (any slab or kmalloc object) after a grace period. */
-  kfreeRcu(ptr: number): void {
-    this.kfreeRcuImpl.kfreeRcu(ptr);
+  /**
+   * kfree_rcu / kvfree_rcu: free ptr (any slab or kmalloc object) after a grace period.
+   * Costs a few stores into this thread's batch page. `rcuHeadOffset` (optional, the
+   * kernel's 2-argument form) names a 4-byte word of the object that readers do not
+   * need; it is written only if no batch page can be had (arena exhausted), in which
+   * case the object is chained through that word (default: the cache's free-pointer word).
+   */
+  kfreeRcu(ptr: number, rcuHeadOffset?: number): void {
+    this.kfreeRcuImpl.kfreeRcu(ptr, rcuHeadOffset);
+  }
+
+  /** Objects passed to kfreeRcu and not yet freed, over all threads. */
+  kfreeRcuPending(): number {
+    return this.kfreeRcuImpl.pending();
   }
 
   /** kvfree_rcu_barrier: every object passed to kfreeRcu before the call is freed on return. */
@@ -532,6 +543,7 @@ export class Arena {
       if (allocs !== 0) Atomics.add(i32, d + C_FOLD_ALLOCS, allocs);
       if (frees !== 0) Atomics.add(i32, d + C_FOLD_FREES, frees);
       for (const k of [R_ALLOC_FAST, R_ALLOC_SLOW, R_FREE_FAST, R_FREE_REMOTE, R_FREE_SLOW, R_FLUSH]) i32[r + k] = 0;
+      KfreeRcu.foldInto(i32, d, r);
     }
   }
 

@@ -8,7 +8,7 @@
  *   debug region      debugRegionBytes()          (src/debug/layout.ts)
  *   name table        MAX_NAMES x 192 B           (cache names and aliases)
  *   cache table       maxCaches x 512 B           (struct kmem_cache)
- *   cpu records       maxThreads x maxCaches x 32 B (struct kmem_cache_cpu, per thread)
+ *   cpu records       maxThreads x maxCaches x 64 B (struct kmem_cache_cpu, per thread)
  *   page metadata     maxPages x 32 B             (struct page / struct slab)
  *   buddy pages       from firstPage to nrPages   (4 KiB pages, orders 0..MAX_ORDER)
  *
@@ -123,6 +123,8 @@ export const C_DESTROY_SEQ = 45; // bumped when destroy starts (flush requests r
 export const C_RCU_PENDING = 46; // TYPESAFE_BY_RCU slabs waiting for a GP before going back to the buddy allocator
 export const C_KFREE_PENDING = 47; // objects of this cache queued in kfree_rcu batches (Atomics.add)
 export const C_NAME_LEN = 48;
+export const C_FOLD_KQ = 49; // R_KFREE_Q / R_KFREE_D folded in from detached threads (Atomics.add)
+export const C_FOLD_KD = 50;
 export const C_NAME = 64; // u16 chars, 64 chars = words 64..95
 export const C_CTOR_NAME = 96; // u16, up to 32 chars: words 96..111
 export const C_CTOR_NAME_LEN = 112;
@@ -132,7 +134,7 @@ export const CS_DYING = 2; // destroy() returned, async work pending
 export const CS_LEAKED = 3; // shutdown found objects: memory kept forever
 
 // ---- cpu record (struct kmem_cache_cpu): thread-owned, 8 words ----
-export const CPU_REC_BYTES = 32;
+export const CPU_REC_BYTES = 64; // one cache line per (thread, cache)
 export const R_FREELIST = 0; // owner-only: head of the lockless freelist (plain loads/stores)
 export const R_SLAB = 1; // owner-only: pfn of the cpu slab, 0 if none
 export const R_ALLOC_FAST = 2; // owner-only counters (plain increments; other threads read them racily for stats)
@@ -141,6 +143,8 @@ export const R_FREE_FAST = 4;
 export const R_FREE_REMOTE = 5;
 export const R_FREE_SLOW = 6;
 export const R_FLUSH = 7; // set to 1 by a flusher (Atomics.store), cleared by the owner when it flushed
+export const R_KFREE_Q = 8; // objects of this cache this thread queued with kfreeRcu (owner-only, plain)
+export const R_KFREE_D = 9; // objects of this cache this thread freed from kfree_rcu batches (owner-only, plain)
 
 // ---- page metadata (struct page / struct slab): 8 words per page ----
 export const PAGE_META_BYTES = 32;

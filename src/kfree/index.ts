@@ -1,25 +1,584 @@
 /**
- * Placeholder kfree_rcu until the batching implementation lands: the kernel's slow
- * path (synchronize_rcu(); kvfree(ptr)) for every object.
+ * kfree_rcu() / kvfree_rcu() batching (kernel: mm/slab_common.c kvfree_call_rcu,
+ * kfree_rcu_monitor, kfree_rcu_work, kvfree_rcu_barrier, the kfree_rcu shrinker).
+ *
+ * Per thread, one open block page in shared memory collects pointers (4 bytes each; a
+ * plain store of the record and the count: the block is owner-only while open) and the
+ * GP snapshot, refreshed on every insert, so the block's cookie covers its newest
+ * object. A block is closed when full (drained on the next event-loop turn) or
+ * `kfreeRcuDrainMs` after its first object (KFREE_DRAIN_JIFFIES, 5 s). Closed blocks go
+ * onto one shared list (G_LOCK); whichever thread gets there first frees a block whose
+ * grace period has completed: the owner's timer, another thread's drain, a barrier
+ * caller, the memory-pressure reclaim. Because blocks live in the arena, a dead thread's
+ * open block is adopted by whoever detaches it, and nothing is lost.
+ *
+ * When no page can be had for a block (arena exhausted, no spare page), the object is
+ * chained through its own memory onto a shared list with a GP cookie (kernel: the
+ * rcu_head path, channel 3): the word used is the cache's free pointer word, or the
+ * `rcuHeadOffset` the caller names (the 2-argument kfree_rcu). Never blocks, never loses.
+ *
+ * The pump that drains runs on this thread's event loop only while this thread has an
+ * open block or sees closed blocks; its timers are unref'd (never keep a process alive).
  */
 import type { Arena } from '../arena.js';
+import {
+  C_FOLD_KD, C_FOLD_KQ, P_CACHE, P_FLAGS, PAGE_SHIFT, PK_PAGES, PK_TAIL, R_KFREE_D, R_KFREE_Q, REQ_KFREE, TS_LIVE,
+} from '../layout.js';
+import { lock, lockAsync, tryLock, unlock } from '../sync/mutex.js';
+import {
+  B_COOKIE, B_COUNT, B_NEXT, B_OWNER, B_REC, G_CHAIN_COOKIE, G_CHAIN_COUNT, G_CHAIN_HEAD, G_CLOSED_HEAD, G_CLOSED_TAIL,
+  G_DRAIN_LOCK, G_LOCK, G_NR_CLOSED, G_WORDS, KVFREE_BULK_MAX_ENTR, MAX_SPARE, S_ACK, S_CUR, S_NSPARE, S_OPENED,
+  S_SPARE, SLOT_WORDS,
+} from './layout.js';
 
-export function initKfreeRegion(_i32: Int32Array, _baseWord: number, _maxThreads: number): void {}
+export function initKfreeRegion(i32: Int32Array, baseWord: number, maxThreads: number): void {
+  for (let k = 0; k < G_WORDS + maxThreads * SLOT_WORDS; k++) i32[baseWord + k] = 0;
+}
+
+type Timer = ReturnType<typeof setTimeout>;
+const unref = (t: Timer): Timer => {
+  (t as { unref?: () => void }).unref?.();
+  return t;
+};
+const now31 = (): number => Date.now() & 0x7fffffff;
 
 export class KfreeRcu {
-  constructor(private readonly a: Arena) {}
-  kfreeRcu(ptr: number): void {
-    if (ptr === 0) return;
-    this.a.rcu.synchronize();
-    this.a.kfree(ptr);
+  private readonly g: number; // word index of the region header
+  private readonly me: number; // word index of this thread's slot line
+  /** Word index of the open block's page (pfn << 10), 0 when none: a JS copy of S_CUR for the fast path. */
+  private blk = 0;
+  private timer: Timer | undefined;
+  private timerDue = 0;
+  private gpRunning = false;
+
+  constructor(private readonly a: Arena) {
+    this.g = a.layout.kfreeBase >> 2;
+    this.me = this.slotW(a.slot);
+    const pfn = a.i32[this.me + S_CUR]!;
+    this.blk = pfn ? pfn << (PAGE_SHIFT - 2) : 0;
   }
-  barrier(): void {}
-  async barrierAsync(): Promise<void> {}
-  barrierOnCacheSync(_idx: number): void {}
-  async barrierOnCacheAsync(_idx: number): Promise<void> {}
-  reclaim(): boolean { return false; }
-  serviceRequests(): void {}
-  detach(): void {}
-  adoptDead(_slot: number, _gen: number): void {}
-  pending(): number { return 0; }
+
+  private slotW(slot: number): number {
+    return this.g + G_WORDS + slot * SLOT_WORDS;
+  }
+
+  // ---------------------------------------------------------------- insert
+
+  /**
+   * kvfree_call_rcu. `rcuHeadOffset`: a word inside the object that no reader needs,
+   * used only if no block page can be had (the kernel's 2-argument kfree_rcu).
+   */
+  kfreeRcu(ptr: number, rcuHeadOffset?: number): void {
+    if (ptr === 0) return;
+    const a = this.a;
+    a.checkAttached();
+    if (rcuHeadOffset !== undefined && (!Number.isInteger(rcuHeadOffset) || rcuHeadOffset < 0 || (rcuHeadOffset & 3) !== 0)) {
+      throw new RangeError(`slabrcu: kfreeRcu(ptr, rcuHeadOffset): rcuHeadOffset must be a non-negative multiple of 4, got ${String(rcuHeadOffset)}`);
+    }
+    // Refuse what is not an allocated object: never queue garbage.
+    const k = a.kmallocs.classify(ptr);
+    let idx = -1;
+    if (k.kind === 'slab') {
+      const h = a.internalHandle(k.idx);
+      h.checkNotReleased('kfreeRcu');
+      if (h.slabOf(ptr) < 0) return; // reported (interior pointer)
+      idx = k.idx;
+    } else if (k.kind === 'none') {
+      a.reportInvalidFree(undefined, ptr, `kfreeRcu: ${k.why}`);
+      return;
+    }
+    const i32 = a.i32;
+    let b = this.blk;
+    let n = b ? i32[b + B_COUNT]! : KVFREE_BULK_MAX_ENTR;
+    if (n >= KVFREE_BULK_MAX_ENTR) {
+      b = this.openBlock();
+      if (b === 0) {
+        this.chainFallback(ptr, idx, rcuHeadOffset);
+        return;
+      }
+      n = 0;
+    }
+    i32[b + B_REC + n] = ptr;
+    i32[b + B_COUNT] = n + 1;
+    // get_state_synchronize_rcu_full() on every insert: the block's cookie covers its newest object.
+    i32[b + B_COOKIE] = a.rcu.getState();
+    if (idx >= 0) i32[a.recW(a.slot, idx) + R_KFREE_Q]++;
+    if (n === 0) {
+      i32[this.me + S_OPENED] = now31();
+      this.arm(a.options.kfreeRcuDrainMs);
+    }
+  }
+
+  /** The open block is full (or there is none): close it and open another. Returns its word index or 0. */
+  private openBlock(): number {
+    const a = this.a;
+    const i32 = a.i32;
+    if (this.blk !== 0) {
+      this.closeOwn();
+      this.arm(0); // a full block is drained on the next tick
+    }
+    let pfn = 0;
+    const ns = i32[this.me + S_NSPARE]!;
+    if (ns > 0) {
+      pfn = i32[this.me + S_SPARE + ns - 1]!;
+      i32[this.me + S_NSPARE] = ns - 1;
+    } else {
+      pfn = a.pages.alloc(0);
+      if (pfn === 0) {
+        // Try to recycle ready blocks before giving up on a page.
+        this.drainReady(false);
+        const ns2 = i32[this.me + S_NSPARE]!;
+        if (ns2 > 0) {
+          pfn = i32[this.me + S_SPARE + ns2 - 1]!;
+          i32[this.me + S_NSPARE] = ns2 - 1;
+        }
+      }
+      if (pfn === 0) return 0;
+      Atomics.store(i32, a.pm(pfn) + P_FLAGS, PK_PAGES);
+    }
+    const b = pfn << (PAGE_SHIFT - 2);
+    i32[b + B_NEXT] = 0;
+    i32[b + B_COUNT] = 0;
+    i32[b + B_COOKIE] = a.rcu.getState();
+    i32[b + B_OWNER] = a.slot;
+    i32[this.me + S_CUR] = pfn;
+    this.blk = b;
+    return b;
+  }
+
+  /** The rcu_head path: chain the object through its own memory (no page for a block). */
+  private chainFallback(ptr: number, idx: number, rcuHeadOffset: number | undefined): void {
+    const a = this.a;
+    const i32 = a.i32;
+    let off = 0;
+    if (rcuHeadOffset !== undefined) off = rcuHeadOffset; // checked by kfreeRcu
+    else if (idx >= 0) off = a.internalHandle(idx).fp;
+    const w = (ptr + off) >> 2;
+    lock(i32, this.g + G_LOCK);
+    // The list links rcu_head words (not objects); each object is recovered from its
+    // link's address and the slab geometry when the list is freed.
+    i32[w] = i32[this.g + G_CHAIN_HEAD]!;
+    i32[this.g + G_CHAIN_HEAD] = ptr + off;
+    i32[this.g + G_CHAIN_COUNT]++;
+    i32[this.g + G_CHAIN_COOKIE] = a.rcu.getState();
+    unlock(i32, this.g + G_LOCK);
+    if (idx >= 0) i32[a.recW(a.slot, idx) + R_KFREE_Q]++;
+    this.arm(0);
+  }
+
+  /** Move this thread's open block (if any has objects) onto the shared closed list. */
+  private closeOwn(): void {
+    const a = this.a;
+    const i32 = a.i32;
+    const b = this.blk;
+    if (b === 0) return;
+    if (i32[b + B_COUNT] === 0) return; // nothing in it: keep it open
+    this.blk = 0;
+    i32[this.me + S_CUR] = 0;
+    this.pushClosed(b >> (PAGE_SHIFT - 2));
+  }
+
+  private pushClosed(pfn: number): void {
+    const i32 = this.a.i32;
+    const g = this.g;
+    const b = pfn << (PAGE_SHIFT - 2);
+    i32[b + B_NEXT] = 0;
+    lock(i32, g + G_LOCK);
+    const t = i32[g + G_CLOSED_TAIL]!;
+    if (t === 0) i32[g + G_CLOSED_HEAD] = pfn;
+    else i32[(t << (PAGE_SHIFT - 2)) + B_NEXT] = pfn;
+    i32[g + G_CLOSED_TAIL] = pfn;
+    i32[g + G_NR_CLOSED]++;
+    unlock(i32, g + G_LOCK);
+  }
+
+  // ----------------------------------------------------------------- drain
+
+  /**
+   * kfree_rcu_monitor + kfree_rcu_work: free every closed block (and the chained list)
+   * whose grace period has completed. With `wait`, the drain lock is waited for (a
+   * barrier); otherwise a drain already in progress elsewhere is left to finish it.
+   * Returns the number of objects freed.
+   */
+  drainReady(wait: boolean): number {
+    const a = this.a;
+    const i32 = a.i32;
+    const g = this.g;
+    if (wait) lock(i32, g + G_DRAIN_LOCK);
+    else if (!tryLock(i32, g + G_DRAIN_LOCK)) return 0;
+    try {
+      return this.drainLocked();
+    } finally {
+      unlock(i32, g + G_DRAIN_LOCK);
+    }
+  }
+
+  private async drainReadyAsync(): Promise<number> {
+    const i32 = this.a.i32;
+    await lockAsync(i32, this.g + G_DRAIN_LOCK);
+    try {
+      return this.drainLocked();
+    } finally {
+      unlock(i32, this.g + G_DRAIN_LOCK);
+    }
+  }
+
+  /** Under G_DRAIN_LOCK. */
+  private drainLocked(): number {
+    const a = this.a;
+    const i32 = a.i32;
+    const g = this.g;
+    const rcu = a.rcu;
+    // Detach the ready prefix of the closed list (oldest first; stop at the first block
+    // whose GP is still running: later ones were closed later).
+    const ready: number[] = [];
+    let chain = 0;
+    lock(i32, g + G_LOCK);
+    for (let p = i32[g + G_CLOSED_HEAD]!; p !== 0; ) {
+      const b = p << (PAGE_SHIFT - 2);
+      if (!rcu.pollState(i32[b + B_COOKIE]!)) break;
+      ready.push(p);
+      p = i32[b + B_NEXT]!;
+      i32[g + G_CLOSED_HEAD] = p;
+      if (p === 0) i32[g + G_CLOSED_TAIL] = 0;
+      i32[g + G_NR_CLOSED]--;
+    }
+    if (i32[g + G_CHAIN_HEAD] !== 0 && rcu.pollState(i32[g + G_CHAIN_COOKIE]!)) {
+      chain = i32[g + G_CHAIN_HEAD]!;
+      i32[g + G_CHAIN_HEAD] = 0;
+      i32[g + G_CHAIN_COUNT] = 0;
+    }
+    unlock(i32, g + G_LOCK);
+    let freed = 0;
+    for (const p of ready) {
+      const b = p << (PAGE_SHIFT - 2);
+      const n = i32[b + B_COUNT]!;
+      for (let k = 0; k < n; k++) {
+        this.freeOne(i32[b + B_REC + k]!);
+        freed++;
+      }
+      this.recyclePage(p);
+    }
+    while (chain !== 0) {
+      const link = chain;
+      chain = i32[link >> 2]!;
+      this.freeOne(this.objectOfLink(link));
+      freed++;
+    }
+    return freed;
+  }
+
+  /** The object whose rcu_head word is at `link` (from the page metadata of its slab). */
+  private objectOfLink(link: number): number {
+    const a = this.a;
+    const k = a.kmallocs.classify(link);
+    if (k.kind === 'slab') {
+      const h = a.internalHandle(k.idx);
+      let pfn = link >>> PAGE_SHIFT;
+      if ((a.i32[a.pm(pfn) + P_FLAGS]! & 15) === PK_TAIL) pfn = a.i32[a.pm(pfn) + P_CACHE]!;
+      const first = (pfn << PAGE_SHIFT) + h.redLeftPad;
+      return first + Math.floor((link - first) / h.size) * h.size;
+    }
+    if (k.kind === 'large') return k.pfn << PAGE_SHIFT;
+    return link;
+  }
+
+  private freeOne(ptr: number): void {
+    const a = this.a;
+    const k = a.kmallocs.classify(ptr);
+    if (k.kind === 'slab') {
+      a.i32[a.recW(a.slot, k.idx) + R_KFREE_D]++;
+      a.internalHandle(k.idx).free(ptr);
+    } else {
+      a.kfree(ptr);
+    }
+  }
+
+  private recyclePage(pfn: number): void {
+    const a = this.a;
+    const i32 = a.i32;
+    const ns = i32[this.me + S_NSPARE]!;
+    if (ns < MAX_SPARE && !a.isDetached) {
+      i32[this.me + S_SPARE + ns] = pfn;
+      i32[this.me + S_NSPARE] = ns + 1;
+      return;
+    }
+    i32[a.pm(pfn) + P_FLAGS] = 0;
+    a.pages.free(pfn, 0);
+  }
+
+  private closedPending(): boolean {
+    const i32 = this.a.i32;
+    return i32[this.g + G_CLOSED_HEAD] !== 0 || i32[this.g + G_CHAIN_HEAD] !== 0;
+  }
+
+  // ------------------------------------------------------------------ pump
+
+  /** Make sure a drain tick runs within `ms` (unref'd timer). */
+  private arm(ms: number): void {
+    const due = Date.now() + ms;
+    if (this.timer !== undefined && this.timerDue <= due) return;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timerDue = due;
+    this.timer = unref(setTimeout(() => this.tick(), ms));
+  }
+
+  /** The monitor: close an old open block, free what is ready, start a GP for the rest. */
+  private tick(): void {
+    this.timer = undefined;
+    const a = this.a;
+    if (a.isDetached) return;
+    const i32 = a.i32;
+    const b = this.blk;
+    if (b !== 0 && i32[b + B_COUNT]! > 0) {
+      const age = (now31() - i32[this.me + S_OPENED]! + 0x80000000) % 0x80000000;
+      if (age >= a.options.kfreeRcuDrainMs) this.closeOwn();
+      else this.arm(a.options.kfreeRcuDrainMs - age);
+    }
+    this.drainReady(false);
+    if (this.closedPending() && !this.gpRunning) {
+      // Closed blocks wait for a grace period: drive one without blocking (kernel:
+      // queue_rcu_work, which waits for a normal GP and then runs kfree_rcu_work).
+      this.gpRunning = true;
+      a.rcu.synchronizeAsync().then(
+        () => {
+          this.gpRunning = false;
+          if (!a.isDetached) this.arm(0);
+        },
+        () => {
+          this.gpRunning = false;
+        },
+      );
+    }
+  }
+
+  /** REQ_KFREE from another thread: close our open block, take part in draining. */
+  serviceRequests(): void {
+    const a = this.a;
+    this.closeOwn();
+    Atomics.add(a.i32, this.me + S_ACK, 1);
+    Atomics.notify(a.i32, this.me + S_ACK);
+    if (this.closedPending()) this.arm(0);
+  }
+
+  // --------------------------------------------------------------- barrier
+
+  /** Slots (other than ours) whose open block holds objects: they must close it for us. */
+  private othersWithOpenBlocks(): { slot: number; ack: number; gen: number }[] {
+    const a = this.a;
+    const i32 = a.i32;
+    const out: { slot: number; ack: number; gen: number }[] = [];
+    for (let s = 0; s < a.layout.maxThreads; s++) {
+      if (s === a.slot) continue;
+      const w = this.slotW(s);
+      const pfn = Atomics.load(i32, w + S_CUR);
+      if (pfn === 0 || i32[(pfn << (PAGE_SHIFT - 2)) + B_COUNT] === 0) continue;
+      out.push({ slot: s, ack: Atomics.load(i32, w + S_ACK), gen: a.threads.gen(s) });
+    }
+    for (const o of out) a.threads.post(o.slot, REQ_KFREE);
+    return out;
+  }
+
+  private closedFor(o: { slot: number; ack: number; gen: number }): boolean {
+    const a = this.a;
+    const w = this.slotW(o.slot);
+    if (Atomics.load(a.i32, w + S_ACK) !== o.ack) return true;
+    if (a.threads.state(o.slot) !== TS_LIVE || a.threads.gen(o.slot) !== o.gen) {
+      // Dead or gone: if nobody detached it yet (not watched), adopt its block ourselves.
+      if (a.threads.state(o.slot) !== TS_LIVE) this.adoptSlot(o.slot);
+      return Atomics.load(a.i32, w + S_CUR) === 0;
+    }
+    return Atomics.load(a.i32, w + S_CUR) === 0;
+  }
+
+  private reportUnresponsive(waiting: { slot: number }[]): void {
+    if (waiting.length === 0) return;
+    const slots = waiting.map((o) => o.slot).join(', ');
+    const msg = `kvfree_rcu_barrier: thread(s) ${slots} did not close their kfree_rcu batch within ${this.a.options.destroyFlushTimeoutMs} ms`;
+    this.a.warn('kvfree_rcu_barrier', undefined, msg, `${msg}\nA thread serves the request on its next kfreeRcu() call or event-loop turn; a thread that never yields keeps its open batch.`);
+  }
+
+  /** kvfree_rcu_barrier: every object passed to kfreeRcu before the call is freed on return. */
+  barrier(): void {
+    const a = this.a;
+    if (a.rcu.inReadSection) throw new Error('slabrcu: kvfreeRcuBarrier() inside an RCU read-side critical section would deadlock');
+    this.closeOwn();
+    let waiting = this.othersWithOpenBlocks();
+    const deadline = performance.now() + a.options.destroyFlushTimeoutMs;
+    const nap = new Int32Array(new SharedArrayBuffer(4));
+    while (waiting.length && performance.now() < deadline) {
+      a.serviceRequests();
+      this.closeOwn();
+      try {
+        Atomics.wait(nap, 0, 0, 1);
+      } catch {
+        /* cannot block here: spin */
+      }
+      waiting = waiting.filter((o) => !this.closedFor(o));
+    }
+    this.reportUnresponsive(waiting);
+    a.rcu.synchronize();
+    this.drainReady(true);
+  }
+
+  async barrierAsync(): Promise<void> {
+    const a = this.a;
+    if (a.rcu.inReadSection) throw new Error('slabrcu: kvfreeRcuBarrierAsync() inside an RCU read-side critical section would deadlock');
+    this.closeOwn();
+    let waiting = this.othersWithOpenBlocks();
+    const deadline = performance.now() + a.options.destroyFlushTimeoutMs;
+    while (waiting.length && performance.now() < deadline) {
+      await new Promise<void>((r) => setTimeout(r, 1));
+      this.closeOwn();
+      waiting = waiting.filter((o) => !this.closedFor(o));
+    }
+    this.reportUnresponsive(waiting);
+    await a.rcu.synchronizeAsync();
+    await this.drainReadyAsync();
+  }
+
+  /** Objects of cache idx queued and not yet freed, over all threads. */
+  pendingForCache(idx: number): number {
+    const a = this.a;
+    const i32 = a.i32;
+    const d = a.descW(idx);
+    let q = (Atomics.load(i32, d + C_FOLD_KQ) - Atomics.load(i32, d + C_FOLD_KD)) | 0;
+    for (let s = 0; s < a.layout.maxThreads; s++) {
+      const r = a.recW(s, idx);
+      q = (q + i32[r + R_KFREE_Q]! - i32[r + R_KFREE_D]!) | 0;
+    }
+    return q;
+  }
+
+  /** kvfree_rcu_barrier_on_cache: nothing to wait for if no object of it is pending. */
+  barrierOnCacheSync(idx: number): void {
+    if (this.pendingForCache(idx) <= 0 && !this.closedPending()) return;
+    this.barrier();
+  }
+
+  async barrierOnCacheAsync(idx: number): Promise<void> {
+    if (this.pendingForCache(idx) <= 0 && !this.closedPending()) return;
+    await this.barrierAsync();
+  }
+
+  /** Total objects waiting (all threads, all caches): open and closed blocks and the chain. */
+  pending(): number {
+    const a = this.a;
+    const i32 = a.i32;
+    let n = i32[this.g + G_CHAIN_COUNT]!;
+    for (let s = 0; s < a.layout.maxThreads; s++) {
+      const pfn = i32[this.slotW(s) + S_CUR]!;
+      if (pfn) n += i32[(pfn << (PAGE_SHIFT - 2)) + B_COUNT]!;
+    }
+    lock(i32, this.g + G_LOCK);
+    for (let p = i32[this.g + G_CLOSED_HEAD]!; p !== 0; p = i32[(p << (PAGE_SHIFT - 2)) + B_NEXT]!) {
+      n += i32[(p << (PAGE_SHIFT - 2)) + B_COUNT]!;
+    }
+    unlock(i32, this.g + G_LOCK);
+    return n;
+  }
+
+  // ------------------------------------------------------- memory pressure
+
+  /**
+   * The kfree_rcu shrinker: free ready batches, give back spare pages; if that freed
+   * nothing and batches wait, expedite a grace period and free them. True if anything
+   * was freed.
+   */
+  reclaim(): boolean {
+    const a = this.a;
+    const i32 = a.i32;
+    let any = false;
+    const ns = i32[this.me + S_NSPARE]!;
+    for (let k = 0; k < ns; k++) {
+      const pfn = i32[this.me + S_SPARE + k]!;
+      i32[a.pm(pfn) + P_FLAGS] = 0;
+      a.pages.free(pfn, 0);
+      any = true;
+    }
+    i32[this.me + S_NSPARE] = 0;
+    this.closeOwn();
+    if (this.drainReady(true) > 0) any = true;
+    if (this.closedPending() && !a.rcu.inReadSection) {
+      a.rcu.synchronize();
+      if (this.drainReady(true) > 0) any = true;
+    }
+    return any;
+  }
+
+  // ---------------------------------------------------------------- threads
+
+  /** This thread leaves: close its block, give back spare pages, ask live threads to drain. */
+  detach(): void {
+    const a = this.a;
+    this.closeOwn();
+    const b = this.blk;
+    if (b !== 0) {
+      // An empty open block: give the page back.
+      this.blk = 0;
+      a.i32[this.me + S_CUR] = 0;
+      a.i32[a.pm(b >> (PAGE_SHIFT - 2)) + P_FLAGS] = 0;
+      a.pages.free(b >> (PAGE_SHIFT - 2), 0);
+    }
+    this.releaseSpares(a.slot);
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.handOver();
+  }
+
+  private releaseSpares(slot: number): void {
+    const a = this.a;
+    const i32 = a.i32;
+    const w = this.slotW(slot);
+    const ns = i32[w + S_NSPARE]!;
+    for (let k = 0; k < ns; k++) {
+      const pfn = i32[w + S_SPARE + k]!;
+      i32[a.pm(pfn) + P_FLAGS] = 0;
+      a.pages.free(pfn, 0);
+    }
+    i32[w + S_NSPARE] = 0;
+  }
+
+  /** Closed blocks need a live drainer: ask every live thread (they arm their pump). */
+  private handOver(): void {
+    const a = this.a;
+    if (!this.closedPending()) return;
+    for (const s of a.threads.liveSlots()) if (s !== a.slot) a.threads.post(s, REQ_KFREE);
+  }
+
+  /** A dead thread's open block is closed for it (kernel: no loss on CPU offline). */
+  private adoptSlot(slot: number): void {
+    const a = this.a;
+    const i32 = a.i32;
+    const w = this.slotW(slot);
+    const pfn = i32[w + S_CUR]!;
+    if (pfn !== 0) {
+      i32[w + S_CUR] = 0;
+      if (i32[(pfn << (PAGE_SHIFT - 2)) + B_COUNT]! > 0) this.pushClosed(pfn);
+      else {
+        i32[a.pm(pfn) + P_FLAGS] = 0;
+        a.pages.free(pfn, 0);
+      }
+    }
+    this.releaseSpares(slot);
+  }
+
+  /** Called by whoever detaches a dead thread. */
+  adoptDead(slot: number, _gen: number): void {
+    this.adoptSlot(slot);
+    if (this.closedPending()) {
+      this.arm(0);
+      this.handOver();
+    }
+  }
+
+  /** @internal fold a detached slot's per-cache kfree counters (called from the arena's fold). */
+  static foldInto(i32: Int32Array, d: number, r: number): void {
+    const q = i32[r + R_KFREE_Q]!;
+    const dd = i32[r + R_KFREE_D]!;
+    if (q) Atomics.add(i32, d + C_FOLD_KQ, q);
+    if (dd) Atomics.add(i32, d + C_FOLD_KD, dd);
+    i32[r + R_KFREE_Q] = 0;
+    i32[r + R_KFREE_D] = 0;
+  }
 }

@@ -1,4 +1,51 @@
-/** Bytes of shared memory the kfree_rcu subsystem needs (placeholder until kfree/ lands). */
+/**
+ * Shared memory of kfree_rcu batching (kernel: struct kfree_rcu_cpu per CPU, and the
+ * kvfree_rcu_bulk_data pages).
+ *
+ * Region header (words from the region base):
+ *   G_LOCK        protects the closed-block list and the rcu_head chain (Atomics mutex)
+ *   G_CLOSED_HEAD / G_CLOSED_TAIL / G_NR_CLOSED   closed blocks, oldest first (pfn chain via B_NEXT)
+ *   G_CHAIN_HEAD / G_CHAIN_COOKIE / G_CHAIN_COUNT the rcu_head fallback list: objects chained
+ *                 through their own memory when no block page could be had
+ *   G_DRAIN_LOCK  held by whoever frees closed blocks, so a barrier that takes it knows no
+ *                 drain is half done (lock order: G_DRAIN_LOCK -> G_LOCK, and
+ *                 G_DRAIN_LOCK -> cache C_LOCK -> buddy lock)
+ * Per thread slot (one 64-byte line each), written only by the owner (plain stores) or,
+ * for a dead thread, by its detacher:
+ *   S_CUR         pfn of the open block (0 = none)
+ *   S_ACK         bumped (Atomics.add) each time the owner served a close request
+ *   S_NSPARE, S_SPARE..S_SPARE+4   cached free block pages (kernel: rcu_min_cached_objs = 5)
+ *   S_OPENED      Date.now() & 0x7fffffff when the open block got its first object
+ * Block page (one 4 KiB page, kind PK_PAGES), header then 4-byte pointers:
+ *   B_NEXT, B_COOKIE (GP snapshot, refreshed on every insert), B_COUNT, B_OWNER, records from B_REC.
+ */
+export const G_LOCK = 0;
+export const G_CLOSED_HEAD = 1;
+export const G_CLOSED_TAIL = 2;
+export const G_NR_CLOSED = 3;
+export const G_CHAIN_HEAD = 4;
+export const G_CHAIN_COOKIE = 5;
+export const G_CHAIN_COUNT = 6;
+export const G_DRAIN_LOCK = 16;
+export const G_WORDS = 32;
+
+export const SLOT_WORDS = 16;
+export const S_CUR = 0;
+export const S_ACK = 1;
+export const S_NSPARE = 2;
+export const S_SPARE = 3; // 5 words
+export const S_OPENED = 8;
+export const MAX_SPARE = 5;
+
+export const B_NEXT = 0;
+export const B_COOKIE = 1;
+export const B_COUNT = 2;
+export const B_OWNER = 3;
+export const B_REC = 16;
+/** Pointers per block page: (4096 - 64) / 4 (kernel: KVFREE_BULK_MAX_ENTR, 507 with 8-byte pointers). */
+export const KVFREE_BULK_MAX_ENTR = (4096 - B_REC * 4) / 4;
+
+/** Bytes of shared memory the kfree_rcu subsystem needs. */
 export function kfreeRegionBytes(maxThreads: number): number {
-  return 1024 + maxThreads * 128;
+  return G_WORDS * 4 + maxThreads * SLOT_WORDS * 4;
 }

@@ -14,7 +14,7 @@ import {
   SLAB_TRACE, SLAB_TYPESAFE_BY_RCU,
 } from '../flags.js';
 import {
-  C_ALLOC_SLAB, C_FLAGS, C_FOLD_ALLOCS, C_FOLD_FREES, C_FREE_SLAB, C_KFREE_PENDING, C_LOCK, C_NR_PARTIAL, C_NR_SLABS,
+  C_ALLOC_SLAB, C_FLAGS, C_FOLD_ALLOCS, C_FOLD_FREES, C_FREE_SLAB, C_LOCK, C_NR_PARTIAL, C_NR_SLABS,
   C_PARTIAL_HEAD, C_REFCOUNT, C_STATE, P_INUSE, P_NEXT, R_ALLOC_FAST, R_ALLOC_SLOW, R_FREE_FAST, R_FREE_REMOTE,
   R_FREE_SLOW, R_SLAB,
 } from '../layout.js';
@@ -140,7 +140,7 @@ export function cacheStats(a: Arena, idx: number): CacheStats {
     free_slowpath: n.freeSlow,
     alloc_slab: i32[d + C_ALLOC_SLAB]!,
     free_slab: i32[d + C_FREE_SLAB]!,
-    kfree_rcu_pending: Math.max(0, Atomics.load(i32, d + C_KFREE_PENDING)),
+    kfree_rcu_pending: Math.max(0, a.kfreeRcuImpl.pendingForCache(idx)),
   };
 }
 
