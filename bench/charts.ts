@@ -61,6 +61,7 @@ export function sectionChart(s: BenchSection): string | undefined {
 
 /** A file name for a section's chart: bench/<slug>.svg. */
 export function chartFileName(title: string): string {
-  const slug = title.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '').slice(0, 48);
+  let slug = title.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '');
+  if (slug.length > 64) slug = slug.slice(0, slug.lastIndexOf('-', 64)); // whole words only
   return `${slug || 'section'}.svg`;
 }
