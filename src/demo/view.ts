@@ -31,7 +31,7 @@ export function renderTable(s: Snapshot): string {
   const caches = new Table({
     head: ['cache', 'active objs', 'total objs', 'obj size', 'slabs', 'kfreeRcu pending'],
     colAligns: ['left', 'right', 'right', 'right', 'right', 'right'],
-    style: { head: ['cyan'] },
+    style: { head: ['cyan'], compact: true },
   });
   for (const c of s.caches) {
     caches.push([c.name, c.activeObjs, c.numObjs, c.objSize, c.numSlabs, c.kfreeRcuPending ?? '']);
@@ -39,7 +39,7 @@ export function renderTable(s: Snapshot): string {
   const workers = new Table({
     head: ['worker', 'role', 'reads/s', 'updates/s', 'bad reads'],
     colAligns: ['left', 'left', 'right', 'right', 'right'],
-    style: { head: ['cyan'] },
+    style: { head: ['cyan'], compact: true },
   });
   for (const w of s.workers) workers.push([`#${w.index}`, w.role, k(w.readsPerSec), k(w.updatesPerSec), w.errors]);
   const total = s.workers.reduce((a, w) => a + w.readsPerSec, 0);
