@@ -39,7 +39,7 @@ export function buildProgram(): Command {
     .command('demo', { isDefault: true })
     .description('worker threads share an RCU hash table of sessions; then the cache is destroyed with kfreeRcu frees in flight (the default command; about 20 s)')
     .addOption(new Option('-w, --workers <n>', 'worker threads (half writers, the rest readers)').argParser(positiveInt('--workers')).default(4))
-    .addOption(new Option('-d, --duration <seconds>', 'seconds of traffic before the unload').argParser(positiveNumber('--duration')).default(15))
+    .addOption(new Option('-d, --duration <seconds>', 'seconds of traffic before the unload').argParser(positiveNumber('--duration')).default(18))
     .option('--leak', 'one writer forgets to free a few sessions: shows the leak warning and the leaked objects with their allocation traces')
     .option('--json', 'print only a machine-readable summary')
     .action(async (o: { workers: number; duration: number; leak?: boolean; json?: boolean }) => {

@@ -31,7 +31,7 @@ import { LiveRegion, renderLine, renderTable, type Snapshot, type WorkerRate } f
 export interface DemoOptions {
   /** Worker threads (half writers, at least one; the rest readers). Default 4. */
   workers?: number;
-  /** Seconds of traffic before the unload. Default 15 (the whole demo takes about 20 s). */
+  /** Seconds of traffic before the unload. Default 18 (the whole demo takes about 20 s). */
   duration?: number;
   /** Make one writer leak sessions, to show the leak report. */
   leak?: boolean;
@@ -74,7 +74,7 @@ function cacheRows(arena: Arena, pending: Map<string, number>): Snapshot['caches
 
 export async function runDemo(o: DemoOptions = {}): Promise<DemoSummary> {
   const nWorkers = Math.max(1, Math.floor(o.workers ?? 4));
-  const durationS = o.duration ?? 15;
+  const durationS = o.duration ?? 18;
   const sessions = o.sessions ?? 20_000;
   const out = o.out;
   const say = (s = ''): void => void out?.write(s + '\n');
