@@ -21,3 +21,7 @@ export {
 export { KMALLOC_SIZES, kmallocName } from './slab/kmalloc.js';
 export { PAGE_SIZE } from './layout.js';
 export { calculateAlignment, calculateSizes, calculateOrder } from './slab/sizes.js';
+export { defineStruct } from './struct.js';
+export type { Struct, StructSpec, StructView, FieldType, FieldAccessor, AtomicFieldAccessor, ArenaViews, Int32FieldOf } from './struct.js';
+export { RcuHashTable } from './rht/index.js';
+export type { RhtArena, RhtOptions, RhtHandleOptions, RhtStats } from './rht/index.js';
