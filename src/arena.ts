@@ -581,7 +581,11 @@ export class Arena {
     try {
       this.kfreeRcuImpl.adoptDead(slot, gen);
       this.flushAndFold(slot);
-      this.rcu.detachDeadSlot(slot, gen);
+      const lost = this.rcu.detachDeadSlot(slot, gen);
+      if (lost > 0) {
+        const msg = `rcu: thread slot ${slot} (gen ${gen}) died with ${lost} callbacks queued; they are lost (closures cannot cross threads)`;
+        this.warn('rcu-callbacks-lost', undefined, msg, `${msg}\nCall arena.rcu.barrier() in a worker before it exits to run its callbacks.`);
+      }
     } finally {
       this.threads.endDetach(slot);
     }
@@ -618,13 +622,10 @@ The structure it protects may have been left half-updated.`);
     worker.once('exit', () => {
       const s = this.threads.findByTid(tid);
       if (s < 0) return;
-      const gen = this.threads.gen(s);
-      // Mark first, clean up on a later turn: workers that died together get marked
-      // before any cleanup waits on a lock one of them held.
+      // Mark first: if other workers died with it, holding a lock this cleanup needs,
+      // the cleanup releases every marked thread's locks before taking any.
       this.threads.markDead(s);
-      setTimeout(() => {
-        if (!this.detached) this.detachDead(s, gen);
-      }, 0);
+      if (!this.detached) this.detachDead(s, this.threads.gen(s));
     });
   }
 

@@ -156,8 +156,9 @@ test('dead threads: workers killed at random points of a kfreeRcu loop, then des
   }
   // a worker that process.exit()s with queued objects and never detached
   const w = startWorker('kfree-worker', { sab: a.sab, mode: 'alloc-and-kfree-sync-exit', cache: 'dying-workers', n: 500 });
+  const gone = exited(w);
   a.watch(w);
-  await exited(w);
+  await gone;
   await tick(1);
   // Objects a worker held between alloc() and the end of kfreeRcu() when it was killed
   // were never (or only maybe) queued: user code leaked those, the library did not.
@@ -199,12 +200,13 @@ test('kunit test_kfree_rcu_wq_destroy: 10 rounds, destroy from another worker af
     const c = a.createCache(name, { size: 64, flags: SLAB_NO_MERGE });
     a.kfreeRcu(c.alloc());
     const w = startWorker('kfree-worker', { sab: a.sab, mode: 'destroy', cache: name, delayMs: Math.floor(Math.random() * 256) / 8 });
+    const gone = exited(w); // listen before it can exit
     a.watch(w);
     const m = await nextMessage<{ rep: { status: string; leaked: number }; slabErrors: number }>(w, 'report');
     assert.equal(m.slabErrors, 0);
     assert.equal(m.rep.status, 'released');
     assert.equal(m.rep.leaked, 0);
-    await exited(w);
+    await gone;
   }
   assert.equal(a.slabErrors, 0);
 });

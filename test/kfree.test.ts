@@ -40,8 +40,9 @@ test('objects stay allocated until a grace period has passed while a reader hold
   await a.kvfreeRcuBarrierAsync();
   assert.equal(c.stats().objects, 0);
   assert.equal(c.stats().kfree_rcu_pending, 0);
+  const gone = exited(w);
   w.postMessage({ type: 'exit' });
-  await exited(w);
+  await gone;
 });
 
 test('a full block is closed and drained on the next tick; an old block after kfreeRcuDrainMs', async () => {
@@ -70,8 +71,9 @@ test('kvfreeRcuBarrier frees what other threads queued before the call', async (
   await a.kvfreeRcuBarrierAsync();
   assert.equal(c.stats().objects, 0);
   assert.equal(a.kfreeRcuPending(), 0);
+  const gone = workers.map(exited);
   for (const w of workers) w.postMessage({ type: 'exit' });
-  await Promise.all(workers.map(exited));
+  await Promise.all(gone);
   // the synchronous barrier with nothing pending returns at once
   a.kvfreeRcuBarrier();
   assert.equal(a.kfreeRcuPending(), 0);
