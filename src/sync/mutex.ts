@@ -76,6 +76,24 @@ function breakIfStale(i32: Int32Array, w: number, c: number, since: { owner: num
   since.t = now;
 }
 
+/**
+ * One step of a contended acquire: 0 when we now own the lock, -1 to retry at once, else
+ * the (positive) lock value to sleep on. Sets the waiter bit so the owner's unlock wakes us.
+ */
+function contendedStep(i32: Int32Array, w: number, since: { owner: number; t: number }): number {
+  let c = Atomics.load(i32, w);
+  if (c === 0) {
+    // We may have been woken with others still asleep: keep the waiter bit.
+    return Atomics.compareExchange(i32, w, 0, MINE | 1) === 0 ? 0 : -1;
+  }
+  breakIfStale(i32, w, c, since);
+  if ((c & 1) === 0) {
+    if (Atomics.compareExchange(i32, w, c, c | 1) !== c) return -1;
+    c |= 1;
+  }
+  return c;
+}
+
 export function lock(i32: Int32Array, w: number): void {
   if (Atomics.compareExchange(i32, w, 0, MINE) === 0) return;
   for (let i = 0; i < SPIN; i++) {
@@ -83,18 +101,9 @@ export function lock(i32: Int32Array, w: number): void {
   }
   const since = { owner: 0, t: 0 };
   for (;;) {
-    let c = Atomics.load(i32, w);
-    if (c !== 0) breakIfStale(i32, w, c, since);
-    if (c === 0) {
-      // We may have been woken with others still asleep: keep the waiter bit.
-      if (Atomics.compareExchange(i32, w, 0, MINE | 1) === 0) return;
-      continue;
-    }
-    if ((c & 1) === 0) {
-      if (Atomics.compareExchange(i32, w, c, c | 1) !== c) continue;
-      c |= 1;
-    }
-    if (canBlock) Atomics.wait(i32, w, c, 20);
+    const c = contendedStep(i32, w, since);
+    if (c === 0) return;
+    if (c > 0 && canBlock) Atomics.wait(i32, w, c, 20);
   }
 }
 
@@ -106,16 +115,9 @@ export function unlock(i32: Int32Array, w: number): void {
 export async function lockAsync(i32: Int32Array, w: number): Promise<void> {
   const since = { owner: 0, t: 0 };
   for (;;) {
-    let c = Atomics.load(i32, w);
-    if (c !== 0) breakIfStale(i32, w, c, since);
-    if (c === 0) {
-      if (Atomics.compareExchange(i32, w, 0, MINE | 1) === 0) return;
-      continue;
-    }
-    if ((c & 1) === 0) {
-      if (Atomics.compareExchange(i32, w, c, c | 1) !== c) continue;
-      c |= 1;
-    }
+    const c = contendedStep(i32, w, since);
+    if (c === 0) return;
+    if (c < 0) continue;
     const r = Atomics.waitAsync(i32, w, c, 20);
     if (r.async) await r.value;
   }
