@@ -476,6 +476,17 @@ export class KfreeRcu {
     }
   }
 
+  /**
+   * Called periodically by the RCU worker thread (startRcuWorker): free the closed
+   * blocks whose grace period has completed, and make sure a GP is on its way for the
+   * others (start_poll_synchronize_rcu: the worker drives it).
+   */
+  driverTick(): void {
+    if (!this.closedPending()) return;
+    this.drainReady(false);
+    if (this.closedPending()) this.a.rcu.startPoll();
+  }
+
   /** REQ_KFREE from another thread: close our open block, take part in draining. */
   serviceRequests(): void {
     const a = this.a;
