@@ -137,22 +137,45 @@ test('SLAB_TYPESAFE_BY_RCU: objects reused at once, slab pages only after a grac
 });
 
 test('dead threads: workers killed at random points of a kfreeRcu loop, then destroy: released, 0 leaked', async () => {
-  const a = Arena.create({ bytes: 32 << 20 });
+  const a = Arena.create({ bytes: 64 << 20 });
   const c = a.createCache('dying-workers', { size: 64, flags: SLAB_NO_MERGE });
-  const inHand: number[] = [];
   const doubtful: SlabWarning[] = [];
   a.onWarning((w) => {
     if (w.kind === 'kfree_rcu-dead-drain') doubtful.push(w);
   });
+  const N = 60000;
   for (let round = 0; round < 3; round++) {
-    const logs = [0, 1].map(() => new Int32Array(new SharedArrayBuffer(4)));
-    const ws = logs.map((l) => startWorker('kfree-worker', { sab: a.sab, mode: 'loop-kfree', cache: 'dying-workers', log: l.buffer }));
+    // The main thread allocates; each worker passes its share to kfreeRcu and is killed
+    // at a random point of that loop.
+    const jobs = [0, 1].map(() => {
+      const list = new Int32Array(new SharedArrayBuffer(N * 4));
+      for (let i = 0; i < N; i++) list[i] = c.alloc();
+      return { list, done: new Int32Array(new SharedArrayBuffer(4)) };
+    });
+    const ws = jobs.map((j) => startWorker('kfree-worker', { sab: a.sab, mode: 'loop-kfree', cache: 'dying-workers', list: j.list.buffer, done: j.done.buffer }));
     for (const w of ws) a.watch(w);
     await Promise.all(ws.map((w) => nextMessage(w, 'started')));
-    await tick(5 + Math.floor(Math.random() * 30));
+    await tick(2 + Math.floor(Math.random() * 25));
     await Promise.all(ws.map((w) => w.terminate()));
     await tick(1);
-    for (const l of logs) if (Atomics.load(l, 0) !== 0) inHand.push(Atomics.load(l, 0));
+    // Objects past the worker's progress mark were never passed to kfreeRcu: the user
+    // code still owns them. The one at the mark may or may not have been queued.
+    await a.kvfreeRcuBarrierAsync();
+    const unsure: number[] = [];
+    for (const j of jobs) {
+      const d = Atomics.load(j.done, 0);
+      for (let i = d + 1; i < N; i++) c.free(j.list[i]!);
+      if (d < N) unsure.push(j.list[d]!);
+    }
+    // Whatever is still allocated now is among the objects at the marks (or reported in doubt).
+    const left = c.stats().objects;
+    assert.ok(left <= unsure.length + doubtful.length, `round ${round}: ${left} left, ${unsure.length} at the marks, ${doubtful.length} in doubt`);
+    for (const p of unsure) {
+      if (c.stats().objects === 0) break;
+      const r = a.reports.length;
+      c.free(p);
+      if (a.reports.length > r) a.reports.pop(); // it had been queued and freed: refused, nothing changed
+    }
   }
   // a worker that process.exit()s with queued objects and never detached
   const w = startWorker('kfree-worker', { sab: a.sab, mode: 'alloc-and-kfree-sync-exit', cache: 'dying-workers', n: 500 });
@@ -160,24 +183,13 @@ test('dead threads: workers killed at random points of a kfreeRcu loop, then des
   a.watch(w);
   await gone;
   await tick(1);
-  // Objects a worker held between alloc() and the end of kfreeRcu() when it was killed
-  // were never (or only maybe) queued: user code leaked those, the library did not.
-  // After the barrier, whatever is still allocated must be exactly among them.
-  await a.kvfreeRcuBarrierAsync();
-  const left = c.stats().objects;
-  assert.ok(left <= inHand.length + doubtful.length, `${left} objects left, ${inHand.length} were in hand, ${doubtful.length} in doubt`);
-  for (const p of inHand) {
-    const r = a.reports.length;
-    c.free(p);
-    if (a.reports.length > r) a.reports.pop(); // that one had been queued and freed already
-  }
-  // A worker killed in the middle of freeing one object of a batch it was draining
-  // leaves that one object in doubt (reported); every other object is freed.
-  assert.ok(c.stats().objects <= doubtful.length, `${c.stats().objects} left, ${doubtful.length} in doubt`);
+  assert.ok(c.stats().kfree_rcu_pending >= 500, 'the dead worker\'s open batch was adopted, not lost');
   const rep = await c.destroy();
-  assert.equal(rep.leaked, c.stats === undefined ? 0 : rep.leaked);
   assert.ok(rep.leaked <= doubtful.length, JSON.stringify({ ...rep, objects: rep.objects.length, report: undefined }));
-  if (doubtful.length === 0) assert.equal(rep.status, 'released');
+  if (doubtful.length === 0) {
+    assert.equal(rep.status, 'released');
+    assert.equal(rep.leaked, 0);
+  }
   assert.equal(a.kfreeRcuPending(), 0);
 });
 

@@ -373,8 +373,7 @@ export class KfreeRcu {
         tail = q;
       }
       const n = k - j;
-      if (a.slab.freeGroup(h, pfn, obj, tail, n, b + B_COUNT, j + 1)) {
-        i32[h.rec + R_KFREE_D] += n;
+      if (a.slab.freeGroup(h, pfn, obj, tail, n, b + B_COUNT, j + 1, h.rec + R_KFREE_D)) {
         freed += n;
       } else {
         // Counts do not allow it (a double kfreeRcu): one by one, with reports.

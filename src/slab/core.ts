@@ -283,10 +283,11 @@ export class SlabCore {
    * free pointers, go back in one step. It runs under the cache lock so that the caller's
    * commit word (a kfree_rcu block's record count) changes in the same critical section
    * as the objects change hands: a drainer that dies outside it leaves an exact count.
+   * `countW` (the caller's kfree_rcu freed-objects counter) grows by n in the same step.
    * Returns false (nothing done) if the slab's counts say this would free more objects
    * than are in use (a double kfreeRcu): the caller frees them one by one, with reports.
    */
-  freeGroup(c: Cache, pfn: number, head: number, tail: number, n: number, commitW: number, commitV: number): boolean {
+  freeGroup(c: Cache, pfn: number, head: number, tail: number, n: number, commitW: number, commitV: number, countW: number): boolean {
     const a = this.a;
     const i32 = a.i32;
     const m = a.pm(pfn);
@@ -299,6 +300,7 @@ export class SlabCore {
       // unfrozen meanwhile: that needs the lock we hold. The commit goes first: a thread
       // stopped between the two leaks this run rather than freeing it twice.
       i32[commitW] = commitV;
+      i32[countW] += n;
       for (;;) {
         i32[tailW] = h & ~FROZEN;
         const got = Atomics.compareExchange(i32, rw, h, head | FROZEN);
@@ -315,6 +317,7 @@ export class SlabCore {
       return false;
     }
     i32[commitW] = commitV;
+    i32[countW] += n;
     const prior = i32[m + P_FREELIST]!;
     i32[tailW] = prior;
     i32[m + P_FREELIST] = head;

@@ -12,21 +12,18 @@ const keepAlive = setInterval(() => {}, 1000);
 async function main(): Promise<void> {
   switch (mode) {
     case 'loop-kfree': {
-      // alloc + kfreeRcu forever; yields to the event loop every 256 objects. log[0] is
-      // the object in hand (allocated, maybe not yet queued when we are killed).
-      const c = arena.findCache(cache)!;
-      const log = new Int32Array(workerData.log as SharedArrayBuffer);
-      let k = 0;
+      // kfreeRcu the objects the main thread allocated for us (list), recording progress
+      // in done[0] after each call; yields to the event loop every 256 objects.
+      const list = new Int32Array(workerData.list as SharedArrayBuffer);
+      const done = new Int32Array(workerData.done as SharedArrayBuffer);
       port.postMessage({ type: 'started' });
-      for (;;) {
-        const p = c.alloc();
-        if (p === 0) throw new Error('exhausted');
-        Atomics.store(log, 0, p);
-        arena.u32[p >> 2] = k;
-        arena.kfreeRcu(p);
-        Atomics.store(log, 0, 0);
-        if (++k % 256 === 0) await new Promise((r) => setImmediate(r));
+      for (let i = 0; i < list.length; i++) {
+        arena.kfreeRcu(list[i]!);
+        Atomics.store(done, 0, i + 1);
+        if ((i + 1) % 256 === 0) await new Promise((r) => setImmediate(r));
       }
+      port.postMessage({ type: 'finished' });
+      return;
     }
     case 'queue-and-idle': {
       const c = arena.findCache(cache)!;
