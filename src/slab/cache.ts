@@ -332,6 +332,16 @@ export class Cache {
     this.allocGen = -2;
   }
 
+  /**
+   * @internal Index of the object starting `off` bytes after its slab's first page, or
+   * -1 if no object starts there (kernel: obj_to_index, here with the boundary check).
+   * Same reciprocal as the fast paths (objIndex), verified for this geometry.
+   */
+  objectIndex(off: number): number {
+    const k = this.objIndex(off - this.redLeftPad);
+    return k < this.objects ? k : -1;
+  }
+
   /** @internal throws unless allocation is allowed. */
   checkAlloc(): void {
     const i32 = this.i32;
