@@ -48,6 +48,9 @@ export async function compare(contenders: readonly Contender[], o: MeasureOption
           min_samples: o.minSamples ?? 5,
           warmup_samples: 1,
           batch_samples: 1, // every call is already a batch of opsPerCall operations
+          // ...and never let mitata batch it: below batch_threshold (65 µs a call) it would
+          // run batch_samples / batch_unroll = 0 calls per sample and time an empty loop.
+          batch_threshold: 0,
         });
         perRound.get(c.name)!.push(stats.p50 / n);
       }

@@ -22,8 +22,11 @@ import type { BenchOptions, BenchRow, BenchSection } from './types.js';
 
 const OBJ = 64;
 
-/** slabrcu: alloc + free through a 64-byte kmem cache. */
-function slabContender(name: string, live: number): Contender {
+/**
+ * slabrcu: alloc + free through a 64-byte kmem cache; `sheafCapacity` > 0 gives the
+ * cache percpu sheaves (kernel: kmem_cache_args.sheaf_capacity).
+ */
+function slabContender(name: string, live: number, sheafCapacity = 0): Contender {
   let arena: Arena | undefined;
   const ring = new Int32Array(live);
   let i = 0;
@@ -32,7 +35,7 @@ function slabContender(name: string, live: number): Contender {
     name,
     setup() {
       arena = Arena.create({ bytes: Math.max(32 << 20, live * OBJ * 2 + (16 << 20)) });
-      const c = arena.createCache('bench-64', { size: OBJ });
+      const c = arena.createCache('bench-64', { size: OBJ, sheafCapacity });
       const i32 = arena.i32;
       for (let k = 0; k < live; k++) ring[k] = c.alloc();
       run = (n) => {
@@ -176,7 +179,8 @@ export async function benchSlab(opts: BenchOptions = { quick: false }): Promise<
   let done = 0;
   for (const c of cases) {
     const ours = slabContender(`slabrcu alloc+free, ${c.label} live`, c.live);
-    const res = await compare([ours, c.baseline], {
+    const sheafy = slabContender(`slabrcu alloc+free, sheafCapacity 32, ${c.label} live`, c.live, 32);
+    const res = await compare([ours, sheafy, c.baseline], {
       opsPerCall: c.opsPerCall,
       rounds,
       minMs: q ? 20 : 300,
@@ -184,9 +188,11 @@ export async function benchSlab(opts: BenchOptions = { quick: false }): Promise<
       onRound: () => opts.progress?.(++done, total, `${c.label} live`),
     });
     (globalThis as { gc?: () => void }).gc?.();
-    const t = res.get(ours.name)!;
     const b = res.get(c.baseline.name)!;
-    rows.push({ name: ours.name, value: t, unit: 'ns/op', baseline: c.baseline.name, ratio: b / t, floor: c.floor });
+    for (const mine of [ours, sheafy]) {
+      const t = res.get(mine.name)!;
+      rows.push({ name: mine.name, value: t, unit: 'ns/op', baseline: c.baseline.name, ratio: b / t, floor: c.floor });
+    }
     rows.push({ name: c.baseline.name, value: b, unit: 'ns/op' });
   }
   const missed = rows
@@ -200,9 +206,24 @@ export async function benchSlab(opts: BenchOptions = { quick: false }): Promise<
       'ratio = baseline ns/op ÷ slabrcu ns/op (higher is better); each timed call is a batch of operations, so GC pauses of the JS baseline fall inside the samples.',
       'plain JS objects: a class with 8 number fields (64 bytes of payload), kept in an array so they are promoted to the old generation.',
       '@thi.ng/malloc MemPool keeps allocated blocks on a singly linked list and `free()` searches it from the newest block: freeing the oldest of 10k live objects walks all 10k. Its `malloc()` is first-fit over a short free list.',
+      'sheafCapacity 32: the same cache with percpu sheaves (kernel: kmem_cache_args.sheaf_capacity). A free pushes the object onto the thread\'s sheaf whatever slab it belongs to (validated from page metadata), and the next alloc pops it, so the sliding window never reaches the slab slow paths; a full sheaf flushes its older half to the slabs.',
       'The Int32Array free list is the platform limit: a free immediately followed by an alloc is a push and a pop of the same slot, which V8 compiles to a few instructions. slabrcu frees the *oldest* object of the window, which is often not on the thread\'s current slab, so a large share of frees (about 40% at 1k live) take the slow path, as in the kernel.',
       ...missed,
       ...(q ? ['QUICK RUN (--quick): small sizes and few samples; not representative.'] : []),
     ],
   };
+}
+
+// `node dist/bench/slab.js [--quick]`: this section alone, printed as a table (the full
+// report with charts is `npm run bench`). Only when run as the main module.
+const argv1 = (globalThis as { process?: { argv?: string[] } }).process?.argv?.[1];
+if (argv1 !== undefined && import.meta.url === (await import('node:url')).pathToFileURL(argv1).href) {
+  const quick = process.argv.includes('--quick');
+  const sec = await benchSlab({ quick });
+  console.log(sec.title);
+  for (const r of sec.rows) {
+    const ratio = r.ratio === undefined ? '' : `  ${r.ratio.toFixed(r.ratio < 1 ? 3 : 1)}× (floor ≥ ${r.floor}×${r.ratio >= r.floor! ? ', met' : ', MISSED'})`;
+    console.log(`${r.value.toFixed(2).padStart(10)} ${r.unit}  ${r.name}${ratio}`);
+  }
+  for (const n of sec.notes ?? []) if (n.startsWith('Floor missed')) console.log(n);
 }

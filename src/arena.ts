@@ -17,7 +17,7 @@ import {
   C_FOLD_ALLOCS, C_FOLD_FREES, C_GEN, C_LOCK, C_STATE, CACHE_BYTES, CPU_REC_BYTES, CS_FREE, H_ARENA_ID, H_DEBUG_LEN, H_DEBUG_MAX,
   H_DEBUG_STR, H_DRAIN_MS, H_FIRST_PAGE, H_MAGIC, H_MAX_CACHES, H_MAX_PAGES, H_MAX_THREADS, H_NR_PAGES,
   H_QUARANTINE_BYTES, H_RCU_FLAVOUR, H_STALL_MS, H_VERSION, H_SLAB_MUTEX, H_BUDDY_LOCK, MAGIC, MAX_ARENA_BYTES, PAGE_SIZE, P_FLAGS, PK_RESERVED,
-  R_ALLOC_FAST, R_ALLOC_SLOW, R_FLUSH, R_FREE_FAST, R_FREE_REMOTE, R_FREE_SLOW, R_SLAB, REQ_FLUSH, REQ_KFREE, REQ_RCU,
+  R_ALLOC_FAST, R_ALLOC_SLOW, R_FLUSH, R_FREE_FAST, R_FREE_REMOTE, R_FREE_SLOW, R_SHEAF, R_SLAB, REQ_FLUSH, REQ_KFREE, REQ_RCU,
   T_REQ, VERSION, computeLayout, type ArenaLayout,
 } from './layout.js';
 import { initRcuRegion, Rcu } from './rcu/index.js';
@@ -498,7 +498,7 @@ export class Arena {
     for (let idx = 0; idx < this.layout.maxCaches; idx++) {
       const r = this.recW(this.slot, idx);
       if (Atomics.load(i32, r + R_FLUSH) === 0) continue;
-      if (i32[r + R_SLAB] !== 0 && i32[this.descW(idx) + C_STATE] !== CS_FREE) this.slab.flushRecord(this.internalHandle(idx), r);
+      if (this.slab.recordHolds(r) && i32[this.descW(idx) + C_STATE] !== CS_FREE) this.slab.flushRecord(this.internalHandle(idx), r);
       Atomics.store(i32, r + R_FLUSH, 0);
     }
   }
@@ -563,6 +563,14 @@ export class Arena {
    */
   private flushAndFold(slot: number): void {
     const i32 = this.i32;
+    // Sheaves first (kernel: __pcs_flush_all_cpu in slub_cpu_dead): each one is a kmalloc
+    // object, and freeing it may land in one of our kmalloc cpu slabs, which the second
+    // pass then flushes before folding the counters.
+    for (let idx = 0; idx < this.layout.maxCaches; idx++) {
+      if (i32[this.descW(idx) + C_STATE] === CS_FREE) continue;
+      const r = this.recW(slot, idx);
+      if (i32[r + R_SHEAF] !== 0) this.slab.flushRecord(this.internalHandle(idx), r);
+    }
     for (let idx = 0; idx < this.layout.maxCaches; idx++) {
       const d = this.descW(idx);
       if (i32[d + C_STATE] === CS_FREE) continue;

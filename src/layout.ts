@@ -127,6 +127,8 @@ export const C_KFREE_PENDING = 47; // objects of this cache queued in kfree_rcu 
 export const C_NAME_LEN = 48;
 export const C_FOLD_KQ = 49; // R_KFREE_Q / R_KFREE_D folded in from detached threads (Atomics.add)
 export const C_FOLD_KD = 50;
+/** sheaf_capacity (kernel: s->sheaf_capacity): 0 = no percpu sheaves; written at create. */
+export const C_SHEAF_CAP = 51;
 export const C_NAME = 64; // u16 chars, 64 chars = words 64..95
 export const C_CTOR_NAME = 96; // u16, up to 32 chars: words 96..111
 export const C_CTOR_NAME_LEN = 112;
@@ -135,7 +137,7 @@ export const CS_LIVE = 1;
 export const CS_DYING = 2; // destroy() returned, async work pending
 export const CS_LEAKED = 3; // shutdown found objects: memory kept forever
 
-// ---- cpu record (struct kmem_cache_cpu): thread-owned, 8 words ----
+// ---- cpu record (struct kmem_cache_cpu + slub_percpu_sheaves): thread-owned, 16 words ----
 export const CPU_REC_BYTES = 64; // one cache line per (thread, cache)
 export const R_FREELIST = 0; // owner-only: head of the lockless freelist (plain loads/stores)
 export const R_SLAB = 1; // owner-only: pfn of the cpu slab, 0 if none
@@ -147,6 +149,15 @@ export const R_FREE_SLOW = 6;
 export const R_FLUSH = 7; // set to 1 by a flusher (Atomics.store), cleared by the owner when it flushed
 export const R_KFREE_Q = 8; // objects of this cache this thread queued with kfreeRcu (owner-only, plain)
 export const R_KFREE_D = 9; // objects of this cache this thread freed from kfree_rcu batches (owner-only, plain)
+/**
+ * Percpu sheaf (kernel: slub_percpu_sheaves.main) of a cache with sheafCapacity > 0:
+ * the address of an array of sheaf_capacity u32 object pointers, kmalloc'd lazily on the
+ * first free, 0 if none. Owner-only (plain loads/stores), like R_FREELIST; a dead
+ * thread's record is drained by its detacher, the only accessor then.
+ */
+export const R_SHEAF = 10;
+/** Objects in the sheaf (owner-only). They are free for the counters, in use for their slab (P_INUSE). */
+export const R_SHEAF_N = 11;
 
 // ---- page metadata (struct page / struct slab): 8 words per page ----
 export const PAGE_META_BYTES = 32;

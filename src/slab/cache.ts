@@ -10,13 +10,41 @@
 import type { Arena } from '../arena.js';
 import {
   C_ALLOC_OK, C_GEN, C_STATE, CS_DYING, CS_FREE, CS_LEAKED, P_CACHE, P_FLAGS, PAGE_SHIFT, PK_SLAB, PK_TAIL,
-  R_FREE_FAST, R_FREELIST, R_SLAB, R_ALLOC_FAST,
+  R_FREE_FAST, R_FREELIST, R_SLAB, R_ALLOC_FAST, R_SHEAF, R_SHEAF_N,
 } from '../layout.js';
 import { SLAB_DEBUG_FLAGS, SLAB_TYPESAFE_BY_RCU } from '../flags.js';
 import type { DestroyReport } from './destroy.js';
 import type { CacheStats } from './stats.js';
 
 export type Ctor = (ptr: number, arena: Arena) => void;
+
+/**
+ * The reciprocal of a stride for obj_to_index() without a division (kernel:
+ * reciprocal_value / reciprocal_divide, which obj_to_index uses for the same reason: a
+ * 32-bit idiv costs ~4 ns on the free fast path). We use a double: 1/size rounded up by
+ * one ulp, so off * inv is never below the true quotient, and for off < 2^22 it stays
+ * below the next integer. It is verified exhaustively for every object boundary of the
+ * slab (k * size for k < objects, at most MAX_OBJS_PER_PAGE = 32767 products), which is
+ * all the fast paths rely on: any off that is not a boundary fails `k * size === off`
+ * whatever k comes out. Returns 0 if the check fails (callers then fall back to %).
+ * Memoized per geometry: handles are created in every thread.
+ */
+const recipMemo = new Map<number, number>();
+export function strideReciprocal(size: number, objects: number): number {
+  const key = size * 65536 + objects;
+  const hit = recipMemo.get(key);
+  if (hit !== undefined) return hit;
+  let inv = 1 / size;
+  inv += inv * 2 ** -52; // round up: never below 1/size
+  for (let k = 0; k < objects; k++) {
+    if (Math.floor(k * size * inv) !== k) {
+      inv = 0;
+      break;
+    }
+  }
+  recipMemo.set(key, inv);
+  return inv;
+}
 
 /** Descriptor constants a handle copies once (they never change while the cache lives). */
 export interface CacheGeometry {
@@ -37,6 +65,8 @@ export interface CacheGeometry {
   origSizeOffset: number;
   hasCtor: boolean;
   kmalloc: boolean;
+  /** sheaf_capacity as stored (0 for debug caches and caches created without it). */
+  sheafCapacity: number;
 }
 
 export class Cache {
@@ -67,16 +97,29 @@ export class Cache {
   /** @internal */ readonly kmalloc: boolean;
   /** @internal frees go through the quarantine (src/debug/quarantine.ts): arena quarantineBytes > 0, not TYPESAFE_BY_RCU */
   readonly quarantine: boolean;
+  /**
+   * @internal Objects per percpu sheaf; 0 = this handle never uses sheaves (none asked
+   * for, a debug cache, or frees go through the quarantine).
+   */
+  readonly sheafCap: number;
   /** @internal */ ctor: Ctor | undefined;
   /** @internal name-table entry this handle owns (-1 for internal handles) */
   nameIdx = -1;
   /** @internal */ nameGen = 0;
   private readonly i32: Int32Array;
   private readonly okW: number;
-  /** @internal 1 / size, for objectIndex */
-  readonly invSize: number;
-  /** Bytes covered by the slab's objects (objects * stride); the tail padding after them is not an object. */
-  private readonly objBytes: number;
+  /**
+   * What the fast paths compare C_ALLOC_OK with: the generation while this handle may
+   * allocate, -2 (never a C_ALLOC_OK value) once this handle was destroyed, so a
+   * destroyed alias handle falls into the slow path, which refuses the alloc (checkAlloc),
+   * instead of the fast path still serving it.
+   */
+  private allocGen: number;
+  /** Word index of the page metadata array, and its length in pages (sheaf free validation). */
+  private readonly metaW: number;
+  private readonly maxPages: number;
+  /** 1/size for obj_to_index without a division (strideReciprocal), 0 if it could not be verified. */
+  private readonly invSize: number;
 
   /** @internal use arena.createCache / arena.findCache */
   constructor(
@@ -110,8 +153,13 @@ export class Cache {
     this.ctor = ctor;
     this.i32 = arena.i32;
     this.okW = this.d + C_ALLOC_OK;
-    this.invSize = 1 / g.size;
-    this.objBytes = g.objects * g.size;
+    this.invSize = strideReciprocal(g.size, g.objects);
+    this.allocGen = g.gen;
+    this.metaW = arena.metaW;
+    this.maxPages = arena.layout.maxPages;
+    // Sheaves only on the non-debug path (kernel: do_kmem_cache_create allocates them only
+    // without SLAB_DEBUG_FLAGS); a quarantined free must reach the quarantine.
+    this.sheafCap = this.debug || this.quarantine ? 0 : g.sheafCapacity;
   }
 
   /** The cache's canonical name (the first creator's; what slabinfo shows). */
@@ -126,8 +174,16 @@ export class Cache {
   alloc(): number {
     const i32 = this.i32;
     const r = this.rec;
+    // Percpu sheaf first (kernel: alloc_from_pcs before the cpu slab). Always 0 for a
+    // cache without sheaves: one load on the same cache line as R_FREELIST.
+    const n = i32[r + R_SHEAF_N]!;
+    if (n !== 0 && i32[this.okW] === this.allocGen) {
+      i32[r + R_SHEAF_N] = n - 1;
+      i32[r + R_ALLOC_FAST]++;
+      return i32[(i32[r + R_SHEAF]! >> 2) + n - 1]!;
+    }
     const obj = i32[r + R_FREELIST];
-    if (obj !== 0 && i32[this.okW] === this.gen) {
+    if (obj !== 0 && i32[this.okW] === this.allocGen) {
       i32[r + R_FREELIST] = i32[(obj + this.fp) >> 2];
       i32[r + R_ALLOC_FAST]++;
       return obj;
@@ -148,15 +204,46 @@ export class Cache {
     if (ptr === 0) return;
     const i32 = this.i32;
     const r = this.rec;
+    if (this.sheafCap !== 0) {
+      // kernel: free_to_pcs. Validated cheaply from page metadata (a slab of this cache,
+      // an object boundary), plus the naive double-free check against the sheaf's top
+      // (kernel: the freelist-head check of do_slab_free); anything else, a full or
+      // missing sheaf, or a cache being destroyed goes to the checked slow path.
+      const n = i32[r + R_SHEAF_N]!;
+      const sh = i32[r + R_SHEAF]!;
+      let pfn = ptr >>> PAGE_SHIFT;
+      if (sh !== 0 && n < this.sheafCap && pfn < this.maxPages && i32[this.okW] === this.allocGen) {
+        let m = this.metaW + pfn * 8;
+        let kind = i32[m + P_FLAGS]! & 15;
+        if (kind === PK_TAIL) {
+          pfn = i32[m + P_CACHE]!;
+          m = this.metaW + pfn * 8;
+          kind = i32[m + P_FLAGS]! & 15;
+        }
+        if (kind === PK_SLAB && i32[m + P_CACHE] === this.idx) {
+          const k = this.objIndex(ptr - (pfn << PAGE_SHIFT) - this.redLeftPad);
+          const top = (sh >> 2) + n;
+          if (k >= 0 && k < this.objects && (n === 0 || i32[top - 1] !== ptr) && ptr !== i32[r + R_FREELIST]) {
+            i32[top] = ptr;
+            i32[r + R_SHEAF_N] = n + 1;
+            i32[r + R_FREE_FAST]++;
+            return;
+          }
+        }
+      }
+      this.freeChecked(ptr);
+      return;
+    }
     const slab = i32[r + R_SLAB];
     const off = ptr - (slab << PAGE_SHIFT) - this.redLeftPad;
+    // obj_to_index: a multiply instead of %; only an exact object boundary passes.
+    const k = this.objIndex(off);
     if (
       slab !== 0 &&
       !this.quarantine && // debug edit: quarantined frees never take the fast path
-      off >= 0 &&
-      off < this.objBytes &&
-      off % this.size === 0 &&
-      i32[this.okW] === this.gen &&
+      k >= 0 &&
+      k < this.objects &&
+      i32[this.okW] === this.allocGen &&
       ptr !== i32[r + R_FREELIST]
     ) {
       i32[(ptr + this.fp) >> 2] = i32[r + R_FREELIST];
@@ -175,6 +262,7 @@ export class Cache {
     if (pfn < 0) return; // reported
     // debug edit: the quarantine holds the object (or refuses the free with a report).
     if (this.quarantine && a.debugHooks?.quarantinePut?.(this, pfn, ptr)) return;
+    if (this.sheafCap !== 0 && a.slab.freeToSheafSlow(this, pfn, ptr)) return;
     a.slab.freeSlow(this, pfn, ptr);
     if (this.debug) a.debugHooks?.flushReports?.(); // debug edit: see alloc()
   }
@@ -209,7 +297,8 @@ export class Cache {
       return -1;
     }
     const off = ptr - (pfn << PAGE_SHIFT) - this.redLeftPad;
-    if (off < 0 || off % this.size !== 0 || off / this.size >= this.objects) {
+    const k = this.objIndex(off);
+    if (k < 0 || k >= this.objects) {
       a.reportInvalidFree(this, ptr, 'interior pointer');
       return -1;
     }
@@ -217,15 +306,40 @@ export class Cache {
   }
 
   /**
+   * Index of the object at byte offset `off` from the slab's first object, or -1 if
+   * `off` is not an object boundary (negative, fractional or inside an object). Past the
+   * last object it returns an index >= objects; callers compare. (kernel: obj_to_index
+   * with reciprocal_divide; the `% size` fallback is for a reciprocal that failed its
+   * verification, which does not happen for any stride we can create.)
+   * @internal
+   */
+  objIndex(off: number): number {
+    const inv = this.invSize;
+    if (inv !== 0) {
+      const k = Math.floor(off * inv);
+      return k >= 0 && k * this.size === off ? k : -1;
+    }
+    return off >= 0 && off % this.size === 0 ? off / this.size : -1;
+  }
+
+  /** @internal may this handle still use the fast paths / sheaves (not destroyed, cache accepting allocations)? */
+  allocOk(): boolean {
+    return this.i32[this.okW] === this.allocGen;
+  }
+
+  /** @internal this handle was destroyed (kmem_cache_destroy dropped its reference): fast paths off. */
+  disable(): void {
+    this.allocGen = -2;
+  }
+
+  /**
    * @internal Index of the object starting `off` bytes after its slab's first page, or
    * -1 if no object starts there (kernel: obj_to_index, here with the boundary check).
+   * Same reciprocal as the fast paths (objIndex), verified for this geometry.
    */
   objectIndex(off: number): number {
-    const o = off - this.redLeftPad;
-    if (o < 0) return -1;
-    // Multiply by the reciprocal (exact for exact multiples: o < 2^20, see kernel reciprocal_divide).
-    const idx = (o * this.invSize) | 0;
-    return idx * this.size === o && idx < this.objects ? idx : -1;
+    const k = this.objIndex(off - this.redLeftPad);
+    return k < this.objects ? k : -1;
   }
 
   /** @internal throws unless allocation is allowed. */

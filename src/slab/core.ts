@@ -32,7 +32,7 @@ import type { Arena } from '../arena.js';
 import {
   C_ALLOC_SLAB, C_FREE_SLAB, C_GEN, C_LOCK, C_NR_PARTIAL, C_NR_SLABS, C_PARTIAL_HEAD, C_RCU_PENDING, C_STATE, CS_FREE,
   FROZEN, P_CACHE, P_FLAGS, P_FREELIST, P_INUSE, P_NEXT, P_OWNER, P_RFREE, PAGE_SHIFT, PK_RCU_FREE, PK_SLAB, PK_TAIL,
-  R_ALLOC_SLOW, R_FLUSH, R_FREE_REMOTE, R_FREE_SLOW, R_FREELIST, R_SLAB,
+  R_ALLOC_SLOW, R_FLUSH, R_FREE_REMOTE, R_FREE_SLOW, R_FREELIST, R_SHEAF, R_SHEAF_N, R_SLAB,
 } from '../layout.js';
 import { lock, unlock } from '../sync/mutex.js';
 import type { Cache } from './cache.js';
@@ -58,7 +58,8 @@ export class SlabCore {
         const h = Atomics.exchange(i32, a.pm(pfn) + P_RFREE, FROZEN) & ~FROZEN;
         if (h !== 0) return this.popCpu(c, h);
         // Slab exhausted: it goes off-list as full (or wherever deactivate puts it).
-        this.flushCpu(c);
+        // (kernel: flush_slab; the sheaf is not touched, it is empty or we would not be here)
+        this.deactivateRecord(c, r);
       }
       // A partial slab from the cache list.
       lock(i32, c.d + C_LOCK);
@@ -205,11 +206,11 @@ export class SlabCore {
    * Any free that is not a push onto our own cpu slab (kernel: __slab_free). `pfn` is the
    * slab's head page, `ptr` already validated as an object boundary of this cache.
    */
-  freeSlow(c: Cache, pfn: number, ptr: number): void {
+  freeSlow(c: Cache, pfn: number, ptr: number, count = true): void {
     const a = this.a;
     const i32 = a.i32;
     if (c.debug) {
-      this.freeLocked(c, pfn, ptr);
+      this.freeLocked(c, pfn, ptr, count);
       return;
     }
     const rw = a.pm(pfn) + P_RFREE;
@@ -217,7 +218,7 @@ export class SlabCore {
     for (;;) {
       const h = Atomics.load(i32, rw);
       if ((h & FROZEN) === 0) {
-        if (this.freeLocked(c, pfn, ptr)) return;
+        if (this.freeLocked(c, pfn, ptr, count)) return;
         continue; // it was frozen again meanwhile: retry the lock-free push
       }
       const head = h & ~FROZEN;
@@ -227,7 +228,7 @@ export class SlabCore {
       }
       i32[nextW] = head;
       if (Atomics.compareExchange(i32, rw, h, ptr | FROZEN) === h) {
-        i32[c.rec + R_FREE_REMOTE]++;
+        if (count) i32[c.rec + R_FREE_REMOTE]++;
         return;
       }
     }
@@ -237,7 +238,7 @@ export class SlabCore {
    * Free into an unfrozen slab under C_LOCK. Returns false (nothing done) if the slab
    * turned out to be frozen, so the caller retries the lock-free push.
    */
-  private freeLocked(c: Cache, pfn: number, ptr: number): boolean {
+  private freeLocked(c: Cache, pfn: number, ptr: number, count: boolean): boolean {
     const a = this.a;
     const i32 = a.i32;
     const m = a.pm(pfn);
@@ -262,7 +263,7 @@ export class SlabCore {
     i32[(ptr + c.fp) >> 2] = prior;
     i32[m + P_FREELIST] = ptr;
     const inuse = --i32[m + P_INUSE];
-    i32[c.rec + R_FREE_SLOW]++;
+    if (count) i32[c.rec + R_FREE_SLOW]++;
     let discard = false;
     if (inuse === 0 && i32[c.d + C_NR_PARTIAL] >= c.minPartial) {
       listDel(i32, a.metaW, c.d, pfn);
@@ -385,15 +386,128 @@ export class SlabCore {
     return false;
   }
 
-  /** Flush this thread's cpu slab of cache `c` (kernel: flush_slab). */
+  // ----------------------------------------------------------------- sheaves
+
+  /** Head pfn of the slab holding `ptr` (an object already validated as this cache's). */
+  private headPfn(ptr: number): number {
+    const i32 = this.a.i32;
+    const pfn = ptr >>> PAGE_SHIFT;
+    const m = this.a.pm(pfn);
+    return (i32[m + P_FLAGS]! & 15) === PK_TAIL ? i32[m + P_CACHE]! : pfn;
+  }
+
+  /**
+   * The slow half of free_to_pcs, for a validated object of a sheaf cache: no sheaf yet
+   * (allocate one: kernel alloc_empty_sheaf, here a kmalloc'd array of u32), or the sheaf
+   * is full (flush its older half to the slabs: kernel sheaf_flush_main, in one batch
+   * instead of PCS_BATCH_MAX; there is no spare sheaf and no barn), then push. Returns
+   * false if the object must go to the slabs instead (the cache is being destroyed, the
+   * handle was, or no memory for a sheaf).
+   */
+  freeToSheafSlow(c: Cache, pfn: number, ptr: number): boolean {
+    const a = this.a;
+    const i32 = a.i32;
+    const r = c.rec;
+    if (!c.allocOk()) return false; // destroy flushes sheaves; do not refill one
+    let sh = i32[r + R_SHEAF]!;
+    if (sh === 0) {
+      const p = a.kmalloc(c.sheafCap * 4);
+      // kmalloc may have served requests (a destroy's flush of this very cache): look again.
+      if (p === 0 || !c.allocOk() || i32[r + R_SHEAF] !== 0) {
+        if (p !== 0) a.kfree(p);
+        if (p === 0 || !c.allocOk()) return false;
+      } else {
+        i32[r + R_SHEAF] = p;
+        i32[r + R_SHEAF_N] = 0;
+      }
+      sh = i32[r + R_SHEAF]!;
+    }
+    const base = sh >> 2;
+    let n = i32[r + R_SHEAF_N]!;
+    // The fast path checks only the top; here the whole sheaf is cheap enough to scan.
+    if (ptr === i32[r + R_FREELIST]) {
+      a.reportDoubleFree(c, ptr);
+      return true;
+    }
+    for (let k = 0; k < n; k++) {
+      if (i32[base + k] === ptr) {
+        a.reportDoubleFree(c, ptr);
+        return true;
+      }
+    }
+    if (n >= c.sheafCap) {
+      this.drainSheaf(c, r, Math.max(1, n >> 1));
+      n = i32[r + R_SHEAF_N]!;
+    }
+    i32[base + n] = ptr;
+    i32[r + R_SHEAF_N] = n + 1;
+    i32[r + R_FREE_SLOW]++;
+    void pfn;
+    return true;
+  }
+
+  /**
+   * Give the `count` oldest objects (the bottom) of record `rec`'s sheaf back to their
+   * slabs (kernel: sheaf_flush_unused / __kmem_cache_free_bulk). They were counted as freed
+   * when they entered the sheaf, so nothing is counted again. An object of the record's
+   * own cpu slab goes onto its cpu freelist (the record is ours or a dead thread's: no
+   * one else touches it); the others take __slab_free (freeSlow).
+   */
+  private drainSheaf(c: Cache, rec: number, count: number): void {
+    const i32 = this.a.i32;
+    const base = i32[rec + R_SHEAF]! >> 2;
+    const n = i32[rec + R_SHEAF_N]!;
+    const k = Math.min(count, n);
+    // Take them out of the sheaf first: a report raised below must not find them there.
+    const objs = i32.slice(base, base + k);
+    i32.copyWithin(base, base + k, base + n);
+    i32[rec + R_SHEAF_N] = n - k;
+    for (let j = 0; j < k; j++) {
+      const obj = objs[j]!;
+      const pfn = this.headPfn(obj);
+      if (pfn === i32[rec + R_SLAB]) {
+        i32[(obj + c.fp) >> 2] = i32[rec + R_FREELIST]!;
+        i32[rec + R_FREELIST] = obj;
+      } else {
+        this.freeSlow(c, pfn, obj, false);
+      }
+    }
+  }
+
+  /** Empty record `rec`'s sheaf into the slabs and free the sheaf itself (kernel: pcs_flush_all). */
+  private dropSheaf(c: Cache, rec: number): void {
+    const i32 = this.a.i32;
+    const sh = i32[rec + R_SHEAF]!;
+    if (sh === 0) return;
+    this.drainSheaf(c, rec, i32[rec + R_SHEAF_N]!);
+    i32[rec + R_SHEAF] = 0;
+    i32[rec + R_SHEAF_N] = 0;
+    this.a.kfree(sh);
+  }
+
+  /** True while record `rec` holds anything a flush must give back: a cpu slab or a sheaf. */
+  recordHolds(rec: number): boolean {
+    const i32 = this.a.i32;
+    return i32[rec + R_SLAB] !== 0 || i32[rec + R_SHEAF] !== 0;
+  }
+
+  /** Flush this thread's cpu slab and sheaf of cache `c` (kernel: flush_cpu_slab). */
   flushCpu(c: Cache): void {
     this.flushRecord(c, c.rec);
   }
 
   /**
-   * Flush the cpu slab held in cpu record `rec` (this thread's own, or a dead thread's).
+   * Flush the sheaf and the cpu slab held in cpu record `rec` (this thread's own, or a
+   * dead thread's): kernel flush_cpu_slab, which does pcs_flush_all then flush_slab. The
+   * sheaf goes first so objects of the cpu slab land on its freelist before deactivation.
    */
   flushRecord(c: Cache, rec: number): void {
+    if (this.a.i32[rec + R_SHEAF] !== 0) this.dropSheaf(c, rec);
+    this.deactivateRecord(c, rec);
+  }
+
+  /** Deactivate the cpu slab of record `rec`, leaving its sheaf alone (kernel: flush_slab). */
+  private deactivateRecord(c: Cache, rec: number): void {
     const i32 = this.a.i32;
     const pfn = i32[rec + R_SLAB];
     if (pfn === 0) return;

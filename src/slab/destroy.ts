@@ -22,7 +22,7 @@
 import type { Arena } from '../arena.js';
 import {
   C_ALLOC_OK, C_GEN, C_LOCK, C_NR_SLABS, C_REFCOUNT, C_STATE, CS_DYING, CS_FREE, CS_LEAKED, C_DESTROY_SEQ, H_SLAB_MUTEX,
-  P_FREELIST, P_INUSE, PAGE_SHIFT, R_FLUSH, R_SLAB, REQ_FLUSH, TS_FREE,
+  P_FREELIST, P_INUSE, PAGE_SHIFT, R_FLUSH, REQ_FLUSH, TS_FREE,
 } from '../layout.js';
 import { lock, unlock } from '../sync/mutex.js';
 import type { Cache } from './cache.js';
@@ -68,6 +68,9 @@ export class Destroyer {
         throw new Error(`slabrcu: kmem_cache_destroy ${c.name}: cache already destroyed`);
       }
       const ref = --i32[c.d + C_REFCOUNT];
+      // This handle may no longer allocate, fast path included (the cache may live on
+      // under other names: the slow path's checkAlloc refuses it with a clear error).
+      c.disable();
       if (ref > 0) {
         return { name: c.name, status: 'alias', deferred: false, leaked: 0, objects: [] };
       }
@@ -155,7 +158,9 @@ export class Destroyer {
     for (let s = 0; s < a.layout.maxThreads; s++) {
       if (s === a.slot) continue;
       const r = a.recW(s, h.idx);
-      if (i32[r + R_SLAB] === 0) continue;
+      // A sheaf holds objects (and is itself a kmalloc object) like a cpu slab holds
+      // its freelist: kernel flush_all's has_cpu_slab() also looks at the sheaves.
+      if (!a.slab.recordHolds(r)) continue;
       if (a.threads.state(s) !== TS_FREE) {
         // Live (or being detached by someone, who will flush it): ask, and wait later.
         Atomics.store(i32, r + R_FLUSH, 1);
@@ -174,7 +179,7 @@ export class Destroyer {
     const a = this.a;
     const out: number[] = [];
     for (let s = 0; s < a.layout.maxThreads; s++) {
-      if (a.i32[a.recW(s, h.idx) + R_SLAB] !== 0) {
+      if (a.slab.recordHolds(a.recW(s, h.idx))) {
         if (s !== a.slot && a.threads.state(s) === TS_FREE) a.slab.flushRecord(h, a.recW(s, h.idx));
         else out.push(s);
       }
@@ -232,10 +237,14 @@ export class Destroyer {
     }
     // Leak: list what remains; keep the memory (never turn a leak into a use-after-free).
     const objects = this.remainingObjects(h);
+    // The kernel prints s->name: the cache's own (first creator's) name, what slabinfo
+    // shows, even when the last reference was dropped through an alias. The report's
+    // `name` stays the handle's.
+    const cname = h.name;
     const warning = caller
-      ? `kmem_cache_destroy ${name}: Slab cache still has objects when called from ${caller}`
-      : `kmem_cache_destroy ${name}: Slab cache still has objects`;
-    let report = bugHeader(a, name, `Objects remaining in ${name} on __kmem_cache_shutdown()`);
+      ? `kmem_cache_destroy ${cname}: Slab cache still has objects when called from ${caller}`
+      : `kmem_cache_destroy ${cname}: Slab cache still has objects`;
+    let report = bugHeader(a, cname, `Objects remaining in ${cname} on __kmem_cache_shutdown()`);
     a.countSlabError(); // the BUG header
     for (const o of objects) {
       const slabBase = (o.ptr >>> PAGE_SHIFT) << PAGE_SHIFT;
@@ -247,7 +256,7 @@ export class Destroyer {
     lock(i32, H_SLAB_MUTEX);
     Atomics.store(i32, h.d + C_STATE, CS_LEAKED);
     unlock(i32, H_SLAB_MUTEX);
-    a.warn('kmem_cache_destroy', name, warning, `${warning}\n${report}`);
+    a.warn('kmem_cache_destroy', cname, warning, `${warning}\n${report}`);
     const rep: DestroyReport = { name, status: 'leaked', deferred, leaked: objects.length, objects, warning, report };
     if (unflushed.length) {
       rep.unflushedThreads = unflushed;

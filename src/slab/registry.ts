@@ -10,13 +10,14 @@
  */
 import type { Arena } from '../arena.js';
 import {
-  SLAB_FLAGS_PERMITTED, SLAB_HWCACHE_ALIGN, SLAB_KMALLOC, SLAB_MERGE_SAME, SLAB_NEVER_MERGE, SLAB_PANIC,
+  SLAB_DEBUG_FLAGS, SLAB_FLAGS_PERMITTED, SLAB_HWCACHE_ALIGN, SLAB_KMALLOC, SLAB_MERGE_SAME, SLAB_NEVER_MERGE,
+  SLAB_NO_MERGE, SLAB_PANIC, SLAB_TYPESAFE_BY_RCU,
 } from '../flags.js';
 import {
   C_ALIGN, C_ALLOC_OK, C_ALLOC_SLAB, C_CTOR_NAME, C_CTOR_NAME_LEN, C_DESTROY_SEQ, C_FLAGS, C_FOLD_ALLOCS, C_FOLD_FREES,
   C_FREE_SLAB, C_FULL_HEAD, C_FULL_TAIL, C_GEN, C_HAS_CTOR, C_INUSE, C_KFREE_PENDING, C_KMALLOC, C_MIN_PARTIAL, C_NAME,
   C_NAME_LEN, C_NR_PARTIAL, C_NR_SLABS, C_OBJECT_SIZE, C_OBJECTS, C_OFFSET, C_ORDER, C_ORIG_SIZE_OFF, C_PARTIAL_HEAD,
-  C_PARTIAL_TAIL, C_RCU_PENDING, C_RED_LEFT_PAD, C_REFCOUNT, C_SEQ, C_SIZE, C_STATE, C_TRACK_OFF, CPU_REC_BYTES,
+  C_PARTIAL_TAIL, C_RCU_PENDING, C_RED_LEFT_PAD, C_REFCOUNT, C_SEQ, C_SHEAF_CAP, C_SIZE, C_STATE, C_TRACK_OFF, CPU_REC_BYTES,
   CS_FREE, CS_LIVE, H_CACHE_SEQ, H_SLAB_MUTEX, MAX_NAME, N_CACHE, N_CGEN, N_CHARS, N_LEN, N_STATE, NAME_BYTES,
   PAGE_SIZE, MAX_ORDER,
 } from '../layout.js';
@@ -34,7 +35,17 @@ export interface CacheOptions {
   flags?: number;
   /** Constructor run once per object when a slab is created (in the thread that creates the slab). */
   ctor?: Ctor;
+  /**
+   * Objects per percpu sheaf (kernel: kmem_cache_args.sheaf_capacity), 0..255, default 0
+   * (none). Each thread then keeps up to this many freed objects of the cache in an array
+   * and allocates from it first. A cache with sheaves never merges (SLAB_NO_MERGE is set).
+   * Ignored (0) for debug caches and when frees go through the quarantine.
+   */
+  sheafCapacity?: number;
 }
+
+/** Largest sheafCapacity accepted. */
+export const MAX_SHEAF_CAPACITY = 255;
 
 export interface FindOptions {
   /** The constructor of a ctor cache, for threads that will create its slabs. */
@@ -145,6 +156,7 @@ export class Registry {
       origSizeOffset: i32[d + C_ORIG_SIZE_OFF]!,
       hasCtor: i32[d + C_HAS_CTOR] !== 0,
       kmalloc: i32[d + C_KMALLOC] !== 0,
+      sheafCapacity: i32[d + C_SHEAF_CAP]!,
     };
   }
 
@@ -171,7 +183,18 @@ export class Registry {
       throw new RangeError(`slabrcu: createCache('${name}'): unknown flags 0x${(userFlags >>> 0).toString(16)}`);
     }
     if (ctor !== undefined && typeof ctor !== 'function') throw new TypeError(`slabrcu: createCache('${name}'): ctor must be a function`);
-    const flags = userFlags | internalFlags | debugFlagsFor(this.a.debugSpec, name);
+    const sheafReq = opts.sheafCapacity ?? 0;
+    if (!Number.isInteger(sheafReq) || sheafReq < 0 || sheafReq > MAX_SHEAF_CAPACITY) {
+      throw new RangeError(`slabrcu: createCache('${name}'): sheafCapacity must be an integer in 0..${MAX_SHEAF_CAPACITY}, got ${String(sheafReq)}`);
+    }
+    // kernel __kmem_cache_create_args: a sheaf cache is SLAB_NO_MERGE (merging would share
+    // one s->cpu_sheaves between callers that sized them differently).
+    let flags = userFlags | internalFlags | debugFlagsFor(this.a.debugSpec, name);
+    if (sheafReq > 0) flags |= SLAB_NO_MERGE;
+    // do_kmem_cache_create: sheaves only without SLAB_DEBUG_FLAGS; here also not when every
+    // free must reach the quarantine (arena quarantineBytes, not TYPESAFE_BY_RCU).
+    const quarantined = this.a.options.quarantineBytes > 0 && (flags & SLAB_TYPESAFE_BY_RCU) === 0;
+    const sheafCapacity = flags & SLAB_DEBUG_FLAGS || quarantined ? 0 : sheafReq;
     const layout = calculateSizes(flags, size, calculateAlignment(flags, align, size), ctor !== undefined);
     const order = calculateOrder(layout.size, this.a.layout.maxThreads);
     if (order < 0 || order > MAX_ORDER || orderObjects(order, layout.size) < 1) {
@@ -228,6 +251,7 @@ export class Registry {
       i32[d + C_ORIG_SIZE_OFF] = layout.origSizeOffset;
       i32[d + C_HAS_CTOR] = ctor ? 1 : 0;
       i32[d + C_KMALLOC] = flags & SLAB_KMALLOC ? 1 : 0;
+      i32[d + C_SHEAF_CAP] = sheafCapacity;
       i32[d + C_SEQ] = ++i32[H_CACHE_SEQ];
       for (const w of [C_PARTIAL_HEAD, C_PARTIAL_TAIL, C_NR_PARTIAL, C_NR_SLABS, C_FULL_HEAD, C_FULL_TAIL, C_ALLOC_SLAB,
         C_FREE_SLAB, C_FOLD_ALLOCS, C_FOLD_FREES, C_RCU_PENDING, C_KFREE_PENDING, C_DESTROY_SEQ]) i32[d + w] = 0;
@@ -267,7 +291,7 @@ export class Registry {
       const d = this.a.descW(idx);
       if (i32[d + C_STATE] !== CS_LIVE) continue; // a dying cache is never merged into
       const sf = i32[d + C_FLAGS]!;
-      if (sf & SLAB_NEVER_MERGE || i32[d + C_HAS_CTOR] || sf & SLAB_KMALLOC) continue;
+      if (sf & SLAB_NEVER_MERGE || i32[d + C_HAS_CTOR] || sf & SLAB_KMALLOC || i32[d + C_SHEAF_CAP]) continue;
       const ssize = i32[d + C_SIZE]!;
       if (sz > ssize) continue;
       if ((flags & SLAB_MERGE_SAME) !== (sf & SLAB_MERGE_SAME)) continue;

@@ -57,6 +57,8 @@ export interface CacheStats {
   free_slab: number;
   /** Objects of this cache queued in kfree_rcu batches, not yet freed. */
   kfree_rcu_pending: number;
+  /** Objects per percpu sheaf (sysfs sheaf_capacity); 0 = no sheaves. */
+  sheaf_capacity: number;
 }
 
 export interface CacheCounts {
@@ -141,6 +143,7 @@ export function cacheStats(a: Arena, idx: number): CacheStats {
     alloc_slab: i32[d + C_ALLOC_SLAB]!,
     free_slab: i32[d + C_FREE_SLAB]!,
     kfree_rcu_pending: Math.max(0, a.kfreeRcuImpl.pendingForCache(idx)),
+    sheaf_capacity: g.sheafCapacity,
   };
 }
 

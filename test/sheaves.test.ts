@@ -1,0 +1,282 @@
+/**
+ * Percpu sheaves (createCache's sheafCapacity, kernel kmem_cache_args.sheaf_capacity):
+ * round trips, the half flush of a full sheaf, exact counts, flushes (shrink, destroy
+ * requests to live workers, dead workers drained by their detacher), bad pointers, no
+ * merging, debug caches without sheaves, and a model-style random test.
+ */
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { Arena, SLAB_NO_MERGE } from '../src/index.js';
+import { parseSlabinfo, TestWorker, withWarnings, workerUrl } from './helpers/slab-helpers.js';
+
+const MiB = 1 << 20;
+
+/** kmalloc objects in use (sheaves are kmalloc'd arrays). */
+function kmallocInUse(a: Arena): number {
+  let n = 0;
+  for (const [name, row] of parseSlabinfo(a.slabinfo())) if (name.startsWith('kmalloc-')) n += row.active;
+  return n;
+}
+
+function assertCounts(a: Arena, name: string, live: number): void {
+  const c = a.findCache(name)!;
+  const s = c.stats();
+  assert.equal(s.objects, live, `${name} stats().objects`);
+  assert.equal(parseSlabinfo(a.slabinfo()).get(s.name)!.active, live, `${name} slabinfo active_objs`);
+}
+
+test('sheaf round trip: frees go to the sheaf, allocs take them back LIFO on the fast path', () => {
+  const a = Arena.create({ bytes: 4 * MiB });
+  const k0 = kmallocInUse(a);
+  const c = a.createCache('sh-rt', { size: 64, sheafCapacity: 16 });
+  assert.equal(c.stats().sheaf_capacity, 16);
+  const ptrs: number[] = [];
+  for (let i = 0; i < 10; i++) ptrs.push(c.alloc());
+  // The first free allocates the sheaf (slow path), the next ones are fast pushes.
+  for (const p of ptrs) c.free(p);
+  let s = c.stats();
+  assert.equal(s.objects, 0);
+  assert.equal(s.free_slowpath, 1);
+  assert.equal(s.free_fastpath, 9);
+  assert.equal(kmallocInUse(a), k0 + 1, 'one kmalloc object: the sheaf');
+  // Objects in a sheaf are in use for their slab (kernel: the slab does not see them).
+  assert.equal(s.slabs, 1);
+  const fast0 = s.alloc_fastpath;
+  const again: number[] = [];
+  for (let i = 0; i < 10; i++) again.push(c.alloc());
+  assert.deepEqual(again, [...ptrs].reverse(), 'LIFO from the sheaf');
+  s = c.stats();
+  assert.equal(s.alloc_fastpath, fast0 + 10);
+  assert.equal(s.alloc_fastpath + s.alloc_slowpath - (s.free_fastpath + s.free_slowpath + s.free_remote), 10);
+  assertCounts(a, 'sh-rt', 10);
+  for (const p of again) c.free(p);
+  assertCounts(a, 'sh-rt', 0);
+  assert.equal(c.destroySync().status, 'released');
+  assert.equal(kmallocInUse(a), k0, 'destroy freed the sheaf');
+});
+
+test('a full sheaf flushes its older half to the slabs; counts stay exact', () => {
+  const a = Arena.create({ bytes: 4 * MiB });
+  const c = a.createCache('sh-full', { size: 64, sheafCapacity: 8 });
+  const ptrs: number[] = [];
+  for (let i = 0; i < 300; i++) ptrs.push(c.alloc()); // several slabs (63 per slab)
+  let live = ptrs.length;
+  // Free in an order that spreads over the slabs, checking counts as we go.
+  for (let i = 0; i < ptrs.length; i++) {
+    c.free(ptrs[(i * 37) % ptrs.length]!);
+    live--;
+    if (i % 25 === 0) assertCounts(a, 'sh-full', live);
+  }
+  assertCounts(a, 'sh-full', 0);
+  const s = c.stats();
+  assert.ok(s.free_slowpath >= 1 && s.free_fastpath > s.free_slowpath, JSON.stringify(s));
+  // Everything comes back, no duplicates.
+  const got = new Set<number>();
+  for (let i = 0; i < 300; i++) got.add(c.alloc());
+  assert.equal(got.size, 300);
+  assertCounts(a, 'sh-full', 300);
+  for (const p of got) c.free(p);
+  assert.equal(c.destroySync().status, 'released');
+});
+
+test('shrink() drains the sheaf: every slab goes back, the sheaf is freed', () => {
+  const a = Arena.create({ bytes: 4 * MiB });
+  const c = a.createCache('sh-shrink', { size: 128, sheafCapacity: 32 });
+  const k0 = kmallocInUse(a);
+  const ptrs: number[] = [];
+  for (let i = 0; i < 200; i++) ptrs.push(c.alloc());
+  for (const p of ptrs) c.free(p);
+  assert.ok(c.stats().slabs > 0);
+  c.shrink();
+  const s = c.stats();
+  assert.deepEqual([s.objects, s.slabs, s.cpu_slabs, s.partial], [0, 0, 0, 0]);
+  assert.equal(kmallocInUse(a), k0);
+  assertCounts(a, 'sh-shrink', 0);
+  // The sheaf comes back on the next free.
+  const p = c.alloc();
+  c.free(p);
+  assert.equal(c.alloc(), p);
+  c.free(p);
+  assert.equal(c.destroySync().status, 'released');
+});
+
+test('sheafCapacity: validated, never merged, ignored for debug caches', () => {
+  const a = Arena.create({ bytes: 4 * MiB, debug: 'F,sh-dbg*' });
+  for (const bad of [-1, 256, 1.5, Number.NaN, '8' as unknown as number]) {
+    assert.throws(() => a.createCache('sh-bad', { size: 64, sheafCapacity: bad }), RangeError);
+  }
+  assert.equal(a.findCache('sh-bad'), undefined);
+  const plain = a.createCache('sh-plain', { size: 64 });
+  const sheafy = a.createCache('sh-sheafy', { size: 64, sheafCapacity: 8 });
+  assert.notEqual(sheafy.idx, plain.idx, 'a sheaf cache is not merged into another');
+  const later = a.createCache('sh-later', { size: 64 });
+  assert.equal(later.idx, plain.idx, 'an ordinary cache still merges with its peer');
+  assert.notEqual(later.idx, sheafy.idx, 'nothing merges into a sheaf cache');
+  const dbg = a.createCache('sh-dbg1', { size: 64, sheafCapacity: 8 });
+  assert.equal(dbg.stats().sheaf_capacity, 0, 'debug caches have no sheaves');
+  const p = dbg.alloc();
+  dbg.free(p);
+  assert.equal(dbg.stats().free_fastpath, 0);
+  const zero = a.createCache('sh-zero', { size: 72, sheafCapacity: 0, flags: SLAB_NO_MERGE });
+  assert.equal(zero.stats().sheaf_capacity, 0);
+});
+
+test('bad pointers are still refused by a sheaf cache, and nothing changes', () => {
+  const a = Arena.create({ bytes: 4 * MiB });
+  const c = a.createCache('sh-bad-ptr', { size: 96, sheafCapacity: 16 });
+  const other = a.createCache('sh-other', { size: 96, flags: SLAB_NO_MERGE });
+  const ptrs: number[] = [];
+  for (let i = 0; i < 40; i++) ptrs.push(c.alloc());
+  const q = other.alloc();
+  c.free(ptrs[0]!); // the sheaf exists now
+  c.free(ptrs[1]!);
+  const before = c.stats();
+  const cases: [number, string][] = [
+    [ptrs[5]! + 8, 'invalid-free'], // interior
+    [ptrs[5]! + 1, 'invalid-free'],
+    [q, 'wrong-cache'],
+    [a.sab.byteLength + 4096, 'invalid-free'],
+    [64, 'invalid-free'], // the header page
+    [ptrs[1]!, 'double-free'], // the sheaf's top (the fast path checks only the top, like the kernel)
+  ];
+  for (const [p, kind] of cases) {
+    const { warnings } = withWarnings(a, () => c.free(p));
+    assert.equal(warnings.length, 1, `free(0x${p.toString(16)})`);
+    assert.equal(warnings[0]!.kind, kind, `free(0x${p.toString(16)})`);
+  }
+  const after = c.stats();
+  assert.equal(after.objects, before.objects);
+  assert.equal(after.free_fastpath + after.free_slowpath, before.free_fastpath + before.free_slowpath);
+  // The sheaf keeps working after the refusals.
+  c.free(ptrs[2]!);
+  const r = c.alloc(); // takes ptrs[2] back from the sheaf
+  assert.equal(r, ptrs[2]);
+  c.free(r);
+  assert.equal(other.stats().objects, 1);
+  // Every object is handed out once.
+  const seen = new Set<number>();
+  for (let i = 0; i < 40; i++) {
+    const p = c.alloc();
+    assert.ok(!seen.has(p));
+    seen.add(p);
+  }
+});
+
+test('a sheaf is drained when the sheaf fills with the remaining objects of a full slab (frozen and unfrozen slabs)', () => {
+  const a = Arena.create({ bytes: 4 * MiB });
+  const c = a.createCache('sh-mix', { size: 64, sheafCapacity: 4 });
+  const ptrs: number[] = [];
+  for (let i = 0; i < 63 * 3; i++) ptrs.push(c.alloc()); // 3 slabs: the first two full, off-list
+  // Free from the full slabs and the cpu slab in turn: half flushes hit both kinds.
+  for (let i = 0; i < 63; i++) {
+    c.free(ptrs[i]!);
+    c.free(ptrs[126 + i]!);
+  }
+  assertCounts(a, 'sh-mix', 63);
+  assert.equal(c.validate().errors, 0);
+  for (let i = 63; i < 126; i++) c.free(ptrs[i]!);
+  c.shrink();
+  assert.equal(c.stats().slabs, 0);
+  assert.equal(c.destroySync().status, 'released');
+});
+
+test('destroy: objects in another worker\'s sheaf are flushed by that worker on request', async () => {
+  const a = Arena.create({ bytes: 8 * MiB });
+  const k0 = kmallocInUse(a);
+  const used0 = a.pageStats().used;
+  const c = a.createCache('hold-64', { size: 64, sheafCapacity: 32 });
+  const n = 30;
+  const w = new TestWorker(workerUrl('slab-hold'), { sab: a.sab, cache: 'hold-64', n, f: n, mode: 'terminate' });
+  a.watch(w.w);
+  await w.next();
+  const s = c.stats();
+  assert.equal(s.objects, 0, 'the worker freed everything (into its sheaf)');
+  assert.equal(s.slabs, 1, 'its objects keep the slab in use');
+  const rep = await c.destroy();
+  assert.equal(rep.status, 'released');
+  assert.equal(rep.deferred, true, 'it had to wait for the worker');
+  assert.equal(kmallocInUse(a), k0, 'the worker freed its sheaf');
+  await w.w.terminate();
+  await w.exited.catch(() => 0);
+  // Its kmalloc cpu slab is flushed by the detach on exit: every page is back.
+  for (const name of ['kmalloc-128']) a.findCache(name)!.shrink();
+  assert.equal(a.pageStats().used, used0);
+});
+
+test('a terminated watched worker\'s sheaf is drained by the thread that detaches it', async () => {
+  const a = Arena.create({ bytes: 8 * MiB });
+  const k0 = kmallocInUse(a);
+  const c = a.createCache('hold-sh', { size: 64, sheafCapacity: 64 });
+  const n = 100;
+  const w = new TestWorker(workerUrl('slab-hold'), { sab: a.sab, cache: 'hold-sh', n, f: 50, mode: 'terminate' });
+  a.watch(w.w);
+  const msg = await w.next<{ slot: number; ptrs: number[]; freed: number[] }>();
+  assertCounts(a, 'hold-sh', 50);
+  await w.w.terminate();
+  await w.exited.catch(() => 0);
+  await new Promise((r) => setTimeout(r, 5));
+  // Detached for it: sheaf and cpu slab flushed, counts folded.
+  assertCounts(a, 'hold-sh', 50);
+  assert.equal(kmallocInUse(a), k0, 'the dead worker\'s sheaf was freed');
+  for (const p of msg.ptrs) c.free(p);
+  assertCounts(a, 'hold-sh', 0);
+  c.shrink();
+  assert.equal(c.stats().slabs, 0);
+  assert.equal(c.destroySync().status, 'released');
+});
+
+test('model: random alloc/free/shrink over sheaf caches keeps objects disjoint and counts exact', () => {
+  const op = fc.oneof(
+    { arbitrary: fc.record({ t: fc.constant('alloc' as const), c: fc.nat(1), n: fc.integer({ min: 1, max: 80 }) }), weight: 4 },
+    { arbitrary: fc.record({ t: fc.constant('free' as const), c: fc.nat(1), n: fc.integer({ min: 1, max: 80 }), pick: fc.nat() }), weight: 4 },
+    { arbitrary: fc.record({ t: fc.constant('shrink' as const), c: fc.nat(1) }), weight: 1 },
+  );
+  fc.assert(
+    fc.property(fc.array(op, { maxLength: 40 }), fc.integer({ min: 1, max: 40 }), (ops, cap) => {
+      const a = Arena.create({ bytes: 4 * MiB });
+      const k0 = kmallocInUse(a);
+      const caches = [
+        a.createCache('m-sh-a', { size: 48, sheafCapacity: cap }),
+        a.createCache('m-sh-b', { size: 200, sheafCapacity: Math.max(1, cap >> 2) }),
+      ];
+      const live = caches.map(() => new Map<number, number>());
+      let tag = 1;
+      for (const o of ops) {
+        const c = caches[o.c]!;
+        const m = live[o.c]!;
+        if (o.t === 'alloc') {
+          for (let k = 0; k < o.n; k++) {
+            const p = c.alloc();
+            assert.ok(p !== 0);
+            for (const mm of live) assert.ok(!mm.has(p), 'handed out twice');
+            a.dv.setUint32(p + 4, tag, true);
+            m.set(p, tag++);
+          }
+        } else if (o.t === 'free') {
+          const keys = [...m.keys()];
+          for (let k = 0; k < o.n && keys.length; k++) {
+            const p: number = keys.splice((o.pick + k * 7) % keys.length, 1)[0]!;
+            assert.equal(a.dv.getUint32(p + 4, true), m.get(p), 'contents survive');
+            m.delete(p);
+            c.free(p);
+          }
+        } else {
+          c.shrink();
+        }
+        for (let i = 0; i < caches.length; i++) {
+          const s = caches[i]!.stats();
+          assert.equal(s.objects, live[i]!.size);
+          assert.equal(parseSlabinfo(a.slabinfo()).get(s.name)!.active, live[i]!.size);
+        }
+      }
+      for (let i = 0; i < caches.length; i++) {
+        for (const p of live[i]!.keys()) caches[i]!.free(p);
+        assert.equal(caches[i]!.destroySync().status, 'released');
+      }
+      assert.equal(kmallocInUse(a), k0);
+      assert.equal(a.reports.length, 0);
+    }),
+    { numRuns: 60 },
+  );
+});
