@@ -42,6 +42,8 @@ const unref = (t: Timer): Timer => {
   return t;
 };
 const now31 = (): number => Date.now() & 0x7fffffff;
+/** B_OWNER of a block on the closed list. */
+const B_CLOSED = -1;
 
 export class KfreeRcu {
   private readonly g: number; // word index of the region header
@@ -223,9 +225,12 @@ export class KfreeRcu {
     const b = this.blk;
     if (b === 0) return;
     if (i32[b + B_COUNT] === 0) return; // nothing in it: keep it open
-    this.blk = 0;
-    i32[this.me + S_CUR] = 0;
+    // On the closed list first, then out of S_CUR: a thread stopped in between leaves
+    // the block in both places, and B_OWNER (no longer its slot) tells its adopter not
+    // to queue it twice.
     this.pushClosed(b >> (PAGE_SHIFT - 2));
+    i32[this.me + S_CUR] = 0;
+    this.blk = 0;
   }
 
   private pushClosed(pfn: number): void {
@@ -241,6 +246,7 @@ export class KfreeRcu {
     else i32[(t << (PAGE_SHIFT - 2)) + B_NEXT] = pfn;
     i32[g + G_CLOSED_TAIL] = pfn;
     i32[g + G_NR_CLOSED]++;
+    i32[b + B_OWNER] = B_CLOSED;
     unlock(i32, g + G_LOCK);
   }
 
@@ -708,7 +714,11 @@ export class KfreeRcu {
     const pfn = i32[w + S_CUR]!;
     if (pfn !== 0) {
       i32[w + S_CUR] = 0;
-      if (i32[(pfn << (PAGE_SHIFT - 2)) + B_COUNT]! > 0) this.pushClosed(pfn);
+      const b = pfn << (PAGE_SHIFT - 2);
+      if (i32[b + B_OWNER] !== slot) {
+        /* it died between queueing the block and clearing S_CUR: the block is on the
+           closed list already (B_CLOSED), or was drained and reused by another thread */
+      } else if (i32[b + B_COUNT]! > 0) this.pushClosed(pfn);
       else {
         i32[a.pm(pfn) + P_FLAGS] = 0;
         a.pages.free(pfn, 0);
