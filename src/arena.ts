@@ -481,9 +481,16 @@ export class Arena {
     if (this.detached) return;
     const f = this.threads.takeRequests(this.slot);
     if (f === 0) return;
-    if (f & REQ_FLUSH) this.serveFlush();
-    if (f & REQ_RCU) this.rcu.serviceRequests();
-    if (f & REQ_KFREE) this.kfreeRcuImpl.serviceRequests();
+    // Each request is served even if another one throws (the flags are gone once taken).
+    try {
+      if (f & REQ_FLUSH) this.serveFlush();
+    } finally {
+      try {
+        if (f & REQ_RCU) this.rcu.serviceRequests();
+      } finally {
+        if (f & REQ_KFREE) this.kfreeRcuImpl.serviceRequests();
+      }
+    }
   }
 
   private serveFlush(): void {
@@ -509,6 +516,10 @@ export class Arena {
       if (this.detached) return;
       try {
         this.serviceRequests();
+      } catch (e) {
+        // Never an unhandled rejection from the library's own pump: report it.
+        const msg = `slabrcu: serving a request on thread ${this.slot} failed: ${(e as Error)?.message ?? String(e)}`;
+        this.warn('service-error', undefined, msg, String((e as Error)?.stack ?? e));
       } finally {
         this.armPump();
       }

@@ -1,7 +1,6 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { tortureFailed } from '../src/cli/torture.js';
 
@@ -48,9 +47,8 @@ test('tortureFailed reads the usual result shapes', () => {
   assert.equal(tortureFailed(undefined), false);
 });
 
-const hasTorture = existsSync(fileURLToPath(new URL('../src/rcu/torture.js', import.meta.url)));
 
-test('torture: passes in the normal mode and fails in the broken mode (JSON)', { skip: !hasTorture && 'src/rcu/torture.ts has not landed' }, async () => {
+test('torture: passes in the normal mode and fails in the broken mode (JSON)', async () => {
   const ok = await cli(['torture', '--seconds', '1', '--readers', '1', '--json']);
   assert.equal(ok.code, 0, ok.stderr);
   assert.equal(tortureFailed(JSON.parse(ok.stdout)), false);
@@ -59,8 +57,3 @@ test('torture: passes in the normal mode and fails in the broken mode (JSON)', {
   assert.equal(tortureFailed(JSON.parse(broken.stdout)), true);
 });
 
-test('torture: says clearly when it is not available', { skip: hasTorture && 'torture is available' }, async () => {
-  const r = await cli(['torture', '--seconds', '1']);
-  assert.equal(r.code, 2);
-  assert.match(r.stderr, /slabrcu torture: not available in this build/);
-});

@@ -181,6 +181,54 @@ test('dead threads: workers killed at random points of a kfreeRcu loop, then des
   assert.equal(a.kfreeRcuPending(), 0);
 });
 
+test('a live thread that never yields cannot make destroy() wait forever: reported after destroyFlushTimeoutMs', async (t) => {
+  // A short flush timeout (default 5 s).
+  const a = Arena.create({ bytes: 8 << 20, destroyFlushTimeoutMs: 150 });
+  const c = a.createCache('spinner-cache', { size: 64, flags: SLAB_NO_MERGE });
+  const flag = new Int32Array(new SharedArrayBuffer(4));
+  const w = startWorker('kfree-worker', { sab: a.sab, mode: 'hold-and-spin', cache: 'spinner-cache', log: flag.buffer });
+  t.after(() => w.terminate());
+  a.watch(w);
+  await nextMessage(w, 'holding');
+  assert.equal(c.stats().cpu_slabs, 1);
+  const rep = await c.destroy();
+  assert.equal(rep.status, 'leaked');
+  assert.equal(rep.deferred, true);
+  assert.equal(rep.unflushedThreads?.length, 1);
+  assert.ok(rep.waitedFor?.some((x) => /cpu slab flush \(threads \d+: timed out\)/.test(x)), JSON.stringify(rep.waitedFor));
+  assert.match(rep.report!, /could not be flushed/);
+  // The memory stays the cache's: nothing was freed under the spinning thread.
+  assert.equal(c.stats().slabs, 1);
+  Atomics.store(flag, 0, 1);
+  await nextMessage(w, 'spun');
+});
+
+test('SLAB_TYPESAFE_BY_RCU: an empty slab is not given back to the page allocator while a reader may still see it', async (t) => {
+  const a = Arena.create({ bytes: 8 << 20 });
+  const c = a.createCache('tsrcu-gp', { size: 256, flags: SLAB_TYPESAFE_BY_RCU });
+  const objs: number[] = [];
+  for (let i = 0; i < 200; i++) objs.push(c.alloc());
+  const w = startWorker('kfree-worker', { sab: a.sab, mode: 'reader-hold', cache: 'tsrcu-gp' });
+  t.after(() => w.terminate());
+  a.watch(w);
+  await nextMessage(w, 'locked');
+  const usedBefore = a.pageStats().used;
+  for (const p of objs) c.free(p);
+  assert.ok(c.shrink() > 0, 'empty slabs were discarded from the cache');
+  assert.equal(c.stats().slabs, 0);
+  // ...but their pages wait for a grace period: the reader inside its section blocks it.
+  for (let i = 0; i < 5; i++) {
+    await tick(5);
+    c.shrink();
+  }
+  assert.equal(a.pageStats().used, usedBefore, 'slab pages went back before a grace period');
+  w.postMessage({ type: 'unlock' });
+  await nextMessage(w, 'unlocked');
+  await a.rcu.synchronizeAsync();
+  c.shrink();
+  assert.ok(a.pageStats().used < usedBefore, 'slab pages were not given back after the grace period');
+});
+
 // ---- lib/slub_kunit.c cases (counted like slab_errors) ----
 
 test('kunit test_kfree_rcu: alloc, kfree_rcu, destroy at once: 0 reports', async () => {

@@ -114,3 +114,23 @@ test('no page for a block: objects are chained through their own memory, never l
   c.shrink();
   assert.ok(a.pageStats().free > 0);
 });
+
+test('the RCU worker frees closed kfree_rcu batches while the thread that queued them is busy', async () => {
+  const { startRcuWorker } = await import('../src/node.js');
+  const a = Arena.create({ bytes: 16 << 20 });
+  const keep = setInterval(() => {}, 1000); // the RCU worker is unref'd: keep this test alive
+  const h = await startRcuWorker(a);
+  try {
+    const c = a.createCache('kf-driver', { size: 64, flags: SLAB_NO_MERGE });
+    // Two full blocks (closed at once) and a few in the open one.
+    for (let i = 0; i < 2 * KVFREE_BULK_MAX_ENTR + 10; i++) a.kfreeRcu(c.alloc());
+    // Block this thread (no event-loop turn): only another thread can free them now.
+    const nap = new Int32Array(new SharedArrayBuffer(4));
+    for (let i = 0; i < 2000 && c.stats().objects > 10; i++) Atomics.wait(nap, 0, 0, 2);
+    assert.equal(c.stats().objects, 10, 'the RCU worker did not free the closed batches');
+  } finally {
+    await h.stop();
+    clearInterval(keep);
+  }
+  a.kvfreeRcuBarrier();
+});

@@ -21,8 +21,9 @@
  * open block or sees closed blocks; its timers are unref'd (never keep a process alive).
  */
 import type { Arena } from '../arena.js';
+import type { Cache } from '../slab/cache.js';
 import {
-  C_FOLD_KD, C_FOLD_KQ, P_CACHE, P_FLAGS, PAGE_SHIFT, PK_PAGES, PK_TAIL, R_KFREE_D, R_KFREE_Q, REQ_KFREE, TS_LIVE,
+  C_FOLD_KD, C_FOLD_KQ, C_GEN, P_CACHE, P_FLAGS, PAGE_SHIFT, PK_PAGES, PK_SLAB, PK_TAIL, R_KFREE_D, R_KFREE_Q, REQ_KFREE, TS_LIVE,
 } from '../layout.js';
 import { lock, lockAsync, tryLock, unlock } from '../sync/mutex.js';
 import {
@@ -50,8 +51,15 @@ export class KfreeRcu {
   private timer: Timer | undefined;
   private timerDue = 0;
   private gpRunning = false;
+  private readonly i32: Int32Array;
+  private readonly metaW: number;
+  private readonly handles: (Cache | undefined)[] = [];
+  /** This thread has detached: everything goes through the checked slow path (which throws). */
+  private off = false;
 
   constructor(private readonly a: Arena) {
+    this.i32 = a.i32;
+    this.metaW = a.metaW;
     this.g = a.layout.kfreeBase >> 2;
     this.me = this.slotW(a.slot);
     const pfn = a.i32[this.me + S_CUR]!;
@@ -70,6 +78,53 @@ export class KfreeRcu {
    */
   kfreeRcu(ptr: number, rcuHeadOffset?: number): void {
     if (ptr === 0) return;
+    const a = this.a;
+    const i32 = this.i32;
+    // Fast path: a slab object of an order-0 slab, on an object boundary, an open block
+    // with room. Everything else (tails of larger slabs, large kmalloc, bad pointers,
+    // the rcuHeadOffset form, a detached thread) takes kfreeRcuSlow.
+    if (rcuHeadOffset === undefined && ptr > 0 && ptr < i32.length << 2 && !this.off) {
+      const m = this.metaW + (ptr >>> PAGE_SHIFT) * 8;
+      if ((i32[m + P_FLAGS]! & 15) === PK_SLAB) {
+        const idx = i32[m + P_CACHE]!;
+        const h = this.handle(idx);
+        if (h.objectIndex(ptr - ((ptr >>> PAGE_SHIFT) << PAGE_SHIFT)) >= 0) {
+          const b = this.blk;
+          if (b !== 0) {
+            const n = i32[b + B_COUNT]!;
+            if (n < KVFREE_BULK_MAX_ENTR) {
+              // The block's GP cookie is taken when it is closed (pushClosed), after its
+              // newest insert: the kernel refreshes it on every insert; a later snapshot
+              // is just as safe (a GP that began after it began after every insert) and
+              // keeps the insert to three stores.
+              i32[b + B_REC + n] = ptr;
+              i32[b + B_COUNT] = n + 1;
+              i32[h.rec + R_KFREE_Q]++;
+              if (n === 0) this.firstInsert();
+              return;
+            }
+          }
+        }
+      }
+    }
+    this.kfreeRcuSlow(ptr, rcuHeadOffset);
+  }
+
+  /** A handle per cache index for this thread, revalidated by generation. */
+  private handle(idx: number): Cache {
+    const h = this.handles[idx];
+    if (h !== undefined && h.gen === this.i32[h.d + C_GEN]) return h;
+    const nh = this.a.internalHandle(idx);
+    this.handles[idx] = nh;
+    return nh;
+  }
+
+  private firstInsert(): void {
+    this.i32[this.me + S_OPENED] = now31();
+    this.arm(this.a.options.kfreeRcuDrainMs);
+  }
+
+  private kfreeRcuSlow(ptr: number, rcuHeadOffset: number | undefined): void {
     const a = this.a;
     a.checkAttached();
     if (rcuHeadOffset !== undefined && (!Number.isInteger(rcuHeadOffset) || rcuHeadOffset < 0 || (rcuHeadOffset & 3) !== 0)) {
@@ -100,13 +155,8 @@ export class KfreeRcu {
     }
     i32[b + B_REC + n] = ptr;
     i32[b + B_COUNT] = n + 1;
-    // get_state_synchronize_rcu_full() on every insert: the block's cookie covers its newest object.
-    i32[b + B_COOKIE] = a.rcu.getState();
     if (idx >= 0) i32[a.recW(a.slot, idx) + R_KFREE_Q]++;
-    if (n === 0) {
-      i32[this.me + S_OPENED] = now31();
-      this.arm(a.options.kfreeRcuDrainMs);
-    }
+    if (n === 0) this.firstInsert();
   }
 
   /** The open block is full (or there is none): close it and open another. Returns its word index or 0. */
@@ -183,6 +233,8 @@ export class KfreeRcu {
     const g = this.g;
     const b = pfn << (PAGE_SHIFT - 2);
     i32[b + B_NEXT] = 0;
+    // get_state_synchronize_rcu(), after the block's last insert (see kfreeRcu).
+    i32[b + B_COOKIE] = this.a.rcu.getState();
     lock(i32, g + G_LOCK);
     const t = i32[g + G_CLOSED_TAIL]!;
     if (t === 0) i32[g + G_CLOSED_HEAD] = pfn;
@@ -259,16 +311,7 @@ export class KfreeRcu {
     let freed = 0;
     for (let p = last !== 0 ? first : 0; p !== 0; ) {
       const b = p << (PAGE_SHIFT - 2);
-      // Each record's count slot shrinks before its free: a thread killed between the
-      // two leaves one object in doubt (reported by the adopter), never a double free.
-      for (let k = i32[b + B_COUNT]! - 1; k >= 0; k--) {
-        const obj = i32[b + B_REC + k]!;
-        i32[this.me + S_DRAIN_OBJ] = obj;
-        i32[b + B_COUNT] = k;
-        this.freeOne(obj);
-        freed++;
-      }
-      i32[this.me + S_DRAIN_OBJ] = 0;
+      freed += this.freeBlock(b);
       const next = i32[b + B_NEXT]!;
       Atomics.store(i32, this.me + S_DRAINING, next);
       this.recyclePage(p);
@@ -280,6 +323,72 @@ export class KfreeRcu {
       this.freeOne(this.objectOfLink(link));
       freed++;
     }
+    return freed;
+  }
+
+  /**
+   * kfree_bulk of one block, newest record first. Runs of records in the same slab go
+   * back as one detached list (SlabCore.freeGroup), whose commit also shrinks B_COUNT
+   * inside the cache lock; so if this thread dies, its adopter re-queues exactly the
+   * records not yet freed. Debug and quarantine caches, and large kmalloc blocks, are
+   * freed one by one through the checked paths (S_DRAIN_OBJ names the one in hand).
+   */
+  private freeBlock(b: number): number {
+    const a = this.a;
+    const i32 = this.i32;
+    const meta = this.metaW;
+    let freed = 0;
+    let k = i32[b + B_COUNT]! - 1;
+    while (k >= 0) {
+      const obj = i32[b + B_REC + k]!;
+      let pfn = obj >>> PAGE_SHIFT;
+      let f = i32[meta + pfn * 8 + P_FLAGS]! & 15;
+      if (f === PK_TAIL) {
+        pfn = i32[meta + pfn * 8 + P_CACHE]!;
+        f = i32[meta + pfn * 8 + P_FLAGS]! & 15;
+      }
+      const h = f === PK_SLAB ? this.handle(i32[meta + pfn * 8 + P_CACHE]!) : undefined;
+      if (h === undefined || h.debug || h.quarantine) {
+        i32[this.me + S_DRAIN_OBJ] = obj;
+        i32[b + B_COUNT] = k;
+        this.freeOne(obj);
+        i32[this.me + S_DRAIN_OBJ] = 0;
+        freed++;
+        k--;
+        continue;
+      }
+      // Gather the run of older records in the same slab into a detached freelist.
+      const fp = h.fp;
+      let tail = obj;
+      let j = k - 1;
+      for (; j >= 0; j--) {
+        const q = i32[b + B_REC + j]!;
+        let qp = q >>> PAGE_SHIFT;
+        if (qp !== pfn) {
+          if ((i32[meta + qp * 8 + P_FLAGS]! & 15) !== PK_TAIL) break;
+          qp = i32[meta + qp * 8 + P_CACHE]!;
+          if (qp !== pfn) break;
+        }
+        i32[(tail + fp) >> 2] = q;
+        tail = q;
+      }
+      const n = k - j;
+      if (a.slab.freeGroup(h, pfn, obj, tail, n, b + B_COUNT, j + 1)) {
+        i32[h.rec + R_KFREE_D] += n;
+        freed += n;
+      } else {
+        // Counts do not allow it (a double kfreeRcu): one by one, with reports.
+        for (let r = k; r > j; r--) {
+          const o = i32[b + B_REC + r]!;
+          i32[b + B_COUNT] = r;
+          i32[h.rec + R_KFREE_D]++;
+          h.free(o);
+          freed++;
+        }
+      }
+      k = j;
+    }
+    i32[b + B_COUNT] = 0;
     return freed;
   }
 
@@ -365,6 +474,17 @@ export class KfreeRcu {
         },
       );
     }
+  }
+
+  /**
+   * Called periodically by the RCU worker thread (startRcuWorker): free the closed
+   * blocks whose grace period has completed, and make sure a GP is on its way for the
+   * others (start_poll_synchronize_rcu: the worker drives it).
+   */
+  driverTick(): void {
+    if (!this.closedPending()) return;
+    this.drainReady(false);
+    if (this.closedPending()) this.a.rcu.startPoll();
   }
 
   /** REQ_KFREE from another thread: close our open block, take part in draining. */
@@ -526,6 +646,7 @@ export class KfreeRcu {
   /** This thread leaves: close its block, give back spare pages, ask live threads to drain. */
   detach(): void {
     const a = this.a;
+    this.off = true;
     this.closeOwn();
     const b = this.blk;
     if (b !== 0) {

@@ -10,5 +10,11 @@ if (parentPort) {
   // Claim the driver role first so start-up reports a conflict instead of hanging.
   const run = runGpDriver(arena.rcu);
   port.postMessage({ type: 'ready', slot: arena.threadId, ok: Atomics.load(core.i32, core.driverW) === arena.threadId + 1 });
-  void run.then(() => arena.detach());
+  // The RCU worker also frees kfree_rcu batches whose grace period has completed
+  // (kernel: kfree_rcu_work on rcu_reclaim_wq), so application threads need not.
+  const reclaim = setInterval(() => arena.kfreeRcuImpl.driverTick(), 10);
+  void run.then(() => {
+    clearInterval(reclaim);
+    arena.detach();
+  });
 }

@@ -73,6 +73,8 @@ export class Cache {
   /** @internal */ nameGen = 0;
   private readonly i32: Int32Array;
   private readonly okW: number;
+  /** @internal 1 / size, for objectIndex */
+  readonly invSize: number;
   /** Bytes covered by the slab's objects (objects * stride); the tail padding after them is not an object. */
   private readonly objBytes: number;
 
@@ -108,6 +110,7 @@ export class Cache {
     this.ctor = ctor;
     this.i32 = arena.i32;
     this.okW = this.d + C_ALLOC_OK;
+    this.invSize = 1 / g.size;
     this.objBytes = g.objects * g.size;
   }
 
@@ -211,6 +214,18 @@ export class Cache {
       return -1;
     }
     return pfn;
+  }
+
+  /**
+   * @internal Index of the object starting `off` bytes after its slab's first page, or
+   * -1 if no object starts there (kernel: obj_to_index, here with the boundary check).
+   */
+  objectIndex(off: number): number {
+    const o = off - this.redLeftPad;
+    if (o < 0) return -1;
+    // Multiply by the reciprocal (exact for exact multiples: o < 2^20, see kernel reciprocal_divide).
+    const idx = (o * this.invSize) | 0;
+    return idx * this.size === o && idx < this.objects ? idx : -1;
   }
 
   /** @internal throws unless allocation is allowed. */

@@ -277,6 +277,60 @@ export class SlabCore {
     return true;
   }
 
+  /**
+   * kfree_bulk for one slab (kernel: build_detached_freelist, then one do_slab_free of the
+   * detached list): `n` objects of slab `pfn`, already chained head..tail through their
+   * free pointers, go back in one step. It runs under the cache lock so that the caller's
+   * commit word (a kfree_rcu block's record count) changes in the same critical section
+   * as the objects change hands: a drainer that dies outside it leaves an exact count.
+   * Returns false (nothing done) if the slab's counts say this would free more objects
+   * than are in use (a double kfreeRcu): the caller frees them one by one, with reports.
+   */
+  freeGroup(c: Cache, pfn: number, head: number, tail: number, n: number, commitW: number, commitV: number): boolean {
+    const a = this.a;
+    const i32 = a.i32;
+    const m = a.pm(pfn);
+    const rw = m + P_RFREE;
+    const tailW = (tail + c.fp) >> 2;
+    lock(i32, c.d + C_LOCK);
+    let h = Atomics.load(i32, rw);
+    if ((h & FROZEN) !== 0) {
+      // Someone's cpu slab: one lock-free push of the whole chain. The slab cannot be
+      // unfrozen meanwhile: that needs the lock we hold. The commit goes first: a thread
+      // stopped between the two leaks this run rather than freeing it twice.
+      i32[commitW] = commitV;
+      for (;;) {
+        i32[tailW] = h & ~FROZEN;
+        const got = Atomics.compareExchange(i32, rw, h, head | FROZEN);
+        if (got === h) break;
+        h = got;
+      }
+      i32[c.rec + R_FREE_REMOTE] += n;
+      unlock(i32, c.d + C_LOCK);
+      return true;
+    }
+    const inuse = i32[m + P_INUSE]! - n;
+    if (inuse < 0) {
+      unlock(i32, c.d + C_LOCK);
+      return false;
+    }
+    i32[commitW] = commitV;
+    const prior = i32[m + P_FREELIST]!;
+    i32[tailW] = prior;
+    i32[m + P_FREELIST] = head;
+    i32[m + P_INUSE] = inuse;
+    i32[c.rec + R_FREE_SLOW] += n;
+    if (inuse === 0 && i32[c.d + C_NR_PARTIAL]! >= c.minPartial) {
+      listDel(i32, a.metaW, c.d, pfn);
+      this.discardLocked(c, pfn);
+    } else if (prior === 0) {
+      listDel(i32, a.metaW, c.d, pfn);
+      listAdd(i32, a.metaW, c.d, false, pfn, true);
+    }
+    unlock(i32, c.d + C_LOCK);
+    return true;
+  }
+
   // ------------------------------------------------------------- deactivate
 
   /**

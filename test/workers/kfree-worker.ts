@@ -57,6 +57,21 @@ async function main(): Promise<void> {
       arena.detach();
       return;
     }
+    case 'hold-and-spin': {
+      // take a cpu slab of the cache, then spin without ever calling the allocator or
+      // yielding, until the flag in log[0] becomes 1
+      const c = arena.findCache(cache)!;
+      const log = new Int32Array(workerData.log as SharedArrayBuffer);
+      const p = c.alloc();
+      c.free(p); // the object is back on our cpu freelist: the slab stays ours
+      port.postMessage({ type: 'holding' });
+      while (Atomics.load(log, 0) === 0) {
+        /* busy: no allocator call, no event-loop turn */
+      }
+      port.postMessage({ type: 'spun' });
+      clearInterval(keepAlive);
+      return;
+    }
     case 'reader-hold': {
       arena.rcu.readLock();
       port.postMessage({ type: 'locked' });
