@@ -5,13 +5,16 @@
  * Shared words (in one kmalloc'd block at word `g`):
  *   g+0  go: 0 until the main thread starts the run (Atomics.store + notify), 2 = stop
  *   g+1  pointer to the current record (byte offset), RCU-published
- *   g+2  spinlock word (0/1)            g+3  rwlock word (readers count, -1 = writer)
+ *   g+2  spinlock word (0/1)            g+3  rwlock word (readers count; sign bit = writer)
  *   g+16.. two records of 16 words each (the writer alternates between them)
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { Arena } from '../src/arena.js';
 
 export type LockKind = 'memb' | 'spin' | 'rwlock';
+/** The writer's schedule (all three locks): one update per period. */
+export const WRITER_PERIOD_MS = 1;
+const WRITER_BIT = 1 << 31;
 export interface BenchWorkerData {
   sab: SharedArrayBuffer;
   g: number;
@@ -62,16 +65,19 @@ if (parentPort) {
       ops += 1024;
     }
   } else {
-    // The writer updates the record, then idles ~50 us (the same pacing for every lock).
+    // The writer runs on a fixed schedule, the same for every lock: one update every
+    // WRITER_PERIOD_MS of wall time (it sleeps until the next deadline; a writer that
+    // falls behind resynchronises instead of bursting). updates/s shows whether it kept pace.
     let v = 0;
+    let next = performance.now() + WRITER_PERIOD_MS;
     while (Atomics.load(i32, GO) === 1) {
       v++;
       if (d.kind === 'memb') {
         const cur = Atomics.load(i32, PTR);
-        const next = cur === (g + 16) * 4 ? (g + 32) * 4 : (g + 16) * 4;
-        Atomics.store(i32, (next >> 2), v);
-        Atomics.store(i32, (next >> 2) + 1, -v);
-        Atomics.store(i32, PTR, next);
+        const nrec = cur === (g + 16) * 4 ? (g + 32) * 4 : (g + 16) * 4;
+        Atomics.store(i32, (nrec >> 2), v);
+        Atomics.store(i32, (nrec >> 2) + 1, -v);
+        Atomics.store(i32, PTR, nrec);
         rcu.synchronize(); // after this, `cur` could be freed or reused
       } else if (d.kind === 'spin') {
         while (Atomics.compareExchange(i32, SPIN, 0, 1) !== 0) { /* spin */ }
@@ -80,14 +86,23 @@ if (parentPort) {
         Atomics.store(i32, p + 1, -v);
         Atomics.store(i32, SPIN, 0);
       } else {
-        while (Atomics.compareExchange(i32, RW, 0, -1) !== 0) { /* spin */ }
+        // Writer-preferring: the sign bit stops new readers (their `c >= 0` test), then
+        // the writer waits for the readers inside to leave. Readers are unchanged.
+        while ((Atomics.or(i32, RW, WRITER_BIT) & WRITER_BIT) !== 0) { /* another writer */ }
+        while (Atomics.load(i32, RW) !== WRITER_BIT) { /* readers draining */ }
         const p = Atomics.load(i32, PTR) >> 2;
         Atomics.store(i32, p, v);
         Atomics.store(i32, p + 1, -v);
         Atomics.store(i32, RW, 0);
       }
       ops++;
-      Atomics.wait(pause, 0, 0, 0.05);
+      const now = performance.now();
+      if (now < next) {
+        Atomics.wait(pause, 0, 0, next - now);
+        next += WRITER_PERIOD_MS;
+      } else {
+        next = now + WRITER_PERIOD_MS;
+      }
     }
   }
   arena.detach();

@@ -9,6 +9,8 @@ for (const flavour of ['memb', 'qsbr'] as const) {
   test(`${flavour}: misuse is refused`, async () => {
     const h = createHarness({ flavour });
     const { rcu } = attachHarness(h);
+    // qsbr tracks read sections only with debug on (liburcu-qsbr: rcu_read_lock is a no-op).
+    if (flavour === 'qsbr') rcu.setDebug(true);
     assert.throws(() => rcu.readUnlock(), /readUnlock\(\) without a matching readLock\(\)/);
     rcu.readLock();
     rcu.readLock();
@@ -150,9 +152,57 @@ for (const flavour of ['memb', 'qsbr'] as const) {
   });
 }
 
-test('qsbr: offline()/online() and readLock while offline', () => {
+test('qsbr without debug: read sections cost nothing and are not tracked', () => {
   const h = createHarness({ flavour: 'qsbr' });
   const { rcu } = attachHarness(h);
+  assert.equal(rcu.tracksSections, false);
+  rcu.readLock();
+  assert.equal(rcu.inReadSection, false);
+  assert.equal(rcu.mayWaitImplicitly, false);
+  rcu.readUnlock();
+  rcu.readUnlock(); // not refused without debug
+  assert.equal(rcu.read(() => 7), 7);
+  rcu.synchronize();
+  // The per-thread opt-in brings the checks back...
+  rcu.setDebug(true);
+  assert.equal(rcu.tracksSections, true);
+  assert.throws(() => rcu.readUnlock(), /without a matching readLock/);
+  rcu.readLock();
+  assert.equal(rcu.inReadSection, true);
+  assert.throws(() => rcu.setDebug(false), /inside a read-side critical section/);
+  assert.throws(() => rcu.synchronize(), /would deadlock/);
+  rcu.readUnlock();
+  assert.equal(rcu.mayWaitImplicitly, true);
+  // ...and can be switched off again.
+  rcu.setDebug(false);
+  rcu.readLock();
+  assert.equal(rcu.inReadSection, false);
+  rcu.synchronize();
+});
+
+test('qsbr with the arena debug option: sections are tracked', () => {
+  const h = createHarness({ flavour: 'qsbr', debug: true });
+  const { rcu } = attachHarness(h);
+  assert.equal(rcu.tracksSections, true);
+  rcu.readLock();
+  assert.equal(rcu.inReadSection, true);
+  assert.throws(() => rcu.synchronize(), /would deadlock/);
+  rcu.readUnlock();
+});
+
+test('memb: read sections are always tracked', () => {
+  const h = createHarness({ flavour: 'memb' });
+  const { rcu } = attachHarness(h);
+  assert.equal(rcu.tracksSections, true);
+  assert.throws(() => rcu.readUnlock(), /without a matching readLock/);
+  assert.equal(rcu.read(() => { assert.equal(rcu.inReadSection, true); return 3; }), 3);
+  assert.equal(rcu.inReadSection, false);
+});
+
+test('qsbr: offline()/online() and readLock while offline (debug)', () => {
+  const h = createHarness({ flavour: 'qsbr' });
+  const { rcu } = attachHarness(h);
+  rcu.setDebug(true);
   rcu.offline();
   assert.throws(() => rcu.readLock(), /offline/);
   assert.equal(rcu.inReadSection, false);

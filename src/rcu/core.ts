@@ -29,7 +29,7 @@
 import type { RcuHost } from './host.js';
 import {
   G_BARRIER_FUTEX, G_BARRIER_SEQ, G_CTR, G_DRIVER, G_DRIVER_FUTEX, G_FUTEX, G_GP_MUTEX, G_GP_REQ, G_SEQ,
-  G_SEQ_WAITERS, MEMB_PHASE, QSBR_STEP, S_CTR, S_GEN, S_NCBS, S_STATE, SLOT_BASE, SLOT_WORDS,
+  G_SEQ_WAITERS, MEMB_PHASE, MEMB_WAITER, QSBR_STEP, S_CTR, S_GEN, S_NCBS, S_STATE, SLOT_BASE, SLOT_WORDS,
 } from './layout.js';
 import { casMax, cookieDone, seqEnd, seqStart, SEQ_STATE_MASK } from './poll.js';
 import { gpLock, gpLockAsync, gpUnlock } from './gpmutex.js';
@@ -220,7 +220,7 @@ export class RcuCore {
     const flipped = ctr ^ MEMB_PHASE;
     Atomics.store(i32, this.ctrW, flipped);
     // Phase 2: readers that entered with the pre-flip value are old now.
-    if (!this.skipWait && cur.length !== 0) yield* this.waitList(self, stall, cur, (v) => v === ctr, null);
+    if (!this.skipWait && cur.length !== 0) yield* this.waitList(self, stall, cur, (v) => (v & ~MEMB_WAITER) === ctr, null);
   }
 
   /**
@@ -260,7 +260,8 @@ export class RcuCore {
       if (list.length === 0) return;
       if (scans++ < SPIN_SCANS) continue;
       Atomics.store(i32, this.futexW, -1);
-      this.filter(list, blocks, released);
+      if (this.memb) this.flagWaiters(list, blocks, released);
+      else this.filter(list, blocks, released);
       if (list.length === 0) {
         Atomics.store(i32, this.futexW, 0);
         return;
@@ -285,6 +286,32 @@ export class RcuCore {
     for (let k = 0; k < list.length; k++) {
       const s = list[k]!;
       const v = Atomics.load(this.i32, this.sw(s, S_CTR));
+      if (blocks(v)) list[j++] = s;
+      else if (released) released(s, v);
+    }
+    list.length = j;
+  }
+
+  /**
+   * memb, after G_FUTEX = -1: re-check each slot and set MEMB_WAITER in the slots that
+   * still block (CAS, so a reader that left or re-entered meanwhile is re-evaluated).
+   * A reader whose exchange in readUnlock() returns the bit wakes us; since -1 was stored
+   * before the bit, that wake is never lost.
+   */
+  private flagWaiters(list: number[], blocks: (v: number) => boolean, released: ((s: number, v: number) => void) | null): void {
+    const i32 = this.i32;
+    let j = 0;
+    for (let k = 0; k < list.length; k++) {
+      const s = list[k]!;
+      const w = this.sw(s, S_CTR);
+      let v = Atomics.load(i32, w);
+      for (;;) {
+        if (!blocks(v)) break;
+        if ((v & MEMB_WAITER) !== 0) break;
+        const o = Atomics.compareExchange(i32, w, v, v | MEMB_WAITER);
+        if (o === v) break;
+        v = o;
+      }
       if (blocks(v)) list[j++] = s;
       else if (released) released(s, v);
     }

@@ -27,7 +27,7 @@
 import type { RcuHost } from './host.js';
 import { RcuCore, blockOn } from './core.js';
 import {
-  G_CTR, G_FLAVOUR, G_GP_REQ, G_MAGIC, G_MAX_THREADS, G_SEQ, MEMB_ACTIVE, QSBR_ONLINE, RCU_MAGIC, S_BARRIER_ACK,
+  G_CTR, G_FLAVOUR, G_GP_REQ, G_MAGIC, G_MAX_THREADS, G_SEQ, MEMB_ACTIVE, MEMB_WAITER, QSBR_ONLINE, RCU_MAGIC, S_BARRIER_ACK,
   S_BARRIER_REQ, S_CTR, S_GEN, S_NCBS, S_STATE, rcuRegionBytes,
 } from './layout.js';
 import { COOKIE_COMPLETED, cookieDone, seqGe, seqSnap, SEQ_INITIAL } from './poll.js';
@@ -92,14 +92,18 @@ export class Rcu {
   /** @internal the grace-period engine (shared with the RCU worker and torture). */
   readonly core: RcuCore;
 
-  private readonly i32: Int32Array;
-  private readonly readerW: number;
-  private readonly ctrW: number;
   private readonly futexW: number;
   private readonly ncbsW: number;
   private readonly memb: boolean;
-  private nesting = 0;
-  private slow = 0;
+  /** @internal read-section nesting (memb; qsbr with debug). */
+  nesting = 0;
+  /** @internal SLOW_* bits. */
+  slow = 0;
+  /** @internal this thread's reader word (S_CTR) and the GP counter word. */
+  readonly readerW: number;
+  readonly ctrW: number;
+  /** @internal the arena's Int32 view, cached for the read path. */
+  readonly i32: Int32Array;
   private isOnline = true;
 
   private readonly cbs = new CallbackList();
@@ -111,6 +115,7 @@ export class Rcu {
   private barrierMarker = 0;
   private barrierWanted = false;
 
+  private qsDeferred = false;
   private sectionId = 0;
   private acrossAwaitReported = 0;
 
@@ -133,6 +138,7 @@ export class Rcu {
     this.futexW = c.futexW;
     this.ncbsW = c.sw(this.slot, S_NCBS);
     if (host.debug) this.slow |= SLOW_DEBUG;
+    this.pickReadSide();
 
     // Register the slot: outside any section (memb) / online (qsbr, liburcu's
     // rcu_register_thread puts a thread online). S_STATE last: barrier callers and
@@ -156,52 +162,80 @@ export class Rcu {
 
   // ------------------------------------------------------------------ read side
 
-  /** rcu_read_lock(): enter (or nest) a read-side critical section. Never blocks. */
-  readLock(): void {
-    if (this.nesting++ === 0) {
-      if (this.slow !== 0) return this.readLockSlow();
-      if (this.memb) Atomics.store(this.i32, this.readerW, Atomics.load(this.i32, this.ctrW));
-    }
-  }
+  /**
+   * rcu_read_lock(): enter (or nest) a read-side critical section. Never blocks.
+   * memb: the outermost call is one Atomics.store. qsbr: a no-op unless debug is on
+   * (see setDebug()). The implementation is chosen per thread at construction (and by
+   * setDebug), so that `arena.rcu.readLock()` is a monomorphic, inlinable call.
+   */
+  readLock: () => void = noop;
 
-  /** rcu_read_unlock(). Throws when there is no section to leave. */
-  readUnlock(): void {
-    const n = this.nesting;
-    if (n === 1) {
-      this.nesting = 0;
-      if (this.memb) {
-        Atomics.store(this.i32, this.readerW, 0);
-        // liburcu wake_up_gp: only if a GP driver announced that it sleeps.
-        if (Atomics.load(this.i32, this.futexW) === -1) this.core.wakeDriver();
-      }
-    } else if (n > 1) {
-      this.nesting = n - 1;
-    } else {
-      throw misuse('readUnlock() without a matching readLock()');
-    }
-  }
+  /** rcu_read_unlock(). memb (and qsbr with debug): throws when there is no section to leave. */
+  readUnlock: () => void = noop;
 
   /** Run fn inside a read-side critical section and return its result. fn must be synchronous. */
-  read<T>(fn: () => T): T {
-    this.readLock();
-    let r: T;
-    try {
-      r = fn();
-    } finally {
-      this.readUnlock();
-    }
-    if ((this.slow & SLOW_DEBUG) !== 0 && isThenable(r)) {
-      throw new TypeError('rcu: read(fn): fn returned a Promise; a read-side critical section cannot span an await');
-    }
-    return r;
-  }
+  read: <T>(fn: () => T) => T = plainRead;
 
-  /** True while this thread is inside a read-side critical section. */
+  /**
+   * True while this thread is inside a read-side critical section. qsbr without debug
+   * does not track sections (readLock is a no-op) and always answers false.
+   */
   get inReadSection(): boolean {
     return this.nesting > 0;
   }
 
-  private readLockSlow(): void {
+  /** True when this thread tracks read sections (memb, or qsbr with debug on). */
+  get tracksSections(): boolean {
+    return this.memb || (this.slow & SLOW_DEBUG) !== 0;
+  }
+
+  /**
+   * @internal For allocator code that may wait for a GP on the caller's behalf (reclaim
+   * under memory pressure): true only when this thread is known to be outside any read
+   * section. qsbr without debug cannot know (an online qsbr thread may hold RCU-protected
+   * pointers anywhere between quiescent states), so it answers false.
+   */
+  get mayWaitImplicitly(): boolean {
+    return this.nesting === 0 && this.tracksSections;
+  }
+
+  /**
+   * Per-thread debug switch (the arena's `debug` option turns it on for every thread).
+   * qsbr: with debug on, read sections are counted and misuse is refused as in memb;
+   * with it off, readLock()/readUnlock()/read() cost nothing (liburcu-qsbr). memb: adds
+   * the report of a section left open across an await and the read(async fn) check.
+   * Must be called outside any read section.
+   */
+  setDebug(on: boolean): void {
+    if (this.nesting > 0) throw misuse('setDebug() inside a read-side critical section');
+    if (on) this.slow |= SLOW_DEBUG;
+    else this.slow &= ~SLOW_DEBUG;
+    this.pickReadSide();
+  }
+
+  /** Choose the read-side functions for this flavour / debug state. */
+  private pickReadSide(): void {
+    const debug = (this.slow & SLOW_DEBUG) !== 0;
+    if ((this.slow & SLOW_DETACHED) !== 0) {
+      this.readLock = detachedReadLock;
+      this.read = detachedRead;
+    } else if (this.memb) {
+      this.readLock = membReadLock;
+      this.readUnlock = membReadUnlock;
+      this.read = debug ? debugRead : membRead;
+    } else if (debug) {
+      this.readLock = countedReadLock;
+      this.readUnlock = countedReadUnlock;
+      this.read = debugRead;
+    } else {
+      this.readLock = noop;
+      this.readUnlock = noop;
+      this.read = plainRead;
+    }
+  }
+
+  /** @internal memb / counted qsbr readLock(): the outermost section is not the common case. */
+  readLockSlow(): void {
     const s = this.slow;
     if ((s & SLOW_DETACHED) !== 0) {
       this.nesting--;
@@ -214,6 +248,12 @@ export class Rcu {
     if (this.memb) Atomics.store(this.i32, this.readerW, Atomics.load(this.i32, this.ctrW));
     if ((s & SLOW_DEBUG) !== 0) this.debugEnter();
   }
+
+  /** @internal */
+  readUnlockMisuse(): never {
+    throw misuse('readUnlock() without a matching readLock()');
+  }
+
 
   /** Debug: report a section still open when the current task yields (an await inside it). */
   private debugEnter(): void {
@@ -554,7 +594,17 @@ export class Rcu {
    */
   serviceRequests(): void {
     if ((this.slow & SLOW_DETACHED) !== 0) return;
-    this.autoQs();
+    if (this.tracksSections) this.autoQs();
+    else if (!this.qsDeferred) {
+      // qsbr without debug: this may be an allocator call inside a read section, which
+      // we cannot see. A microtask runs only once the current synchronous task is over,
+      // i.e. outside any (correctly used) read section.
+      this.qsDeferred = true;
+      queueMicrotask(() => {
+        this.qsDeferred = false;
+        this.autoQs();
+      });
+    }
     if (this.nesting === 0 && this.inCallbacks === 0) this.runReady();
     this.serviceBarrier();
   }
@@ -574,6 +624,7 @@ export class Rcu {
     if (!this.memb && this.isOnline) this.goOffline();
     this.flushOwnSync();
     this.slow |= SLOW_DETACHED;
+    this.pickReadSide();
     this.pollWant = undefined;
     Atomics.store(i32, this.readerW, 0);
     Atomics.store(i32, this.ncbsW, 0);
@@ -632,6 +683,80 @@ export class Rcu {
     if (this.nesting > 0) throw misuse(`${what} inside a read-side critical section would deadlock`);
     if ((this.slow & SLOW_DETACHED) !== 0) throw misuse(`${what} on a detached thread`);
   }
+}
+
+// ------------------------------------------------------------ read-side implementations
+// Plain functions installed as own properties of each Rcu (pickReadSide): every call site
+// sees one target per flavour, which V8 inlines.
+
+function noop(): void {}
+
+function detachedReadLock(): void {
+  throw misuse('readLock() on a detached thread');
+}
+
+function detachedRead<T>(_fn: () => T): T {
+  throw misuse('read() on a detached thread');
+}
+
+function plainRead<T>(fn: () => T): T {
+  return fn();
+}
+
+/** memb: nesting in the object; the outermost section is one seq-cst store each way. */
+function membReadLock(this: Rcu): void {
+  if (this.nesting++ === 0) {
+    if (this.slow !== 0) return this.readLockSlow();
+    Atomics.store(this.i32, this.readerW, Atomics.load(this.i32, this.ctrW));
+  }
+}
+
+function membReadUnlock(this: Rcu): void {
+  const n = this.nesting;
+  if (n === 1) {
+    this.nesting = 0;
+    // One seq-cst RMW: leaves the section, and returns MEMB_WAITER if a GP driver sleeps
+    // waiting for this reader (liburcu wake_up_gp).
+    if ((Atomics.exchange(this.i32, this.readerW, 0) & MEMB_WAITER) !== 0) this.core.wakeDriver();
+  } else if (n > 1) {
+    this.nesting = n - 1;
+  } else {
+    this.readUnlockMisuse();
+  }
+}
+
+function membRead<T>(this: Rcu, fn: () => T): T {
+  this.readLock();
+  try {
+    return fn();
+  } finally {
+    this.readUnlock();
+  }
+}
+
+/** qsbr with debug: sections are only counted (misuse checks, no QS inside a section). */
+function countedReadLock(this: Rcu): void {
+  if (this.nesting++ === 0 && this.slow !== 0) this.readLockSlow();
+}
+
+function countedReadUnlock(this: Rcu): void {
+  const n = this.nesting;
+  if (n > 0) this.nesting = n - 1;
+  else this.readUnlockMisuse();
+}
+
+function debugRead<T>(this: Rcu, fn: () => T): T {
+  this.readLock();
+  let r: T;
+  try {
+    r = fn();
+  } finally {
+    this.readUnlock();
+  }
+  if (isThenable(r)) {
+    throw new TypeError('rcu: read(fn): fn returned a Promise; a read-side critical section cannot span an await');
+  }
+  return r;
 }
 
 function isThenable(v: unknown): boolean {

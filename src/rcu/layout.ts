@@ -12,9 +12,12 @@
  *             Atomics.store while holding G_GP_MUTEX.
  *             qsbr: an odd counter advanced by 2 per GP (never 0, which means offline).
  *   G_FUTEX   -1 while a GP driver sleeps on it waiting for readers (Atomics.store by
- *             the driver), 0 otherwise. An exiting reader Atomics.load()s it after the
- *             Atomics.store that cleared its slot and wakes the driver only when it
- *             reads -1 (liburcu's wake_up_gp): no notify on the common read path.
+ *             the driver), 0 otherwise. qsbr: a thread that reports a quiescent state
+ *             Atomics.load()s it after the Atomics.store to its slot and wakes the driver
+ *             only when it reads -1 (liburcu's wake_up_gp). memb: the driver stores -1,
+ *             then sets MEMB_WAITER (CAS) in the slot of each reader it waits for; the
+ *             reader's readUnlock() (Atomics.exchange of its slot) sees the bit and wakes
+ *             it: no notify, and no second shared access, on the common read path.
  *   G_MAGIC, G_FLAVOUR, G_MAX_THREADS: written once by initRcuRegion.
  *
  * Line 1, grace-period bookkeeping (writers only):
@@ -37,7 +40,8 @@
  *
  * Per thread slot, one 64-byte line each (slot s at SLOT_BASE + s * SLOT_WORDS):
  *   S_CTR         the reader word. memb: 0 outside a read section, else the G_CTR value
- *                 read at the outermost readLock(). qsbr: 0 offline, else the G_CTR value
+ *                 read at the outermost readLock(), possibly | MEMB_WAITER (set by a
+ *                 sleeping GP driver with CAS, cleared by the owner's readUnlock exchange). qsbr: 0 offline, else the G_CTR value
  *                 of the last quiescent state. Written by the owner only (Atomics.store),
  *                 and by detachDeadSlot for a dead owner; read by GP drivers (Atomics.load).
  *   S_STATE       1 while an Rcu instance is attached for the slot, 0 otherwise.
@@ -85,6 +89,13 @@ export const S_BARRIER_ACK = 5;
 /** memb: G_CTR bit 0 marks "inside a section" (so an active slot is never 0), bit 1 is the phase. */
 export const MEMB_ACTIVE = 1;
 export const MEMB_PHASE = 2;
+/**
+ * memb: set in a reader's S_CTR word (CAS, by a GP driver about to sleep) to ask that
+ * reader to wake it. The reader's readUnlock() is one Atomics.exchange(S_CTR, 0): it sees
+ * the bit in the old value and then, and only then, notifies (liburcu wake_up_gp, without
+ * a second shared load on the read path).
+ */
+export const MEMB_WAITER = 4;
 /** qsbr: G_CTR starts here and advances by QSBR_STEP per GP, staying odd (never 0 = offline). */
 export const QSBR_ONLINE = 1;
 export const QSBR_STEP = 2;
