@@ -396,7 +396,7 @@ export class Arena {
     let any = this.kfreeRcuImpl.reclaim();
     for (const idx of this.registry.listedCaches()) {
       const h = this.internalHandle(idx);
-      if (h.typesafeByRcu && this.slab.reapRcuSlabs(h, !this.rcu.inReadSection) > 0) any = true;
+      if (h.typesafeByRcu && this.slab.reapRcuSlabs(h, this.rcu.mayWaitImplicitly) > 0) any = true;
     }
     // debug edit: memory held by the quarantine goes back too (kernel: the KASAN
     // quarantine shrinks under memory pressure, quarantine_reduce).

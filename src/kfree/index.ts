@@ -639,7 +639,7 @@ export class KfreeRcu {
     i32[this.me + S_NSPARE] = 0;
     this.closeOwn();
     if (this.drainReady(true) > 0) any = true;
-    if (this.closedPending() && !a.rcu.inReadSection) {
+    if (this.closedPending() && a.rcu.mayWaitImplicitly) {
       a.rcu.synchronize();
       if (this.drainReady(true) > 0) any = true;
     }
