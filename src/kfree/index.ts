@@ -23,7 +23,7 @@
 import type { Arena } from '../arena.js';
 import type { Cache } from '../slab/cache.js';
 import {
-  C_FOLD_KD, C_FOLD_KQ, C_GEN, P_CACHE, P_FLAGS, PAGE_SHIFT, PK_PAGES, PK_SLAB, PK_TAIL, R_KFREE_D, R_KFREE_Q, REQ_KFREE, TS_LIVE,
+  C_FOLD_KD, C_FOLD_KQ, PK_PAGES, REQ_KFREE, TS_LIVE, Hot,
 } from '../layout.js';
 import { lock, lockAsync, tryLock, unlock } from '../sync/mutex.js';
 import {
@@ -65,7 +65,7 @@ export class KfreeRcu {
     this.g = a.layout.kfreeBase >> 2;
     this.me = this.slotW(a.slot);
     const pfn = a.i32[this.me + S_CUR]!;
-    this.blk = pfn ? pfn << (PAGE_SHIFT - 2) : 0;
+    this.blk = pfn ? pfn << (Hot.PAGE_SHIFT - 2) : 0;
   }
 
   private slotW(slot: number): number {
@@ -86,11 +86,11 @@ export class KfreeRcu {
     // with room. Everything else (tails of larger slabs, large kmalloc, bad pointers,
     // the rcuHeadOffset form, a detached thread) takes kfreeRcuSlow.
     if (rcuHeadOffset === undefined && ptr > 0 && ptr < i32.length << 2 && !this.off) {
-      const m = this.metaW + (ptr >>> PAGE_SHIFT) * 8;
-      if ((i32[m + P_FLAGS]! & 15) === PK_SLAB) {
-        const idx = i32[m + P_CACHE]!;
+      const m = this.metaW + (ptr >>> Hot.PAGE_SHIFT) * 8;
+      if ((i32[m + Hot.P_FLAGS]! & 15) === Hot.PK_SLAB) {
+        const idx = i32[m + Hot.P_CACHE]!;
         const h = this.handle(idx);
-        if (h.objectIndex(ptr - ((ptr >>> PAGE_SHIFT) << PAGE_SHIFT)) >= 0) {
+        if (h.objectIndex(ptr - ((ptr >>> Hot.PAGE_SHIFT) << Hot.PAGE_SHIFT)) >= 0) {
           const b = this.blk;
           if (b !== 0) {
             const n = i32[b + B_COUNT]!;
@@ -101,7 +101,7 @@ export class KfreeRcu {
               // keeps the insert to three stores.
               i32[b + B_REC + n] = ptr;
               i32[b + B_COUNT] = n + 1;
-              i32[h.rec + R_KFREE_Q]++;
+              i32[h.rec + Hot.R_KFREE_Q]++;
               if (n === 0) this.firstInsert();
               return;
             }
@@ -115,7 +115,7 @@ export class KfreeRcu {
   /** A handle per cache index for this thread, revalidated by generation. */
   private handle(idx: number): Cache {
     const h = this.handles[idx];
-    if (h !== undefined && h.gen === this.i32[h.d + C_GEN]) return h;
+    if (h !== undefined && h.gen === this.i32[h.d + Hot.C_GEN]) return h;
     const nh = this.a.internalHandle(idx);
     this.handles[idx] = nh;
     return nh;
@@ -157,7 +157,7 @@ export class KfreeRcu {
     }
     i32[b + B_REC + n] = ptr;
     i32[b + B_COUNT] = n + 1;
-    if (idx >= 0) i32[a.recW(a.slot, idx) + R_KFREE_Q]++;
+    if (idx >= 0) i32[a.recW(a.slot, idx) + Hot.R_KFREE_Q]++;
     if (n === 0) this.firstInsert();
   }
 
@@ -186,9 +186,9 @@ export class KfreeRcu {
         }
       }
       if (pfn === 0) return 0;
-      Atomics.store(i32, a.pm(pfn) + P_FLAGS, PK_PAGES);
+      Atomics.store(i32, a.pm(pfn) + Hot.P_FLAGS, PK_PAGES);
     }
-    const b = pfn << (PAGE_SHIFT - 2);
+    const b = pfn << (Hot.PAGE_SHIFT - 2);
     i32[b + B_NEXT] = 0;
     i32[b + B_COUNT] = 0;
     i32[b + B_COOKIE] = a.rcu.getState();
@@ -214,7 +214,7 @@ export class KfreeRcu {
     i32[this.g + G_CHAIN_COUNT]++;
     i32[this.g + G_CHAIN_COOKIE] = a.rcu.getState();
     unlock(i32, this.g + G_LOCK);
-    if (idx >= 0) i32[a.recW(a.slot, idx) + R_KFREE_Q]++;
+    if (idx >= 0) i32[a.recW(a.slot, idx) + Hot.R_KFREE_Q]++;
     this.arm(0);
   }
 
@@ -228,7 +228,7 @@ export class KfreeRcu {
     // On the closed list first, then out of S_CUR: a thread stopped in between leaves
     // the block in both places, and B_OWNER (no longer its slot) tells its adopter not
     // to queue it twice.
-    this.pushClosed(b >> (PAGE_SHIFT - 2));
+    this.pushClosed(b >> (Hot.PAGE_SHIFT - 2));
     i32[this.me + S_CUR] = 0;
     this.blk = 0;
   }
@@ -236,14 +236,14 @@ export class KfreeRcu {
   private pushClosed(pfn: number): void {
     const i32 = this.a.i32;
     const g = this.g;
-    const b = pfn << (PAGE_SHIFT - 2);
+    const b = pfn << (Hot.PAGE_SHIFT - 2);
     i32[b + B_NEXT] = 0;
     // get_state_synchronize_rcu(), after the block's last insert (see kfreeRcu).
     i32[b + B_COOKIE] = this.a.rcu.getState();
     lock(i32, g + G_LOCK);
     const t = i32[g + G_CLOSED_TAIL]!;
     if (t === 0) i32[g + G_CLOSED_HEAD] = pfn;
-    else i32[(t << (PAGE_SHIFT - 2)) + B_NEXT] = pfn;
+    else i32[(t << (Hot.PAGE_SHIFT - 2)) + B_NEXT] = pfn;
     i32[g + G_CLOSED_TAIL] = pfn;
     i32[g + G_NR_CLOSED]++;
     i32[b + B_OWNER] = B_CLOSED;
@@ -296,16 +296,16 @@ export class KfreeRcu {
     const first = i32[g + G_CLOSED_HEAD]!;
     let last = 0;
     let cnt = 0;
-    for (let p = first; p !== 0 && rcu.pollState(i32[(p << (PAGE_SHIFT - 2)) + B_COOKIE]!); p = i32[(p << (PAGE_SHIFT - 2)) + B_NEXT]!) {
+    for (let p = first; p !== 0 && rcu.pollState(i32[(p << (Hot.PAGE_SHIFT - 2)) + B_COOKIE]!); p = i32[(p << (Hot.PAGE_SHIFT - 2)) + B_NEXT]!) {
       last = p;
       cnt++;
     }
     if (last !== 0) {
       Atomics.store(i32, this.me + S_DRAINING, first);
-      const rest = i32[(last << (PAGE_SHIFT - 2)) + B_NEXT]!;
+      const rest = i32[(last << (Hot.PAGE_SHIFT - 2)) + B_NEXT]!;
       i32[g + G_CLOSED_HEAD] = rest;
       if (rest === 0) i32[g + G_CLOSED_TAIL] = 0;
-      i32[(last << (PAGE_SHIFT - 2)) + B_NEXT] = 0;
+      i32[(last << (Hot.PAGE_SHIFT - 2)) + B_NEXT] = 0;
       i32[g + G_NR_CLOSED] -= cnt;
     }
     if (i32[g + G_CHAIN_HEAD] !== 0 && rcu.pollState(i32[g + G_CHAIN_COOKIE]!)) {
@@ -316,7 +316,7 @@ export class KfreeRcu {
     unlock(i32, g + G_LOCK);
     let freed = 0;
     for (let p = last !== 0 ? first : 0; p !== 0; ) {
-      const b = p << (PAGE_SHIFT - 2);
+      const b = p << (Hot.PAGE_SHIFT - 2);
       freed += this.freeBlock(b);
       const next = i32[b + B_NEXT]!;
       Atomics.store(i32, this.me + S_DRAINING, next);
@@ -347,13 +347,13 @@ export class KfreeRcu {
     let k = i32[b + B_COUNT]! - 1;
     while (k >= 0) {
       const obj = i32[b + B_REC + k]!;
-      let pfn = obj >>> PAGE_SHIFT;
-      let f = i32[meta + pfn * 8 + P_FLAGS]! & 15;
-      if (f === PK_TAIL) {
-        pfn = i32[meta + pfn * 8 + P_CACHE]!;
-        f = i32[meta + pfn * 8 + P_FLAGS]! & 15;
+      let pfn = obj >>> Hot.PAGE_SHIFT;
+      let f = i32[meta + pfn * 8 + Hot.P_FLAGS]! & 15;
+      if (f === Hot.PK_TAIL) {
+        pfn = i32[meta + pfn * 8 + Hot.P_CACHE]!;
+        f = i32[meta + pfn * 8 + Hot.P_FLAGS]! & 15;
       }
-      const h = f === PK_SLAB ? this.handle(i32[meta + pfn * 8 + P_CACHE]!) : undefined;
+      const h = f === Hot.PK_SLAB ? this.handle(i32[meta + pfn * 8 + Hot.P_CACHE]!) : undefined;
       if (h === undefined || h.debug || h.quarantine) {
         i32[this.me + S_DRAIN_OBJ] = obj;
         i32[b + B_COUNT] = k;
@@ -369,24 +369,24 @@ export class KfreeRcu {
       let j = k - 1;
       for (; j >= 0; j--) {
         const q = i32[b + B_REC + j]!;
-        let qp = q >>> PAGE_SHIFT;
+        let qp = q >>> Hot.PAGE_SHIFT;
         if (qp !== pfn) {
-          if ((i32[meta + qp * 8 + P_FLAGS]! & 15) !== PK_TAIL) break;
-          qp = i32[meta + qp * 8 + P_CACHE]!;
+          if ((i32[meta + qp * 8 + Hot.P_FLAGS]! & 15) !== Hot.PK_TAIL) break;
+          qp = i32[meta + qp * 8 + Hot.P_CACHE]!;
           if (qp !== pfn) break;
         }
         i32[(tail + fp) >> 2] = q;
         tail = q;
       }
       const n = k - j;
-      if (a.slab.freeGroup(h, pfn, obj, tail, n, b + B_COUNT, j + 1, h.rec + R_KFREE_D)) {
+      if (a.slab.freeGroup(h, pfn, obj, tail, n, b + B_COUNT, j + 1, h.rec + Hot.R_KFREE_D)) {
         freed += n;
       } else {
         // Counts do not allow it (a double kfreeRcu): one by one, with reports.
         for (let r = k; r > j; r--) {
           const o = i32[b + B_REC + r]!;
           i32[b + B_COUNT] = r;
-          i32[h.rec + R_KFREE_D]++;
+          i32[h.rec + Hot.R_KFREE_D]++;
           h.free(o);
           freed++;
         }
@@ -403,12 +403,12 @@ export class KfreeRcu {
     const k = a.kmallocs.classify(link);
     if (k.kind === 'slab') {
       const h = a.internalHandle(k.idx);
-      let pfn = link >>> PAGE_SHIFT;
-      if ((a.i32[a.pm(pfn) + P_FLAGS]! & 15) === PK_TAIL) pfn = a.i32[a.pm(pfn) + P_CACHE]!;
-      const first = (pfn << PAGE_SHIFT) + h.redLeftPad;
+      let pfn = link >>> Hot.PAGE_SHIFT;
+      if ((a.i32[a.pm(pfn) + Hot.P_FLAGS]! & 15) === Hot.PK_TAIL) pfn = a.i32[a.pm(pfn) + Hot.P_CACHE]!;
+      const first = (pfn << Hot.PAGE_SHIFT) + h.redLeftPad;
       return first + Math.floor((link - first) / h.size) * h.size;
     }
-    if (k.kind === 'large') return k.pfn << PAGE_SHIFT;
+    if (k.kind === 'large') return k.pfn << Hot.PAGE_SHIFT;
     return link;
   }
 
@@ -416,7 +416,7 @@ export class KfreeRcu {
     const a = this.a;
     const k = a.kmallocs.classify(ptr);
     if (k.kind === 'slab') {
-      a.i32[a.recW(a.slot, k.idx) + R_KFREE_D]++;
+      a.i32[a.recW(a.slot, k.idx) + Hot.R_KFREE_D]++;
       a.internalHandle(k.idx).free(ptr);
     } else {
       a.kfree(ptr);
@@ -432,7 +432,7 @@ export class KfreeRcu {
       i32[this.me + S_NSPARE] = ns + 1;
       return;
     }
-    i32[a.pm(pfn) + P_FLAGS] = 0;
+    i32[a.pm(pfn) + Hot.P_FLAGS] = 0;
     a.pages.free(pfn, 0);
   }
 
@@ -512,7 +512,7 @@ export class KfreeRcu {
       if (s === a.slot) continue;
       const w = this.slotW(s);
       const pfn = Atomics.load(i32, w + S_CUR);
-      if (pfn === 0 || i32[(pfn << (PAGE_SHIFT - 2)) + B_COUNT] === 0) continue;
+      if (pfn === 0 || i32[(pfn << (Hot.PAGE_SHIFT - 2)) + B_COUNT] === 0) continue;
       out.push({ slot: s, ack: Atomics.load(i32, w + S_ACK), gen: a.threads.gen(s) });
     }
     for (const o of out) a.threads.post(o.slot, REQ_KFREE);
@@ -585,7 +585,7 @@ export class KfreeRcu {
     let q = (Atomics.load(i32, d + C_FOLD_KQ) - Atomics.load(i32, d + C_FOLD_KD)) | 0;
     for (let s = 0; s < a.layout.maxThreads; s++) {
       const r = a.recW(s, idx);
-      q = (q + i32[r + R_KFREE_Q]! - i32[r + R_KFREE_D]!) | 0;
+      q = (q + i32[r + Hot.R_KFREE_Q]! - i32[r + Hot.R_KFREE_D]!) | 0;
     }
     return q;
   }
@@ -608,11 +608,11 @@ export class KfreeRcu {
     let n = i32[this.g + G_CHAIN_COUNT]!;
     for (let s = 0; s < a.layout.maxThreads; s++) {
       const pfn = i32[this.slotW(s) + S_CUR]!;
-      if (pfn) n += i32[(pfn << (PAGE_SHIFT - 2)) + B_COUNT]!;
+      if (pfn) n += i32[(pfn << (Hot.PAGE_SHIFT - 2)) + B_COUNT]!;
     }
     lock(i32, this.g + G_LOCK);
-    for (let p = i32[this.g + G_CLOSED_HEAD]!; p !== 0; p = i32[(p << (PAGE_SHIFT - 2)) + B_NEXT]!) {
-      n += i32[(p << (PAGE_SHIFT - 2)) + B_COUNT]!;
+    for (let p = i32[this.g + G_CLOSED_HEAD]!; p !== 0; p = i32[(p << (Hot.PAGE_SHIFT - 2)) + B_NEXT]!) {
+      n += i32[(p << (Hot.PAGE_SHIFT - 2)) + B_COUNT]!;
     }
     unlock(i32, this.g + G_LOCK);
     return n;
@@ -632,7 +632,7 @@ export class KfreeRcu {
     const ns = i32[this.me + S_NSPARE]!;
     for (let k = 0; k < ns; k++) {
       const pfn = i32[this.me + S_SPARE + k]!;
-      i32[a.pm(pfn) + P_FLAGS] = 0;
+      i32[a.pm(pfn) + Hot.P_FLAGS] = 0;
       a.pages.free(pfn, 0);
       any = true;
     }
@@ -658,8 +658,8 @@ export class KfreeRcu {
       // An empty open block: give the page back.
       this.blk = 0;
       a.i32[this.me + S_CUR] = 0;
-      a.i32[a.pm(b >> (PAGE_SHIFT - 2)) + P_FLAGS] = 0;
-      a.pages.free(b >> (PAGE_SHIFT - 2), 0);
+      a.i32[a.pm(b >> (Hot.PAGE_SHIFT - 2)) + Hot.P_FLAGS] = 0;
+      a.pages.free(b >> (Hot.PAGE_SHIFT - 2), 0);
     }
     this.releaseSpares(a.slot);
     if (this.timer !== undefined) clearTimeout(this.timer);
@@ -674,7 +674,7 @@ export class KfreeRcu {
     const ns = i32[w + S_NSPARE]!;
     for (let k = 0; k < ns; k++) {
       const pfn = i32[w + S_SPARE + k]!;
-      i32[a.pm(pfn) + P_FLAGS] = 0;
+      i32[a.pm(pfn) + Hot.P_FLAGS] = 0;
       a.pages.free(pfn, 0);
     }
     i32[w + S_NSPARE] = 0;
@@ -702,10 +702,10 @@ export class KfreeRcu {
     }
     i32[w + S_DRAIN_OBJ] = 0;
     for (let p = i32[w + S_DRAINING]!; p !== 0; ) {
-      const next = i32[(p << (PAGE_SHIFT - 2)) + B_NEXT]!;
-      if (i32[(p << (PAGE_SHIFT - 2)) + B_COUNT]! > 0) this.pushClosed(p);
+      const next = i32[(p << (Hot.PAGE_SHIFT - 2)) + B_NEXT]!;
+      if (i32[(p << (Hot.PAGE_SHIFT - 2)) + B_COUNT]! > 0) this.pushClosed(p);
       else {
-        i32[a.pm(p) + P_FLAGS] = 0;
+        i32[a.pm(p) + Hot.P_FLAGS] = 0;
         a.pages.free(p, 0);
       }
       p = next;
@@ -714,13 +714,13 @@ export class KfreeRcu {
     const pfn = i32[w + S_CUR]!;
     if (pfn !== 0) {
       i32[w + S_CUR] = 0;
-      const b = pfn << (PAGE_SHIFT - 2);
+      const b = pfn << (Hot.PAGE_SHIFT - 2);
       if (i32[b + B_OWNER] !== slot) {
         /* it died between queueing the block and clearing S_CUR: the block is on the
            closed list already (B_CLOSED), or was drained and reused by another thread */
       } else if (i32[b + B_COUNT]! > 0) this.pushClosed(pfn);
       else {
-        i32[a.pm(pfn) + P_FLAGS] = 0;
+        i32[a.pm(pfn) + Hot.P_FLAGS] = 0;
         a.pages.free(pfn, 0);
       }
     }
@@ -738,11 +738,11 @@ export class KfreeRcu {
 
   /** @internal fold a detached slot's per-cache kfree counters (called from the arena's fold). */
   static foldInto(i32: Int32Array, d: number, r: number): void {
-    const q = i32[r + R_KFREE_Q]!;
-    const dd = i32[r + R_KFREE_D]!;
+    const q = i32[r + Hot.R_KFREE_Q]!;
+    const dd = i32[r + Hot.R_KFREE_D]!;
     if (q) Atomics.add(i32, d + C_FOLD_KQ, q);
     if (dd) Atomics.add(i32, d + C_FOLD_KD, dd);
-    i32[r + R_KFREE_Q] = 0;
-    i32[r + R_KFREE_D] = 0;
+    i32[r + Hot.R_KFREE_Q] = 0;
+    i32[r + Hot.R_KFREE_D] = 0;
   }
 }

@@ -2,15 +2,14 @@
  * A thread's handle to a kmem cache, and the allocator fast paths
  * (kernel: slab_alloc_node / do_slab_free with the this_cpu_cmpxchg on kmem_cache_cpu).
  *
- * The fast paths touch only this thread's cpu record (R_FREELIST, counters: plain loads
+ * The fast paths touch only this thread's cpu record (Hot.R_FREELIST, counters: plain loads
  * and stores, no Atomics: the record is owner-only) plus one read of the descriptor's
- * C_ALLOC_OK word, which destroy() changes, so a thread that keeps allocating from a
+ * Hot.C_ALLOC_OK word, which destroy() changes, so a thread that keeps allocating from a
  * dying cache falls into the slow path and gets its error there.
  */
 import type { Arena } from '../arena.js';
 import {
-  C_ALLOC_OK, C_GEN, C_STATE, CS_DYING, CS_FREE, CS_LEAKED, P_CACHE, P_FLAGS, PAGE_SHIFT, PK_SLAB, PK_TAIL,
-  R_FREE_FAST, R_FREELIST, R_SLAB, R_ALLOC_FAST, R_SHEAF, R_SHEAF_N,
+  C_STATE, CS_DYING, CS_FREE, CS_LEAKED, Hot,
 } from '../layout.js';
 import { SLAB_DEBUG_FLAGS, SLAB_TYPESAFE_BY_RCU } from '../flags.js';
 import type { DestroyReport } from './destroy.js';
@@ -109,8 +108,8 @@ export class Cache {
   private readonly i32: Int32Array;
   private readonly okW: number;
   /**
-   * What the fast paths compare C_ALLOC_OK with: the generation while this handle may
-   * allocate, -2 (never a C_ALLOC_OK value) once this handle was destroyed, so a
+   * What the fast paths compare Hot.C_ALLOC_OK with: the generation while this handle may
+   * allocate, -2 (never a Hot.C_ALLOC_OK value) once this handle was destroyed, so a
    * destroyed alias handle falls into the slow path, which refuses the alloc (checkAlloc),
    * instead of the fast path still serving it.
    */
@@ -152,7 +151,7 @@ export class Cache {
     this.quarantine = arena.options.quarantineBytes > 0 && !this.typesafeByRcu;
     this.ctor = ctor;
     this.i32 = arena.i32;
-    this.okW = this.d + C_ALLOC_OK;
+    this.okW = this.d + Hot.C_ALLOC_OK;
     this.invSize = strideReciprocal(g.size, g.objects);
     this.allocGen = g.gen;
     this.metaW = arena.metaW;
@@ -175,17 +174,17 @@ export class Cache {
     const i32 = this.i32;
     const r = this.rec;
     // Percpu sheaf first (kernel: alloc_from_pcs before the cpu slab). Always 0 for a
-    // cache without sheaves: one load on the same cache line as R_FREELIST.
-    const n = i32[r + R_SHEAF_N]!;
+    // cache without sheaves: one load on the same cache line as Hot.R_FREELIST.
+    const n = i32[r + Hot.R_SHEAF_N]!;
     if (n !== 0 && i32[this.okW] === this.allocGen) {
-      i32[r + R_SHEAF_N] = n - 1;
-      i32[r + R_ALLOC_FAST]++;
-      return i32[(i32[r + R_SHEAF]! >> 2) + n - 1]!;
+      i32[r + Hot.R_SHEAF_N] = n - 1;
+      i32[r + Hot.R_ALLOC_FAST]++;
+      return i32[(i32[r + Hot.R_SHEAF]! >> 2) + n - 1]!;
     }
-    const obj = i32[r + R_FREELIST];
+    const obj = i32[r + Hot.R_FREELIST];
     if (obj !== 0 && i32[this.okW] === this.allocGen) {
-      i32[r + R_FREELIST] = i32[(obj + this.fp) >> 2];
-      i32[r + R_ALLOC_FAST]++;
+      i32[r + Hot.R_FREELIST] = i32[(obj + this.fp) >> 2];
+      i32[r + Hot.R_ALLOC_FAST]++;
       return obj;
     }
     if (!this.debug) return this.arena.slab.allocSlow(this);
@@ -201,54 +200,64 @@ export class Cache {
    * this cache is refused with a kernel-style report (onWarning) and nothing changes.
    */
   free(ptr: number): void {
+    if (this.sheafCap !== 0) this.freeToSheaf(ptr);
+    else this.freeToCpu(ptr);
+  }
+
+  /**
+   * kernel: free_to_pcs. Validated cheaply from page metadata (a slab of this cache, an
+   * object boundary), plus the naive double-free check against the sheaf's top (kernel:
+   * the freelist-head check of do_slab_free); anything else, a full or missing sheaf,
+   * or a cache being destroyed goes to the checked slow path.
+   */
+  private freeToSheaf(ptr: number): void {
     if (ptr === 0) return;
     const i32 = this.i32;
     const r = this.rec;
-    if (this.sheafCap !== 0) {
-      // kernel: free_to_pcs. Validated cheaply from page metadata (a slab of this cache,
-      // an object boundary), plus the naive double-free check against the sheaf's top
-      // (kernel: the freelist-head check of do_slab_free); anything else, a full or
-      // missing sheaf, or a cache being destroyed goes to the checked slow path.
-      const n = i32[r + R_SHEAF_N]!;
-      const sh = i32[r + R_SHEAF]!;
-      let pfn = ptr >>> PAGE_SHIFT;
-      if (sh !== 0 && n < this.sheafCap && pfn < this.maxPages && i32[this.okW] === this.allocGen) {
-        let m = this.metaW + pfn * 8;
-        let kind = i32[m + P_FLAGS]! & 15;
-        if (kind === PK_TAIL) {
-          pfn = i32[m + P_CACHE]!;
-          m = this.metaW + pfn * 8;
-          kind = i32[m + P_FLAGS]! & 15;
-        }
-        if (kind === PK_SLAB && i32[m + P_CACHE] === this.idx) {
-          const k = this.objIndex(ptr - (pfn << PAGE_SHIFT) - this.redLeftPad);
-          const top = (sh >> 2) + n;
-          if (k >= 0 && k < this.objects && (n === 0 || i32[top - 1] !== ptr) && ptr !== i32[r + R_FREELIST]) {
-            i32[top] = ptr;
-            i32[r + R_SHEAF_N] = n + 1;
-            i32[r + R_FREE_FAST]++;
-            return;
-          }
+    const n = i32[r + Hot.R_SHEAF_N]!;
+    const sh = i32[r + Hot.R_SHEAF]!;
+    let pfn = ptr >>> Hot.PAGE_SHIFT;
+    if (sh !== 0 && n < this.sheafCap && pfn < this.maxPages && i32[this.okW] === this.allocGen) {
+      let m = this.metaW + pfn * 8;
+      let kind = i32[m + Hot.P_FLAGS]! & 15;
+      if (kind === Hot.PK_TAIL) {
+        pfn = i32[m + Hot.P_CACHE]!;
+        m = this.metaW + pfn * 8;
+        kind = i32[m + Hot.P_FLAGS]! & 15;
+      }
+      if (kind === Hot.PK_SLAB && i32[m + Hot.P_CACHE] === this.idx) {
+        const k = this.objIndex(ptr - (pfn << Hot.PAGE_SHIFT) - this.redLeftPad);
+        const top = (sh >> 2) + n;
+        if (k >= 0 && k < this.objects && (n === 0 || i32[top - 1] !== ptr) && ptr !== i32[r + Hot.R_FREELIST]) {
+          i32[top] = ptr;
+          i32[r + Hot.R_SHEAF_N] = n + 1;
+          i32[r + Hot.R_FREE_FAST]++;
+          return;
         }
       }
-      this.freeChecked(ptr);
-      return;
     }
-    const slab = i32[r + R_SLAB];
-    const off = ptr - (slab << PAGE_SHIFT) - this.redLeftPad;
+    this.freeChecked(ptr);
+  }
+
+  /** kernel: do_slab_free's fast path, a push onto this thread's cpu freelist. */
+  private freeToCpu(ptr: number): void {
+    if (ptr === 0) return;
+    const i32 = this.i32;
+    const r = this.rec;
+    const slab = i32[r + Hot.R_SLAB];
     // obj_to_index: a multiply instead of %; only an exact object boundary passes.
-    const k = this.objIndex(off);
+    const k = this.objIndex(ptr - (slab << Hot.PAGE_SHIFT) - this.redLeftPad);
     if (
       slab !== 0 &&
       !this.quarantine && // debug edit: quarantined frees never take the fast path
       k >= 0 &&
       k < this.objects &&
       i32[this.okW] === this.allocGen &&
-      ptr !== i32[r + R_FREELIST]
+      ptr !== i32[r + Hot.R_FREELIST]
     ) {
-      i32[(ptr + this.fp) >> 2] = i32[r + R_FREELIST];
-      i32[r + R_FREELIST] = ptr;
-      i32[r + R_FREE_FAST]++;
+      i32[(ptr + this.fp) >> 2] = i32[r + Hot.R_FREELIST];
+      i32[r + Hot.R_FREELIST] = ptr;
+      i32[r + Hot.R_FREE_FAST]++;
       return;
     }
     this.freeChecked(ptr);
@@ -279,24 +288,24 @@ export class Cache {
       a.reportInvalidFree(this, ptr, 'outside the arena');
       return -1;
     }
-    let pfn = ptr >>> PAGE_SHIFT;
+    let pfn = ptr >>> Hot.PAGE_SHIFT;
     let m = a.pm(pfn);
-    let kind = i32[m + P_FLAGS] & 15;
-    if (kind === PK_TAIL) {
-      pfn = i32[m + P_CACHE];
+    let kind = i32[m + Hot.P_FLAGS] & 15;
+    if (kind === Hot.PK_TAIL) {
+      pfn = i32[m + Hot.P_CACHE];
       m = a.pm(pfn);
-      kind = i32[m + P_FLAGS] & 15;
+      kind = i32[m + Hot.P_FLAGS] & 15;
     }
-    if (kind !== PK_SLAB) {
+    if (kind !== Hot.PK_SLAB) {
       a.reportInvalidFree(this, ptr, 'not a slab object');
       return -1;
     }
-    const owner = i32[m + P_CACHE];
+    const owner = i32[m + Hot.P_CACHE];
     if (owner !== this.idx) {
       a.reportWrongCache(this, owner, ptr);
       return -1;
     }
-    const off = ptr - (pfn << PAGE_SHIFT) - this.redLeftPad;
+    const off = ptr - (pfn << Hot.PAGE_SHIFT) - this.redLeftPad;
     const k = this.objIndex(off);
     if (k < 0 || k >= this.objects) {
       a.reportInvalidFree(this, ptr, 'interior pointer');
@@ -316,7 +325,7 @@ export class Cache {
   objIndex(off: number): number {
     const inv = this.invSize;
     if (inv !== 0) {
-      const k = Math.floor(off * inv);
+      const k = (off * inv) | 0; // off < 2^20: the product fits, and |0 keeps it an int32
       return k >= 0 && k * this.size === off ? k : -1;
     }
     return off >= 0 && off % this.size === 0 ? off / this.size : -1;
@@ -359,7 +368,7 @@ export class Cache {
   /** @internal */
   checkNotReleased(what: string): void {
     const i32 = this.i32;
-    if (i32[this.d + C_GEN] !== this.gen || i32[this.d + C_STATE] === CS_FREE) {
+    if (i32[this.d + Hot.C_GEN] !== this.gen || i32[this.d + C_STATE] === CS_FREE) {
       throw new Error(`slabrcu: ${what} on cache '${this.name}' which has been released`);
     }
   }
@@ -397,4 +406,3 @@ export class Cache {
 }
 
 export const CACHE_STATE_NAMES = ['free', 'live', 'dying', 'leaked'] as const;
-export { C_GEN };
