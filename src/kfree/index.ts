@@ -30,6 +30,7 @@ import {
   B_COOKIE, B_COUNT, B_NEXT, B_OWNER, B_REC, G_CHAIN_COOKIE, G_CHAIN_COUNT, G_CHAIN_HEAD, G_CLOSED_HEAD, G_CLOSED_TAIL,
   G_DRAIN_LOCK, G_LOCK, G_NR_CLOSED, G_WORDS, KVFREE_BULK_MAX_ENTR, MAX_SPARE, S_ACK, S_CUR, S_DRAIN_OBJ, S_DRAINING, S_NSPARE, S_OPENED,
   S_SPARE, SLOT_WORDS,
+  KHot,
 } from './layout.js';
 
 export function initKfreeRegion(i32: Int32Array, baseWord: number, maxThreads: number): void {
@@ -93,14 +94,14 @@ export class KfreeRcu {
         if (h.objectIndex(ptr - ((ptr >>> Hot.PAGE_SHIFT) << Hot.PAGE_SHIFT)) >= 0) {
           const b = this.blk;
           if (b !== 0) {
-            const n = i32[b + B_COUNT]!;
-            if (n < KVFREE_BULK_MAX_ENTR) {
+            const n = i32[b + KHot.B_COUNT]!;
+            if (n < KHot.KVFREE_BULK_MAX_ENTR) {
               // The block's GP cookie is taken when it is closed (pushClosed), after its
               // newest insert: the kernel refreshes it on every insert; a later snapshot
               // is just as safe (a GP that began after it began after every insert) and
               // keeps the insert to three stores.
-              i32[b + B_REC + n] = ptr;
-              i32[b + B_COUNT] = n + 1;
+              i32[b + KHot.B_REC + n] = ptr;
+              i32[b + KHot.B_COUNT] = n + 1;
               i32[h.rec + Hot.R_KFREE_Q]++;
               if (n === 0) this.firstInsert();
               return;

@@ -43,13 +43,20 @@ export const S_DRAINING = 9;
 export const S_DRAIN_OBJ = 10;
 export const MAX_SPARE = 5;
 
+/** Block words used on the kfreeRcu fast path, inlined as literals (see layout.ts Hot). */
+export const enum KHot {
+  B_COUNT = 2,
+  B_REC = 16,
+  KVFREE_BULK_MAX_ENTR = 1008,
+}
+
 export const B_NEXT = 0;
 export const B_COOKIE = 1;
-export const B_COUNT = 2;
+export const B_COUNT = KHot.B_COUNT;
 export const B_OWNER = 3;
-export const B_REC = 16;
+export const B_REC = KHot.B_REC;
 /** Pointers per block page: (4096 - 64) / 4 (kernel: KVFREE_BULK_MAX_ENTR, 507 with 8-byte pointers). */
-export const KVFREE_BULK_MAX_ENTR = (4096 - B_REC * 4) / 4;
+export const KVFREE_BULK_MAX_ENTR = KHot.KVFREE_BULK_MAX_ENTR; // (4096 - B_REC * 4) / 4
 
 /** Bytes of shared memory the kfree_rcu subsystem needs. */
 export function kfreeRegionBytes(maxThreads: number): number {
