@@ -91,6 +91,44 @@ for (const kind of ['arena', 'harness'] as EnvKind[]) {
       }
     });
 
+    test(`${name}: a blocking synchronize() takes over the GP its own thread's async driver holds`, async () => {
+      // The async driver keeps the GP mutex across awaits; a synchronous wait on the same
+      // thread that waited for the mutex would wait for itself (the barrier hang).
+      const env = makeEnv(kind, { flavour });
+      const a = await RcuWorker.start(env);
+      const b = await RcuWorker.start(env);
+      try {
+        const stop = env.scratch(40);
+        let blocker: Promise<unknown>;
+        if (flavour === 'memb') {
+          assert.equal(await b.cmd('lock'), true);
+          blocker = Promise.resolve();
+        } else {
+          blocker = b.cmd('busy-until-word', { word: stop });
+          await b.next('busy');
+        }
+        const done = a.cmd('sync-over-own-async');
+        await a.next('taking-over');
+        await tick(20); // a is inside synchronize() now, waiting for b
+        if (flavour === 'memb') assert.equal(await b.cmd('unlock'), false);
+        else Atomics.store(env.i32, stop, 1);
+        await blocker;
+        let timer: NodeJS.Timeout | undefined;
+        const hung = new Promise((_, reject) => {
+          timer = setTimeout(() => reject(new Error('synchronize() waited for its own thread\'s async GP driver')), 5000);
+        });
+        try {
+          assert.equal(await Promise.race([done, hung]), true);
+        } finally {
+          clearTimeout(timer);
+        }
+      } finally {
+        await a.terminate();
+        await b.terminate();
+        env.close();
+      }
+    });
+
     test(`${name}: a dead thread's callbacks are dropped and barrier stops waiting for it`, async () => {
       const env = makeEnv(kind, { flavour });
       const a = await RcuWorker.start(env);

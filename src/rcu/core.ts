@@ -32,7 +32,7 @@ import {
   G_SEQ_WAITERS, MEMB_PHASE, MEMB_WAITER, QSBR_STEP, S_CTR, S_GEN, S_NCBS, S_STATE, SLOT_BASE, SLOT_WORDS,
 } from './layout.js';
 import { casMax, cookieDone, seqEnd, seqStart, SEQ_STATE_MASK } from './poll.js';
-import { gpLock, gpLockAsync, gpUnlock } from './gpmutex.js';
+import { gpHolder, gpLock, gpLockAsync, gpUnlock } from './gpmutex.js';
 import { canBlock } from '../sync/mutex.js';
 import { emitStall, StallTimer, type StalledSlot } from './stall.js';
 import { waitAsync } from './timers.js';
@@ -44,6 +44,11 @@ const MEMB_SLEEP_MS = 1000;
 /** qsbr: period of the "force quiescent state" requests posted to idle online threads. */
 const QSBR_FQS_MS = 10;
 export const REQ_RCU = 2;
+
+/** One GP run by driveAsync; `abandoned` once a blocking driver of the same thread took it over. */
+interface AsyncGpRun {
+  abandoned: boolean;
+}
 
 /** A GP driver's view of the shared region, one per Rcu instance. */
 export class RcuCore {
@@ -65,6 +70,12 @@ export class RcuCore {
   skipWait = false;
   /** Called by a qsbr driver right after it advanced G_CTR (lets the driving thread report its own quiescent state). */
   onGpStart: ((ctr: number) => void) | null = null;
+  /**
+   * The GP this thread's async driver (driveAsync) runs while it holds the GP mutex
+   * across awaits, or null. Thread-local: a blocking driver of the same thread takes it
+   * over (lockSync) instead of waiting for a holder that cannot run until it returns.
+   */
+  private asyncRun: AsyncGpRun | null = null;
 
   constructor(readonly host: RcuHost) {
     this.i32 = host.i32;
@@ -145,7 +156,7 @@ export class RcuCore {
   driveSync(self: number, cookie: number): void {
     const i32 = this.i32;
     while (!cookieDone(Atomics.load(i32, this.seqW), cookie)) {
-      gpLock(i32, this.mutexW, self);
+      const tookOver = this.lockSync(self);
       try {
         // Someone else's GP may have covered us while we waited for the mutex
         // (liburcu batches waiters the same way).
@@ -154,21 +165,54 @@ export class RcuCore {
         for (let r = g.next(); !r.done; r = g.next()) blockOn(i32, this.futexW, -1, r.value);
       } finally {
         gpUnlock(i32, this.mutexW);
+        // The abandoned async driver may sleep on G_FUTEX: let it see its GP is gone now.
+        if (tookOver) Atomics.notify(i32, this.futexW);
       }
     }
+  }
+
+  /**
+   * Take the GP mutex for a blocking driver. If this thread's own async driver holds it
+   * (suspended at an await inside gpBody, which only this thread's event loop can resume,
+   * and that loop is blocked by us), waiting would deadlock: take its GP over instead.
+   * The GP state is all in shared memory and gpBody completes a GP found in progress (as
+   * for a dead holder), so the abandoned driver just drops its generator when it resumes.
+   * Returns true when it took over.
+   */
+  private lockSync(self: number): boolean {
+    const run = this.asyncRun;
+    if (run !== null && gpHolder(this.i32, this.mutexW) === self) {
+      run.abandoned = true;
+      this.asyncRun = null;
+      return true; // the mutex stays tagged with our slot: it is ours now
+    }
+    gpLock(this.i32, this.mutexW, self);
+    return false;
   }
 
   /** Run GPs until `cookie` is complete without blocking the event loop. */
   async driveAsync(self: number, cookie: number): Promise<void> {
     const i32 = this.i32;
     while (!cookieDone(Atomics.load(i32, this.seqW), cookie)) {
-      await gpLockAsync(i32, this.mutexW, self);
+      const run: AsyncGpRun = { abandoned: false };
+      await gpLockAsync(i32, this.mutexW, self, () => {
+        this.asyncRun = run;
+      });
       try {
+        // A blocking driver of this thread may have taken the mutex over (and released
+        // it) before we got to run: it is no longer ours.
+        if (run.abandoned) continue;
         if (cookieDone(Atomics.load(i32, this.seqW), cookie)) return;
         const g = this.gpBody(self);
-        for (let r = g.next(); !r.done; r = g.next()) await waitAsync(i32, this.futexW, -1, r.value);
+        for (let r = g.next(); !r.done; r = g.next()) {
+          await waitAsync(i32, this.futexW, -1, r.value);
+          if (run.abandoned) break; // taken over by driveSync on this thread, which completed the GP
+        }
       } finally {
-        gpUnlock(i32, this.mutexW);
+        if (!run.abandoned) {
+          this.asyncRun = null;
+          gpUnlock(i32, this.mutexW);
+        }
       }
     }
   }

@@ -63,7 +63,12 @@ export function gpLock(i32: Int32Array, w: number, slot: number): void {
   }
 }
 
-export async function gpLockAsync(i32: Int32Array, w: number, slot: number): Promise<void> {
+/**
+ * Take the lock without blocking the event loop. `onLocked` runs synchronously in the
+ * step that took it (before any other task or microtask of this thread can run), so the
+ * caller can record that this thread's async context holds it (core.ts driveAsync).
+ */
+export async function gpLockAsync(i32: Int32Array, w: number, slot: number, onLocked?: () => void): Promise<void> {
   const mine = gpTag(slot);
   let c = Atomics.compareExchange(i32, w, 0, mine);
   while (c !== 0) {
@@ -79,6 +84,7 @@ export async function gpLockAsync(i32: Int32Array, w: number, slot: number): Pro
     if (r.async) await r.value;
     c = Atomics.compareExchange(i32, w, 0, mine | WAITERS);
   }
+  if (onLocked) onLocked();
 }
 
 export function gpUnlock(i32: Int32Array, w: number): void {

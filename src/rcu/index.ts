@@ -431,7 +431,11 @@ export class Rcu {
     } finally {
       this.inCallbacks--;
     }
-    if (n !== 0) Atomics.store(this.i32, this.ncbsW, this.cbs.pending);
+    if (n !== 0) {
+      Atomics.store(this.i32, this.ncbsW, this.cbs.pending);
+      // Drained: barriers waiting for this thread are done with it (barrier.ts).
+      if (this.cbs.pending === 0) this.core.kickBarrier();
+    }
     return n;
   }
 
@@ -512,6 +516,10 @@ export class Rcu {
       this.flushOwnSync();
       for (;;) {
         const f = Atomics.load(this.i32, core.barrierFutexW);
+        // Blocked here, this thread's event loop cannot serve barrier requests addressed
+        // to it: acknowledge them inline (our callbacks queued before them have run), so
+        // that concurrent barriers on other threads never wait for us while we wait for them.
+        this.serviceBarrier();
         if (!barrierPending(core, targets, seq)) return;
         if (core.gpNeeded() && !core.driverPresent()) {
           core.driveSync(this.slot, Atomics.load(this.i32, core.reqW));

@@ -7,6 +7,7 @@ import { attachHarness } from '../helpers/rcu-harness.js';
 import type { WorkerInit } from '../helpers/rcu-env.js';
 import { Arena } from '../../src/arena.js';
 import type { Rcu } from '../../src/rcu/index.js';
+import { gpHolder } from '../../src/rcu/gpmutex.js';
 
 // `node --test dist/test/` also loads this file on the main thread: do nothing there.
 if (parentPort) main(parentPort);
@@ -92,6 +93,19 @@ function main(port: MessagePort): void {
       case 'synchronizeAsync':
         await rcu.synchronizeAsync();
         return true;
+      case 'sync-over-own-async': {
+        // Our own async GP driver holds the GP mutex and sleeps on a reader (someone else
+        // blocks the GP); then a blocking synchronize() on this same thread, which must not
+        // wait for that driver (it can only resume once we return).
+        const p = rcu.synchronizeAsync();
+        while (!(gpHolder(i32, core().mutexW) === slot && Atomics.load(i32, core().futexW) === -1)) {
+          await new Promise((r) => setTimeout(r, 1));
+        }
+        port.postMessage({ type: 'taking-over' });
+        rcu.synchronize();
+        await p;
+        return true;
+      }
       case 'barrier':
         rcu.barrier();
         return true;
