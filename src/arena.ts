@@ -135,8 +135,8 @@ export class Arena {
     // debug edit: slab_debug= without letters means F,Z,P,U for every cache; store it as
     // 'all' because an empty string in the header reads back as "no debug option".
     const debug = typeof opts.debug === 'string' && opts.debug.trim() === '' ? 'all' : (opts.debug ?? '');
-    const spec = opts.debug === undefined ? parseSlabDebug(undefined) : parseSlabDebug(debug);
-    void spec;
+    // Parse now so a bad option throws at create (each thread parses the stored copy).
+    if (opts.debug !== undefined) parseSlabDebug(debug);
     if (debug.length > H_DEBUG_MAX) throw new RangeError('slabrcu: Arena.create: debug string too long');
     const quarantineBytes = opts.quarantineBytes ?? 0;
     int(quarantineBytes, 'quarantineBytes', 0, MAX_ARENA_BYTES);

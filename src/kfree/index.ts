@@ -81,7 +81,6 @@ export class KfreeRcu {
    */
   kfreeRcu(ptr: number, rcuHeadOffset?: number): void {
     if (ptr === 0) return;
-    const a = this.a;
     const i32 = this.i32;
     // Fast path: a slab object of an order-0 slab, on an object boundary, an open block
     // with room. Everything else (tails of larger slabs, large kmalloc, bad pointers,

@@ -36,7 +36,7 @@ import {
 } from '../layout.js';
 import { lock, unlock } from '../sync/mutex.js';
 import type { Cache } from './cache.js';
-import { listAdd, listDel, ON_FULL, ON_PARTIAL } from './lists.js';
+import { listAdd, listDel } from './lists.js';
 
 export class SlabCore {
   constructor(private readonly a: Arena) {}
@@ -581,13 +581,8 @@ export class SlabCore {
 
   /** kmem_cache_shrink: flush our cpu slab, free every empty slab. Returns slabs freed. */
   shrink(c: Cache): number {
-    const a = this.a;
-    const i32 = a.i32;
     this.flushCpu(c);
-    let n = this.discardEmpty(c);
-    n += this.reapRcuSlabs(c, false);
-    void i32;
-    return n;
+    return this.discardEmpty(c) + this.reapRcuSlabs(c, false);
   }
 
   /** Free every empty partial slab (under its own C_LOCK). */
@@ -624,5 +619,3 @@ export class SlabCore {
   }
 }
 
-export const LIST_BITS = ON_FULL | ON_PARTIAL;
-export const KIND_TAIL = PK_TAIL;

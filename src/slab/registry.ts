@@ -10,7 +10,7 @@
  */
 import type { Arena } from '../arena.js';
 import {
-  SLAB_DEBUG_FLAGS, SLAB_FLAGS_PERMITTED, SLAB_HWCACHE_ALIGN, SLAB_KMALLOC, SLAB_MERGE_SAME, SLAB_NEVER_MERGE,
+  SLAB_DEBUG_FLAGS, SLAB_FLAGS_PERMITTED, SLAB_KMALLOC, SLAB_MERGE_SAME, SLAB_NEVER_MERGE,
   SLAB_NO_MERGE, SLAB_PANIC, SLAB_TYPESAFE_BY_RCU,
 } from '../flags.js';
 import {
@@ -302,7 +302,6 @@ export class Registry {
         best = idx;
       }
     }
-    void SLAB_HWCACHE_ALIGN;
     return best;
   }
 
