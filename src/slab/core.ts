@@ -73,15 +73,9 @@ export class SlabCore {
         return this.popCpu(c, fl);
       }
       unlock(i32, c.d + C_LOCK);
-      const np = this.newSlab(c);
-      if (np === 0) {
-        if (attempt === 0 && a.reclaim()) continue;
-        return 0;
-      }
-      lock(i32, c.d + C_LOCK);
-      this.countNewSlab(c);
-      this.freeze(c, np);
-      unlock(i32, c.d + C_LOCK);
+      const np = this.growCache(c, attempt, (pfn) => this.freeze(c, pfn));
+      if (np < 0) continue;
+      if (np === 0) return 0;
       const fl = i32[a.pm(np) + P_FREELIST];
       i32[a.pm(np) + P_FREELIST] = 0;
       return this.popCpu(c, fl);
@@ -140,17 +134,28 @@ export class SlabCore {
         return obj;
       }
       unlock(i32, c.d + C_LOCK);
-      const np = this.newSlab(c);
-      if (np === 0) {
-        if (attempt === 0 && a.reclaim()) continue;
-        return 0;
-      }
-      lock(i32, c.d + C_LOCK);
-      this.countNewSlab(c);
-      listAdd(i32, a.metaW, c.d, false, np, false);
-      unlock(i32, c.d + C_LOCK);
+      const np = this.growCache(c, attempt, (pfn) => listAdd(i32, a.metaW, c.d, false, pfn, false));
+      if (np === 0) return 0;
     }
     return 0;
+  }
+
+  /**
+   * new_slab, with the kfree_rcu shrinker's second chance: on the first attempt an
+   * exhausted arena is reclaimed (completed batches, then an expedited GP) and -1 asks the
+   * caller to retry. A new slab is counted and handed to `install` (freeze it, or put it
+   * on the partial list) in one C_LOCK section, so validate never sees it uncounted.
+   * Returns its pfn, or 0 when no memory can be had.
+   */
+  private growCache(c: Cache, attempt: number, install: (pfn: number) => void): number {
+    const i32 = this.a.i32;
+    const np = this.newSlab(c);
+    if (np === 0) return attempt === 0 && this.a.reclaim() ? -1 : 0;
+    lock(i32, c.d + C_LOCK);
+    this.countNewSlab(c);
+    install(np);
+    unlock(i32, c.d + C_LOCK);
+    return np;
   }
 
   /** A new slab joins the cache (under C_LOCK, with its publication). */
