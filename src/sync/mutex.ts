@@ -48,11 +48,13 @@ export function tryLock(i32: Int32Array, w: number): boolean {
 
 /**
  * A lock seen held by the same owner for this long is taken to be held by a thread that
- * died inside its critical section (sections here last microseconds). Whoever waits
+ * died inside its critical section (sections here last microseconds; the longest, a
+ * debug validate() of a huge cache, well under a second per slab list walk). A watched
+ * worker's locks are released at once by arena.watch; this is the fallback. Whoever waits
  * breaks it and reports it: a thread that is blocked in a lock cannot run the event-loop
  * callback (worker 'exit') that would otherwise release it.
  */
-export const LOCK_LEASE_MS = 2000;
+export const LOCK_LEASE_MS = 10_000;
 let onBroken: ((owner: number, word: number) => void) | undefined;
 
 /** Called when a waiter breaks a lock whose owner held it past LOCK_LEASE_MS. */
