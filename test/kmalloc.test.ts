@@ -134,3 +134,16 @@ test('kmalloc caches are never destroyed', () => {
   assert.ok(a.findCache('kmalloc-64'));
   assert.notEqual(a.kmalloc(64), 0);
 });
+
+test('ksize follows slab_ksize(): the stride for plain caches, object_size with red zones or poison, inuse with TYPESAFE_BY_RCU', async () => {
+  const { Arena: A, SLAB_RED_ZONE: RZ, SLAB_TYPESAFE_BY_RCU: TS, SLAB_NO_MERGE: NM } = await import('../src/index.js');
+  const a = A.create({ bytes: 4 << 20 });
+  const plain = a.createCache('ks-plain', { size: 20, flags: NM });
+  assert.equal(plain.size, 24);
+  assert.equal(a.ksize(plain.alloc()), 24);
+  const rz = a.createCache('ks-rz', { size: 20, flags: RZ });
+  assert.equal(a.ksize(rz.alloc()), 20);
+  const ts = a.createCache('ks-ts', { size: 20, flags: TS });
+  assert.equal(a.ksize(ts.alloc()), 24); // inuse: ALIGN(20, 8); the free pointer follows it
+  assert.ok(ts.size > 24);
+});

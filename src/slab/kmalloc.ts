@@ -7,7 +7,7 @@
  * user cache of 64 bytes keeps its own name in slabinfo.
  */
 import type { Arena } from '../arena.js';
-import { SLAB_KMALLOC } from '../flags.js';
+import { SLAB_KMALLOC, SLAB_POISON, SLAB_RED_ZONE, SLAB_STORE_USER, SLAB_TYPESAFE_BY_RCU } from '../flags.js';
 import { P_CACHE, P_FLAGS, PAGE_SHIFT, PAGE_SIZE, PK_LARGE, PK_SLAB, PK_TAIL } from '../layout.js';
 import type { Cache } from './cache.js';
 import { getOrder } from './sizes.js';
@@ -118,7 +118,15 @@ export class Kmalloc {
 
   ksize(ptr: number): number {
     const k = this.classify(ptr);
-    if (k.kind === 'slab') return this.a.cacheGeometry(k.idx).objectSize;
+    if (k.kind === 'slab') {
+      // kernel: slab_ksize(): with red zones or poison only object_size bytes are the
+      // caller's; TYPESAFE_BY_RCU and STORE_USER keep metadata right after inuse;
+      // otherwise the whole stride is usable.
+      const g = this.a.cacheGeometry(k.idx);
+      if (g.flags & (SLAB_RED_ZONE | SLAB_POISON)) return g.objectSize;
+      if (g.flags & (SLAB_TYPESAFE_BY_RCU | SLAB_STORE_USER)) return g.inuse;
+      return g.size;
+    }
     if (k.kind === 'large') return PAGE_SIZE << k.order;
     throw new RangeError(`slabrcu: ksize(0x${ptr.toString(16)}): ${k.why}`);
   }
