@@ -14,7 +14,7 @@ import { SlubDebug } from './debug/index.js';
 import { PageAllocator } from './heap/buddy.js';
 import { KfreeRcu, initKfreeRegion } from './kfree/index.js';
 import {
-  C_FOLD_ALLOCS, C_FOLD_FREES, C_GEN, C_LOCK, C_STATE, CACHE_BYTES, CPU_REC_BYTES, CS_FREE, H_ARENA_ID, H_DEBUG_LEN, H_DEBUG_MAX,
+  C_FOLD_ALLOCS, C_FOLD_EVENTS, C_FOLD_FREES, C_GEN, C_LOCK, C_STATE, CACHE_BYTES, CPU_REC_BYTES, CS_FREE, H_ARENA_ID, H_DEBUG_LEN, H_DEBUG_MAX,
   H_DEBUG_STR, H_DRAIN_MS, H_FIRST_PAGE, H_MAGIC, H_MAX_CACHES, H_MAX_PAGES, H_MAX_THREADS, H_NR_PAGES,
   H_QUARANTINE_BYTES, H_RCU_FLAVOUR, H_STALL_MS, H_VERSION, H_SLAB_MUTEX, H_BUDDY_LOCK, MAGIC, MAX_ARENA_BYTES, PAGE_SIZE, P_FLAGS, PK_RESERVED,
   R_ALLOC_FAST, R_ALLOC_SLOW, R_FLUSH, R_FREE_FAST, R_FREE_REMOTE, R_FREE_SLOW, R_SHEAF, R_SLAB, REQ_FLUSH, REQ_KFREE, REQ_RCU,
@@ -580,7 +580,11 @@ export class Arena {
       const frees = (i32[r + R_FREE_FAST]! + i32[r + R_FREE_REMOTE]! + i32[r + R_FREE_SLOW]!) | 0;
       if (allocs !== 0) Atomics.add(i32, d + C_FOLD_ALLOCS, allocs);
       if (frees !== 0) Atomics.add(i32, d + C_FOLD_FREES, frees);
-      for (const k of [R_ALLOC_FAST, R_ALLOC_SLOW, R_FREE_FAST, R_FREE_REMOTE, R_FREE_SLOW, R_FLUSH]) i32[r + k] = 0;
+      for (let k = R_ALLOC_FAST; k <= R_FREE_SLOW; k++) {
+        if (i32[r + k] !== 0) Atomics.add(i32, d + C_FOLD_EVENTS + (k - R_ALLOC_FAST), i32[r + k]!);
+        i32[r + k] = 0;
+      }
+      i32[r + R_FLUSH] = 0;
       KfreeRcu.foldInto(i32, d, r);
     }
   }

@@ -153,6 +153,12 @@ export const C_FOLD_KQ = 49; // R_KFREE_Q / R_KFREE_D folded in from detached th
 export const C_FOLD_KD = 50;
 /** sheaf_capacity (kernel: s->sheaf_capacity): 0 = no percpu sheaves; written at create. */
 export const C_SHEAF_CAP = 51;
+/**
+ * Event counters of detached threads, per cpu-record counter R_ALLOC_FAST..R_FREE_SLOW
+ * (words C_FOLD_EVENTS + 0..4; Atomics.add by whoever detaches the thread), so that
+ * stats() keeps counting them (kernel: the per-CPU stats of an offlined CPU).
+ */
+export const C_FOLD_EVENTS = 52;
 export const C_NAME = 64; // u16 chars, 64 chars = words 64..95
 export const C_CTOR_NAME = 96; // u16, up to 32 chars: words 96..111
 export const C_CTOR_NAME_LEN = 112;

@@ -116,6 +116,9 @@ for (const mode of ['terminate', 'return'] as const) {
     assert.equal(s.slabs, 1);
     assert.equal(s.partial, 1);
     assert.equal(s.objects_partial, live, 'the remote list was merged when the slab was flushed');
+    // Its event counters are folded into the cache, not lost (kernel: an offlined CPU's stats).
+    assert.equal(s.free_fastpath, f, 'the dead worker\'s fast-path frees still count');
+    assert.ok(s.alloc_fastpath + s.alloc_slowpath >= n, 'its allocations still count');
     assert.equal(parseInt(a.slabinfo().split('\n').find((l) => l.startsWith('hold-64'))!.split(/\s+/)[1]!, 10), live);
     for (const p of msg.ptrs) assert.equal(a.dv.getUint32(p, true) >>> 16, 0xabcd);
     // The slot is free again: the next attach gets it.

@@ -6,7 +6,7 @@
  * with plain stores (no Atomics on the fast paths); readers sum them racily. A 32-bit
  * aligned load is never torn, so a snapshot is exact whenever the threads are quiet and
  * off by at most the operations in flight otherwise. Threads that detached folded their
- * counts into C_FOLD_ALLOCS / C_FOLD_FREES.
+ * counts into C_FOLD_ALLOCS / C_FOLD_FREES, and their event counters into C_FOLD_EVENTS.
  */
 import type { Arena } from '../arena.js';
 import {
@@ -14,7 +14,7 @@ import {
   SLAB_TRACE, SLAB_TYPESAFE_BY_RCU,
 } from '../flags.js';
 import {
-  C_ALLOC_SLAB, C_FLAGS, C_FOLD_ALLOCS, C_FOLD_FREES, C_FREE_SLAB, C_LOCK, C_NR_PARTIAL, C_NR_SLABS,
+  C_ALLOC_SLAB, C_FLAGS, C_FOLD_ALLOCS, C_FOLD_EVENTS, C_FOLD_FREES, C_FREE_SLAB, C_LOCK, C_NR_PARTIAL, C_NR_SLABS,
   C_PARTIAL_HEAD, C_REFCOUNT, C_STATE, P_INUSE, P_NEXT, R_ALLOC_FAST, R_ALLOC_SLOW, R_FREE_FAST, R_FREE_REMOTE,
   R_FREE_SLOW, R_SLAB,
 } from '../layout.js';
@@ -90,6 +90,13 @@ export function cacheCounts(a: Arena, idx: number, objectsPerSlab: number): Cach
   }
   const active = allocFast + allocSlow + (Atomics.load(i32, d + C_FOLD_ALLOCS) >>> 0) -
     (freeFast + freeRemote + freeSlow + (Atomics.load(i32, d + C_FOLD_FREES) >>> 0));
+  // Event counters of threads that detached (the active count above already has them).
+  const ev = (k: number): number => Atomics.load(i32, d + C_FOLD_EVENTS + (k - R_ALLOC_FAST)) >>> 0;
+  allocFast += ev(R_ALLOC_FAST);
+  allocSlow += ev(R_ALLOC_SLOW);
+  freeFast += ev(R_FREE_FAST);
+  freeRemote += ev(R_FREE_REMOTE);
+  freeSlow += ev(R_FREE_SLOW);
   lock(i32, d + C_LOCK);
   const slabs = i32[d + C_NR_SLABS]!;
   const partial = i32[d + C_NR_PARTIAL]!;
