@@ -25,7 +25,7 @@ import type { Cache } from '../slab/cache.js';
 import {
   C_FOLD_KD, C_FOLD_KQ, PK_PAGES, REQ_KFREE, TS_LIVE, Hot,
 } from '../layout.js';
-import { lock, lockAsync, tryLock, unlock } from '../sync/mutex.js';
+import { lock, lockAsync, nap, tryLock, unlock } from '../sync/mutex.js';
 import {
   B_COOKIE, B_COUNT, B_NEXT, B_OWNER, B_REC, G_CHAIN_COOKIE, G_CHAIN_COUNT, G_CHAIN_HEAD, G_CLOSED_HEAD, G_CLOSED_TAIL,
   G_DRAIN_LOCK, G_LOCK, G_NR_CLOSED, G_WORDS, KVFREE_BULK_MAX_ENTR, MAX_SPARE, S_ACK, S_CUR, S_DRAIN_OBJ, S_DRAINING, S_NSPARE, S_OPENED,
@@ -403,9 +403,7 @@ export class KfreeRcu {
     const k = a.kmallocs.classify(link);
     if (k.kind === 'slab') {
       const h = a.internalHandle(k.idx);
-      let pfn = link >>> Hot.PAGE_SHIFT;
-      if ((a.i32[a.pm(pfn) + Hot.P_FLAGS]! & 15) === Hot.PK_TAIL) pfn = a.i32[a.pm(pfn) + Hot.P_CACHE]!;
-      const first = (pfn << Hot.PAGE_SHIFT) + h.redLeftPad;
+      const first = (k.pfn << Hot.PAGE_SHIFT) + h.redLeftPad;
       return first + Math.floor((link - first) / h.size) * h.size;
     }
     if (k.kind === 'large') return k.pfn << Hot.PAGE_SHIFT;
@@ -545,15 +543,10 @@ export class KfreeRcu {
     this.closeOwn();
     let waiting = this.othersWithOpenBlocks();
     const deadline = performance.now() + a.options.destroyFlushTimeoutMs;
-    const nap = new Int32Array(new SharedArrayBuffer(4));
     while (waiting.length && performance.now() < deadline) {
       a.serviceRequests();
       this.closeOwn();
-      try {
-        Atomics.wait(nap, 0, 0, 1);
-      } catch {
-        /* cannot block here: spin */
-      }
+      nap(1);
       waiting = waiting.filter((o) => !this.closedFor(o));
     }
     this.reportUnresponsive(waiting);

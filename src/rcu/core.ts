@@ -33,7 +33,7 @@ import {
 } from './layout.js';
 import { casMax, cookieDone, seqEnd, seqStart, SEQ_STATE_MASK } from './poll.js';
 import { gpHolder, gpLock, gpLockAsync, gpUnlock } from './gpmutex.js';
-import { canBlock } from '../sync/mutex.js';
+import { blockOn } from '../sync/mutex.js';
 import { emitStall, StallTimer, type StalledSlot } from './stall.js';
 import { waitAsync } from './timers.js';
 
@@ -391,14 +391,3 @@ export class RcuCore {
   }
 }
 
-/** Atomics.wait where this thread may block; elsewhere (a browser's main thread) spin for the same time. */
-export function blockOn(i32: Int32Array, w: number, v: number, ms: number): void {
-  if (canBlock) {
-    Atomics.wait(i32, w, v, ms);
-    return;
-  }
-  const end = performance.now() + ms;
-  while (Atomics.load(i32, w) === v && performance.now() < end) {
-    /* spin */
-  }
-}

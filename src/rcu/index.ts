@@ -25,7 +25,8 @@
  * wait for a GP inside a read section (it would wait for itself): refused with an error.
  */
 import type { RcuHost } from './host.js';
-import { RcuCore, blockOn } from './core.js';
+import { RcuCore } from './core.js';
+import { blockOn } from '../sync/mutex.js';
 import {
   G_CTR, G_FLAVOUR, G_GP_REQ, G_MAGIC, G_MAX_THREADS, G_SEQ, MEMB_ACTIVE, MEMB_WAITER, QSBR_ONLINE, RCU_MAGIC, S_BARRIER_ACK,
   S_BARRIER_REQ, S_CTR, S_GEN, S_NCBS, S_STATE, rcuRegionBytes,

@@ -24,7 +24,7 @@ import {
   C_ALLOC_OK, C_GEN, C_LOCK, C_NR_SLABS, C_REFCOUNT, C_STATE, CS_DYING, CS_FREE, CS_LEAKED, C_DESTROY_SEQ, H_SLAB_MUTEX,
   P_FREELIST, P_INUSE, PAGE_SHIFT, R_FLUSH, REQ_FLUSH, TS_FREE,
 } from '../layout.js';
-import { lock, unlock } from '../sync/mutex.js';
+import { lock, nap, unlock } from '../sync/mutex.js';
 import type { Cache } from './cache.js';
 import { listPfns } from './lists.js';
 import { bugHeader, callerOf } from '../report.js';
@@ -200,14 +200,9 @@ export class Destroyer {
 
   private waitFlushSync(h: Cache): number[] {
     const deadline = performance.now() + this.a.options.destroyFlushTimeoutMs;
-    const nap = new Int32Array(new SharedArrayBuffer(4));
     let held = this.stillHeld(h);
     while (held.length && performance.now() < deadline) {
-      try {
-        Atomics.wait(nap, 0, 0, 1);
-      } catch {
-        /* main thread of a browser: spin */
-      }
+      nap(1);
       held = this.stillHeld(h);
     }
     return held;

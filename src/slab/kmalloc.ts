@@ -85,7 +85,7 @@ export class Kmalloc {
   }
 
   /** The cache index of the slab holding ptr, -2 for a large kmalloc, -1 if not an object. */
-  classify(ptr: number): { kind: 'slab'; idx: number } | { kind: 'large'; pfn: number; order: number } | { kind: 'none'; why: string } {
+  classify(ptr: number): { kind: 'slab'; idx: number; pfn: number } | { kind: 'large'; pfn: number; order: number } | { kind: 'none'; why: string } {
     const a = this.a;
     if (!Number.isInteger(ptr) || ptr < 0 || ptr >= a.committedBytes()) return { kind: 'none', why: 'outside the arena' };
     let pfn = ptr >>> PAGE_SHIFT;
@@ -94,7 +94,7 @@ export class Kmalloc {
       pfn = a.i32[a.pm(pfn) + P_CACHE]!;
       f = a.i32[a.pm(pfn) + P_FLAGS]!;
     }
-    if ((f & 15) === PK_SLAB) return { kind: 'slab', idx: a.i32[a.pm(pfn) + P_CACHE]! };
+    if ((f & 15) === PK_SLAB) return { kind: 'slab', idx: a.i32[a.pm(pfn) + P_CACHE]!, pfn };
     if ((f & 15) === PK_LARGE) {
       if (ptr !== pfn << PAGE_SHIFT) return { kind: 'none', why: 'interior pointer' };
       return { kind: 'large', pfn, order: (f >> 4) & 15 };

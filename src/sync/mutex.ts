@@ -42,6 +42,25 @@ export const canBlock: boolean = (() => {
   }
 })();
 
+/** Atomics.wait where this thread may block; elsewhere (a browser's main thread) spin for the same time. */
+export function blockOn(i32: Int32Array, w: number, v: number, ms: number): void {
+  if (canBlock) {
+    Atomics.wait(i32, w, v, ms);
+    return;
+  }
+  const end = performance.now() + ms;
+  while (Atomics.load(i32, w) === v && performance.now() < end) {
+    /* spin */
+  }
+}
+
+const napWord = new Int32Array(new SharedArrayBuffer(4));
+
+/** Pause this thread for `ms` without the event loop (polling loops of synchronous waits). */
+export function nap(ms: number): void {
+  blockOn(napWord, 0, 0, ms);
+}
+
 export function tryLock(i32: Int32Array, w: number): boolean {
   return Atomics.compareExchange(i32, w, 0, MINE) === 0;
 }
