@@ -133,9 +133,9 @@ for (const kind of ['arena', 'harness'] as EnvKind[]) {
       const env = makeEnv(kind, { flavour });
       const a = await RcuWorker.start(env);
       const ca = env.scratch(20);
-      await a.cmd('call', { n: 7, word: ca });
-      // Busy: its event loop never runs, so its callbacks cannot run.
-      void a.cmd('busy-until-word', { word: env.scratch(21) }).catch(() => {});
+      // Queue callbacks and go busy in one command: its event loop never runs, so its
+      // callbacks cannot run (as two commands, the callbacks could run in between).
+      void a.cmd('call-then-busy-until-word', { n: 7, word: ca, value: env.scratch(21) }).catch(() => {});
       await a.next('busy');
       let finished = false;
       const p = env.rcu.barrierAsync().then(() => {

@@ -12,10 +12,17 @@
  * - G_CTR: the flavour's reader counter, Atomics.store by the holder (memb flips the
  *   phase, qsbr adds 2).
  * - G_FUTEX: -1 while the holder sleeps waiting for readers. Set with Atomics.store
- *   *before* the re-scan that decides to sleep; a reader clears its slot with
- *   Atomics.store *before* loading G_FUTEX. Both are seq-cst, so either the re-scan sees
- *   the slot cleared or the reader sees -1 and notifies: no lost wake-up, and no notify
- *   at all when nobody sleeps (liburcu's wait_gp / wake_up_gp protocol).
+ *   *before* the re-scan that decides to sleep. qsbr: a reader clears/advances its slot
+ *   with Atomics.store *before* loading G_FUTEX; both are seq-cst, so either the re-scan
+ *   sees the slot cleared or the reader sees -1 and notifies: no lost wake-up, and no
+ *   notify at all when nobody sleeps (liburcu's wait_gp / wake_up_gp protocol). memb,
+ *   portable read side: the re-scan CASes MEMB_WAITER into the slot and the reader's
+ *   Atomics.exchange sees it (no lost wake-up either). memb, x64 read side (S_FAST): the
+ *   reader loads its word plainly, then stores 0 plainly; our CAS landing between the two
+ *   is overwritten unseen, so a wake-up can be lost, and the driver never sleeps longer
+ *   than FAST_NAP_MAX_MS when it waits for such a slot. Correctness never depends on a
+ *   wake (the driver only ends a GP after it *saw* every slot it waits for released);
+ *   latency does, rarely.
  * - G_GP_REQ / G_DRIVER_FUTEX: requests for a GP from threads that will not drive one
  *   themselves (callbacks, startPoll, async waiters while an RCU worker runs).
  * - G_SEQ_WAITERS: threads in Atomics.waitAsync on G_SEQ; incremented before they re-read
@@ -29,7 +36,7 @@
 import type { RcuHost } from './host.js';
 import {
   G_BARRIER_FUTEX, G_BARRIER_SEQ, G_CTR, G_DRIVER, G_DRIVER_FUTEX, G_FUTEX, G_GP_MUTEX, G_GP_REQ, G_SEQ,
-  G_SEQ_WAITERS, MEMB_PHASE, MEMB_WAITER, QSBR_STEP, S_CTR, S_GEN, S_NCBS, S_STATE, SLOT_BASE, SLOT_WORDS,
+  G_SEQ_WAITERS, MEMB_PHASE, MEMB_WAITER, QSBR_STEP, S_CTR, S_FAST, S_GEN, S_NCBS, S_STATE, SLOT_BASE, SLOT_WORDS,
 } from './layout.js';
 import { casMax, cookieDone, seqEnd, seqStart, SEQ_STATE_MASK } from './poll.js';
 import { gpHolder, gpLock, gpLockAsync, gpUnlock } from './gpmutex.js';
@@ -39,8 +46,17 @@ import { waitAsync } from './timers.js';
 
 /** Scans of the reader words before the driver sleeps on G_FUTEX (a few microseconds). */
 const SPIN_SCANS = 64;
-/** memb: readers wake us; this bound only re-checks for dead owners nobody detached. */
+/** memb, portable readers only: they wake us; this bound only re-checks for dead owners nobody detached. */
 const MEMB_SLEEP_MS = 1000;
+/**
+ * memb, when a slot we wait for uses the x64 read side (S_FAST), whose wake can be lost
+ * (see G_FUTEX above): first nap, doubling per nap up to the cap. A reader that leaves
+ * during a nap usually wakes us at once; in the rare lost-wake race it costs at most one
+ * nap, and a long read section costs a few hundred wake-ups per second of the sleeping
+ * driver (a futex wait and a re-scan each), nothing on the read side.
+ */
+export const FAST_NAP_MIN_MS = 0.25;
+export const FAST_NAP_MAX_MS = 4;
 /** qsbr: period of the "force quiescent state" requests posted to idle online threads. */
 const QSBR_FQS_MS = 10;
 export const REQ_RCU = 2;
@@ -299,6 +315,7 @@ export class RcuCore {
     const i32 = this.i32;
     let scans = 0;
     let lastFqs = -Infinity;
+    let nap = FAST_NAP_MIN_MS;
     for (;;) {
       this.filter(list, blocks, released);
       if (list.length === 0) return;
@@ -320,9 +337,36 @@ export class RcuCore {
         }
       }
       if (stall.due()) this.reportStall(self, stall, list);
-      const bound = this.memb ? MEMB_SLEEP_MS : QSBR_FQS_MS;
-      yield Math.max(1, Math.min(bound, stall.untilDue()));
+      let bound: number;
+      if (!this.memb) bound = QSBR_FQS_MS;
+      else if (this.anyFast(list)) {
+        bound = nap;
+        nap = Math.min(nap * 2, FAST_NAP_MAX_MS);
+      } else {
+        // Every slot reads portable now, but one may have left its section with a fast
+        // unlock (missing our -1) and switched to portable (S_FAST = 0) since
+        // flagWaiters looked at it. Its store of 0 precedes its seq-cst S_FAST store,
+        // which our S_FAST load saw: one more scan sees the slot released.
+        this.filter(list, blocks, released);
+        if (list.length === 0) {
+          Atomics.store(i32, this.futexW, 0);
+          return;
+        }
+        bound = MEMB_SLEEP_MS;
+      }
+      yield Math.max(FAST_NAP_MIN_MS, Math.min(bound, stall.untilDue()));
     }
+  }
+
+  /**
+   * memb: does a slot in `list` leave its sections with the x64 plain store (S_FAST)?
+   * Read after flagWaiters: a slot seen blocking whose S_FAST then reads 0 got our
+   * MEMB_WAITER bit and will see it in its exchange (an owner changes S_FAST only
+   * outside a section, i.e. after that exchange), so only S_FAST slots can miss the wake.
+   */
+  private anyFast(list: number[]): boolean {
+    for (let k = 0; k < list.length; k++) if (Atomics.load(this.i32, this.sw(list[k]!, S_FAST)) !== 0) return true;
+    return false;
   }
 
   private filter(list: number[], blocks: (v: number) => boolean, released: ((s: number, v: number) => void) | null): void {

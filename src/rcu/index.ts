@@ -3,18 +3,56 @@
  * semantics). One instance per attached thread; all cross-thread state is in the RCU
  * region of the arena (layout.ts), the rest is plain JS state of this thread.
  *
- * Read side (the hot path):
- * - memb: the outermost readLock() is one Atomics.store of G_CTR into this thread's
- *   reader word; readUnlock() one Atomics.store of 0, then one Atomics.load of G_FUTEX to
- *   see whether a GP driver sleeps waiting for readers (then, and only then, it notifies).
- *   The stores are sequentially consistent: the reader word is visible before any load
- *   inside the section (so a GP that misses this reader also finished publishing before
- *   the section's loads), and every load inside the section is ordered before the store
- *   that ends it (so a GP that sees the section ended may free what it read).
- *   Readers must load RCU-protected pointers with Atomics.load (rcu_dereference).
- * - qsbr: read sections only count nesting in this thread; the thread announces
- *   quiescent states (quiescentState(), offline(), any event-loop turn that serves the
- *   arena's REQ_RCU request) by Atomics.store of G_CTR into its reader word.
+ * Read side (the hot path). Shared words involved, who writes them, who reads them, and
+ * which operation orders each access (layout.ts has the full map):
+ * - G_CTR (written by GP drivers only, Atomics.store under the GP mutex): the outermost
+ *   memb readLock() reads it with a plain typed-array load. In V8 that is a relaxed,
+ *   single-copy-atomic 32-bit load (liburcu reads it with CMM_LOAD_SHARED, relaxed too).
+ *   Staleness is harmless: the value is one some driver stored, and the two-phase flip
+ *   (core.ts membWait) waits for a reader that snapshotted the phase just before a flip.
+ *   It is not arbitrarily stale either: it follows this thread's previous seq-cst op.
+ * - S_CTR, this thread's reader word (written by this thread; read by GP drivers with
+ *   Atomics.load; a sleeping driver may CAS MEMB_WAITER into it):
+ *   - readLock(): one seq-cst Atomics.store of the G_CTR snapshot. Seq-cst is required:
+ *     it is the StoreLoad fence that makes the reader word visible before any load inside
+ *     the section (a GP that scans after it sees the reader; a GP that scanned before it
+ *     also published the new pointer before its scan, so the section's loads see that
+ *     pointer: the section needs no wait).
+ *   - readUnlock(), portable path (any CPU): one Atomics.exchange(S_CTR, 0), seq-cst, so
+ *     every load of the section is ordered before it, and it returns MEMB_WAITER when a
+ *     driver sleeps on this reader (then, and only then, it notifies).
+ *   - readUnlock(), x64 path: a plain load of its own reader word (for MEMB_WAITER),
+ *     then a plain store of 0. Under x86-TSO loads are never reordered with later
+ *     stores, so the plain store is a release store: every load of the section completes
+ *     before a driver can see the 0 (the kernel's smp_store_release on x86 is exactly a
+ *     compiler barrier + plain mov). V8 keeps typed-array loads/stores and Atomics calls
+ *     in program (effect-chain) order, so the compiler side holds too. What is lost is
+ *     the atomicity of the exchange: a driver's MEMB_WAITER CAS that lands between the
+ *     load and the store is overwritten unseen, and that wake is lost. Drivers waiting
+ *     for an x64 slot (S_FAST = 1) therefore sleep in short naps (core.ts FAST_NAP_*):
+ *     safety never depends on the wake, only the latency of that rare race. (Loading
+ *     G_FUTEX instead, a shared "driver sleeps" word, was tried: every reader leaving any
+ *     section then wakes the driver, not just the one it waits for, and on a 2-core
+ *     machine the driver and the other readers ping-pong while the reader it waits for
+ *     is descheduled: 0.3-0.9 ms median GP instead of 15 us.)
+ *   The x64 path is chosen when `process.arch === 'x64'` (globalThis.process: no `node:`
+ *   import); SLABRCU_RCU_UNLOCK=portable in the environment, or setUnlockPath('portable'),
+ *   forces the portable path (browsers, arm64 and others always use it).
+ * - G_FUTEX (written by drivers and wakers, Atomics.store): a driver sleeps on it; the
+ *   memb read side never touches it (core.ts).
+ * - Readers must load RCU-protected pointers with Atomics.load (rcu_dereference): on
+ *   weakly ordered CPUs that is what orders them after the readLock() store.
+ * - qsbr: read sections only count nesting in this thread (with debug; without it they
+ *   are no-ops); the thread announces quiescent states (quiescentState(), offline(), any
+ *   event-loop turn that serves the arena's REQ_RCU request) by Atomics.store of G_CTR
+ *   into its reader word, then Atomics.load of G_FUTEX.
+ *
+ * The read-side methods live on per-mode prototypes (MembX64Rcu, MembPortableRcu,
+ * QsbrRcu, ... below), chosen at construction and swapped with Object.setPrototypeOf when
+ * the mode changes (setDebug, setUnlockPath, detach). A method on a prototype is a
+ * constant of the object's map, so `arena.rcu.readLock()` compiles to the inlined body
+ * behind one map check; an instance field reassigned between functions is a mutable
+ * field, which costs a load and a call-target check per call (qsbr: 0.48 vs 0.38 ns).
  * Nesting is counted in this object, never in shared memory.
  *
  * Grace periods (core.ts) run under the GP mutex, by whichever thread needs one:
@@ -29,7 +67,7 @@ import { RcuCore } from './core.js';
 import { blockOn } from '../sync/mutex.js';
 import {
   G_CTR, G_FLAVOUR, G_GP_REQ, G_MAGIC, G_MAX_THREADS, G_SEQ, MEMB_ACTIVE, MEMB_WAITER, QSBR_ONLINE, RCU_MAGIC, S_BARRIER_ACK,
-  S_BARRIER_REQ, S_CTR, S_GEN, S_NCBS, S_STATE, rcuRegionBytes,
+  S_BARRIER_REQ, S_CTR, S_FAST, S_GEN, S_NCBS, S_STATE, rcuRegionBytes,
 } from './layout.js';
 import { COOKIE_COMPLETED, cookieDone, seqGe, seqSnap, SEQ_INITIAL } from './poll.js';
 import { gpBreakFor } from './gpmutex.js';
@@ -44,6 +82,41 @@ export { stallMessage, stallReport, stallRewarnMs, DEFAULT_STALL_MS } from './st
 export type { StallInfo, StalledSlot } from './stall.js';
 
 export type RcuFlavour = 'memb' | 'qsbr';
+
+/**
+ * How memb readUnlock() leaves a section: 'x64' (a plain load and a plain store of the
+ * reader word; the store is a release store under x86-TSO) or 'portable' (one seq-cst
+ * Atomics.exchange, correct on every CPU).
+ */
+export type UnlockPath = 'x64' | 'portable';
+
+interface ProcessLike {
+  arch?: string;
+  env?: Record<string, string | undefined>;
+}
+
+function hostProcess(): ProcessLike | undefined {
+  try {
+    return (globalThis as { process?: ProcessLike }).process;
+  } catch {
+    return undefined;
+  }
+}
+
+/** True when this thread runs on x86-64 (x86-TSO: the plain-store readUnlock is a release store). */
+export const TSO_HOST: boolean = hostProcess()?.arch === 'x64';
+
+/** The default unlock path of new threads: x64 on an x64 host unless SLABRCU_RCU_UNLOCK=portable. */
+export function defaultUnlockPath(): UnlockPath {
+  if (!TSO_HOST) return 'portable';
+  let v: string | undefined;
+  try {
+    v = hostProcess()?.env?.SLABRCU_RCU_UNLOCK;
+  } catch {
+    v = undefined; // an environment we may not read (Deno without --allow-env)
+  }
+  return v === 'portable' ? 'portable' : 'x64';
+}
 
 /**
  * Initialise the RCU region (called once by Arena.create, before any thread attaches).
@@ -95,7 +168,10 @@ export class Rcu {
 
   private readonly futexW: number;
   private readonly ncbsW: number;
-  private readonly memb: boolean;
+  /** @internal */
+  protected readonly memb: boolean;
+  /** @internal memb readUnlock(): the x64 plain-store path (see the header). */
+  protected x64Unlock = false;
   /** @internal read-section nesting (memb; qsbr with debug). */
   nesting = 0;
   /** @internal SLOW_* bits. */
@@ -139,13 +215,14 @@ export class Rcu {
     this.futexW = c.futexW;
     this.ncbsW = c.sw(this.slot, S_NCBS);
     if (host.debug) this.slow |= SLOW_DEBUG;
-    this.pickReadSide();
+    this.x64Unlock = defaultUnlockPath() === 'x64';
 
     // Register the slot: outside any section (memb) / online (qsbr, liburcu's
     // rcu_register_thread puts a thread online). S_STATE last: barrier callers and
     // stall reports look at the slot only once it is published.
     Atomics.store(i32, this.readerW, this.memb ? 0 : Atomics.load(i32, this.ctrW));
     Atomics.store(i32, this.ncbsW, 0);
+    Atomics.store(i32, c.sw(this.slot, S_FAST), this.memb && this.x64Unlock ? 1 : 0);
     this.barrierSeen = Atomics.load(i32, c.sw(this.slot, S_BARRIER_REQ));
     Atomics.store(i32, c.sw(this.slot, S_BARRIER_ACK), this.barrierSeen);
     Atomics.store(i32, c.sw(this.slot, S_GEN), this.gen);
@@ -159,23 +236,64 @@ export class Rcu {
         Atomics.store(i32, this.readerW, ctr);
       }
     };
+    this.pickReadSide();
   }
 
   // ------------------------------------------------------------------ read side
 
   /**
    * rcu_read_lock(): enter (or nest) a read-side critical section. Never blocks.
-   * memb: the outermost call is one Atomics.store. qsbr: a no-op unless debug is on
-   * (see setDebug()). The implementation is chosen per thread at construction (and by
-   * setDebug), so that `arena.rcu.readLock()` is a monomorphic, inlinable call.
+   * memb: the outermost call is a plain load of the GP counter and one Atomics.store.
+   * qsbr: a no-op unless debug is on (see setDebug()). The implementation lives on a
+   * per-mode prototype chosen at construction (and by setDebug / setUnlockPath), so that
+   * `arena.rcu.readLock()` is a monomorphic, inlinable call. (This body only runs if the
+   * prototype was not chosen yet: it chooses it and retries.)
    */
-  readLock: () => void = noop;
+  readLock(): void {
+    this.pickReadSide();
+    this.readLock();
+  }
 
-  /** rcu_read_unlock(). memb (and qsbr with debug): throws when there is no section to leave. */
-  readUnlock: () => void = noop;
+  /**
+   * rcu_read_unlock(). memb (and qsbr with debug): throws when there is no section to leave.
+   * memb: the outermost call is one Atomics.exchange, or on x64 a plain load and a plain
+   * store of this thread's reader word (see unlockPath).
+   */
+  readUnlock(): void {
+    this.pickReadSide();
+    this.readUnlock();
+  }
 
   /** Run fn inside a read-side critical section and return its result. fn must be synchronous. */
-  read: <T>(fn: () => T) => T = plainRead;
+  read<T>(fn: () => T): T {
+    this.pickReadSide();
+    return this.read(fn);
+  }
+
+  /** How memb readUnlock() leaves a section on this thread ('x64' or 'portable'); see setUnlockPath(). */
+  get unlockPath(): UnlockPath {
+    return this.x64Unlock ? 'x64' : 'portable';
+  }
+
+  /**
+   * Choose how this thread's memb readUnlock() leaves a section. 'portable' (one
+   * Atomics.exchange) is correct on every CPU; 'x64' (a plain load and a plain store; the
+   * section costs about 12 instead of 20 ns) relies on x86-TSO and is refused elsewhere. The
+   * default is 'x64' on x64 hosts unless the environment sets SLABRCU_RCU_UNLOCK=portable.
+   * qsbr records the choice (its read side has no shared store). Must be called outside
+   * any read section.
+   */
+  setUnlockPath(path: UnlockPath): void {
+    if (path !== 'x64' && path !== 'portable') throw new RangeError(`rcu: setUnlockPath: expected 'x64' or 'portable', got ${String(path)}`);
+    if (path === 'x64' && !TSO_HOST) throw new RangeError("rcu: setUnlockPath('x64'): this CPU is not x86-64 (the plain-store unlock needs x86-TSO)");
+    if (this.nesting > 0) throw misuse('setUnlockPath() inside a read-side critical section');
+    this.x64Unlock = path === 'x64';
+    // Seq-cst, outside any section: a driver that reads S_FAST = 0 after seeing this slot
+    // blocking either set our MEMB_WAITER bit before we left (our exchange sees it) or
+    // re-scans after this store (core.ts waitList).
+    if ((this.slow & SLOW_DETACHED) === 0) Atomics.store(this.i32, this.core.sw(this.slot, S_FAST), this.memb && this.x64Unlock ? 1 : 0);
+    this.pickReadSide();
+  }
 
   /**
    * True while this thread is inside a read-side critical section. qsbr without debug
@@ -214,25 +332,14 @@ export class Rcu {
     this.pickReadSide();
   }
 
-  /** Choose the read-side functions for this flavour / debug state. */
+  /** Choose the read-side prototype for this flavour / debug / unlock-path state. */
   private pickReadSide(): void {
     const debug = (this.slow & SLOW_DEBUG) !== 0;
-    if ((this.slow & SLOW_DETACHED) !== 0) {
-      this.readLock = detachedReadLock;
-      this.read = detachedRead;
-    } else if (this.memb) {
-      this.readLock = membReadLock;
-      this.readUnlock = membReadUnlock;
-      this.read = debug ? debugRead : membRead;
-    } else if (debug) {
-      this.readLock = countedReadLock;
-      this.readUnlock = countedReadUnlock;
-      this.read = debugRead;
-    } else {
-      this.readLock = noop;
-      this.readUnlock = noop;
-      this.read = plainRead;
-    }
+    let proto: object;
+    if ((this.slow & SLOW_DETACHED) !== 0) proto = DetachedRcu.prototype;
+    else if (this.memb) proto = debug ? MembDebugRcu.prototype : this.x64Unlock ? MembX64Rcu.prototype : MembPortableRcu.prototype;
+    else proto = debug ? QsbrDebugRcu.prototype : QsbrRcu.prototype;
+    if (Object.getPrototypeOf(this) !== proto) Object.setPrototypeOf(this, proto);
   }
 
   /** @internal memb / counted qsbr readLock(): the outermost section is not the common case. */
@@ -246,7 +353,7 @@ export class Rcu {
       this.nesting--;
       throw misuse('readLock() while this thread is offline (qsbr): call online() first');
     }
-    if (this.memb) Atomics.store(this.i32, this.readerW, Atomics.load(this.i32, this.ctrW));
+    if (this.memb) Atomics.store(this.i32, this.readerW, this.i32[this.ctrW]!);
     if ((s & SLOW_DEBUG) !== 0) this.debugEnter();
   }
 
@@ -255,6 +362,18 @@ export class Rcu {
     throw misuse('readUnlock() without a matching readLock()');
   }
 
+
+  /** @internal memb: leave the outermost section (both unlock paths, for the debug prototype). */
+  membLeave(): void {
+    const i32 = this.i32;
+    if (this.x64Unlock) {
+      const v = i32[this.readerW]!;
+      i32[this.readerW] = 0;
+      if ((v & MEMB_WAITER) !== 0) this.core.wakeDriver();
+    } else if ((Atomics.exchange(i32, this.readerW, 0) & MEMB_WAITER) !== 0) {
+      this.core.wakeDriver();
+    }
+  }
 
   /** Debug: report a section still open when the current task yields (an await inside it). */
   private debugEnter(): void {
@@ -695,72 +814,157 @@ export class Rcu {
 }
 
 // ------------------------------------------------------------ read-side implementations
-// Plain functions installed as own properties of each Rcu (pickReadSide): every call site
-// sees one target per flavour, which V8 inlines.
+// One prototype per read-side mode; every Rcu instance has exactly one of them as its
+// prototype (pickReadSide), so each call site sees constant method targets that V8
+// inlines. These classes are never constructed.
 
-function noop(): void {}
+/** memb, x64 (x86-TSO) unlock: a plain load of the own reader word, then a plain release store of 0. */
+class MembX64Rcu extends Rcu {
+  override readLock(): void {
+    if (this.nesting++ === 0) {
+      // slow is always 0 under this prototype (detached/debug have their own; memb never goes offline).
+      const i32 = this.i32;
+      // Relaxed load of G_CTR, then the seq-cst store (the StoreLoad fence of the section).
+      Atomics.store(i32, this.readerW, i32[this.ctrW]!);
+    }
+  }
 
-function detachedReadLock(): void {
-  throw misuse('readLock() on a detached thread');
-}
+  override readUnlock(): void {
+    const n = this.nesting;
+    if (n === 1) {
+      this.nesting = 0;
+      const i32 = this.i32;
+      const w = this.readerW;
+      // Our own word (in our cache): MEMB_WAITER is set when a driver sleeps on us.
+      const v = i32[w]!;
+      // Release store under x86-TSO: the section's loads are done before this is visible.
+      i32[w] = 0;
+      // A driver's CAS landing between the load and the store is overwritten unseen: that
+      // wake is lost, which costs the driver at most one short nap (core.ts), never safety.
+      if ((v & MEMB_WAITER) !== 0) this.core.wakeDriver();
+    } else if (n > 1) {
+      this.nesting = n - 1;
+    } else {
+      this.readUnlockMisuse();
+    }
+  }
 
-function detachedRead<T>(_fn: () => T): T {
-  throw misuse('read() on a detached thread');
-}
-
-function plainRead<T>(fn: () => T): T {
-  return fn();
-}
-
-/** memb: nesting in the object; the outermost section is one seq-cst store each way. */
-function membReadLock(this: Rcu): void {
-  if (this.nesting++ === 0) {
-    if (this.slow !== 0) return this.readLockSlow();
-    Atomics.store(this.i32, this.readerW, Atomics.load(this.i32, this.ctrW));
+  override read<T>(fn: () => T): T {
+    this.readLock();
+    try {
+      return fn();
+    } finally {
+      this.readUnlock();
+    }
   }
 }
 
-function membReadUnlock(this: Rcu): void {
-  const n = this.nesting;
-  if (n === 1) {
-    this.nesting = 0;
-    // One seq-cst RMW: leaves the section, and returns MEMB_WAITER if a GP driver sleeps
-    // waiting for this reader (liburcu wake_up_gp).
-    if ((Atomics.exchange(this.i32, this.readerW, 0) & MEMB_WAITER) !== 0) this.core.wakeDriver();
-  } else if (n > 1) {
-    this.nesting = n - 1;
-  } else {
-    this.readUnlockMisuse();
+/** memb, any CPU: leave with one seq-cst Atomics.exchange, which also reports a sleeping driver. */
+class MembPortableRcu extends Rcu {
+  override readLock(): void {
+    if (this.nesting++ === 0) {
+      const i32 = this.i32;
+      Atomics.store(i32, this.readerW, i32[this.ctrW]!);
+    }
+  }
+
+  override readUnlock(): void {
+    const n = this.nesting;
+    if (n === 1) {
+      this.nesting = 0;
+      // One seq-cst RMW: leaves the section, and returns MEMB_WAITER if a GP driver sleeps
+      // waiting for this reader (liburcu wake_up_gp).
+      if ((Atomics.exchange(this.i32, this.readerW, 0) & MEMB_WAITER) !== 0) this.core.wakeDriver();
+    } else if (n > 1) {
+      this.nesting = n - 1;
+    } else {
+      this.readUnlockMisuse();
+    }
+  }
+
+  override read<T>(fn: () => T): T {
+    this.readLock();
+    try {
+      return fn();
+    } finally {
+      this.readUnlock();
+    }
   }
 }
 
-function membRead<T>(this: Rcu, fn: () => T): T {
-  this.readLock();
-  try {
+/** memb with debug: the slow entry (across-await report), either unlock path, read(async fn) refused. */
+class MembDebugRcu extends Rcu {
+  override readLock(): void {
+    if (this.nesting++ === 0) this.readLockSlow();
+  }
+
+  override readUnlock(): void {
+    const n = this.nesting;
+    if (n === 1) {
+      this.nesting = 0;
+      this.membLeave();
+    } else if (n > 1) {
+      this.nesting = n - 1;
+    } else {
+      this.readUnlockMisuse();
+    }
+  }
+
+  override read<T>(fn: () => T): T {
+    return debugRead(this, fn);
+  }
+}
+
+/** qsbr without debug: read sections cost nothing (liburcu-qsbr). */
+class QsbrRcu extends Rcu {
+  override readLock(): void {}
+
+  override readUnlock(): void {}
+
+  override read<T>(fn: () => T): T {
     return fn();
-  } finally {
-    this.readUnlock();
   }
 }
 
 /** qsbr with debug: sections are only counted (misuse checks, no QS inside a section). */
-function countedReadLock(this: Rcu): void {
-  if (this.nesting++ === 0 && this.slow !== 0) this.readLockSlow();
+class QsbrDebugRcu extends Rcu {
+  override readLock(): void {
+    if (this.nesting++ === 0 && this.slow !== 0) this.readLockSlow();
+  }
+
+  override readUnlock(): void {
+    const n = this.nesting;
+    if (n > 0) this.nesting = n - 1;
+    else this.readUnlockMisuse();
+  }
+
+  override read<T>(fn: () => T): T {
+    return debugRead(this, fn);
+  }
 }
 
-function countedReadUnlock(this: Rcu): void {
-  const n = this.nesting;
-  if (n > 0) this.nesting = n - 1;
-  else this.readUnlockMisuse();
+/** After detach(): entering is refused; leaving is refused where sections are tracked. */
+class DetachedRcu extends Rcu {
+  override readLock(): void {
+    throw misuse('readLock() on a detached thread');
+  }
+
+  override readUnlock(): void {
+    if (this.tracksSections) this.readUnlockMisuse();
+  }
+
+  override read<T>(_fn: () => T): T {
+    throw misuse('read() on a detached thread');
+  }
 }
 
-function debugRead<T>(this: Rcu, fn: () => T): T {
-  this.readLock();
+function debugRead<T>(rcu: Rcu, fn: () => T): T {
+  rcu.readLock();
   let r: T;
   try {
     r = fn();
   } finally {
-    this.readUnlock();
+    rcu.readUnlock();
   }
   if (isThenable(r)) {
     throw new TypeError('rcu: read(fn): fn returned a Promise; a read-side critical section cannot span an await');

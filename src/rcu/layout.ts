@@ -8,16 +8,29 @@
  *
  * Line 0, read by every reader fast path, written only by grace-period drivers:
  *   G_CTR     memb: 1 or 3 (bit 0 "in a section", bit 1 the phase); the reader copies it
- *             into its slot with one Atomics.store. The GP driver flips the phase with
- *             Atomics.store while holding G_GP_MUTEX.
+ *             into its slot: a plain (relaxed) load of G_CTR, then one seq-cst
+ *             Atomics.store. Relaxed is enough (liburcu: CMM_LOAD_SHARED): any value the
+ *             load returns is one a driver stored, and the two-phase wait tolerates a
+ *             reader whose snapshot predates a flip (core.ts membWait); the seq-cst store
+ *             orders the rest. The GP driver flips the phase with Atomics.store while
+ *             holding G_GP_MUTEX.
  *             qsbr: an odd counter advanced by 2 per GP (never 0, which means offline).
  *   G_FUTEX   -1 while a GP driver sleeps on it waiting for readers (Atomics.store by
- *             the driver), 0 otherwise. qsbr: a thread that reports a quiescent state
- *             Atomics.load()s it after the Atomics.store to its slot and wakes the driver
- *             only when it reads -1 (liburcu's wake_up_gp). memb: the driver stores -1,
- *             then sets MEMB_WAITER (CAS) in the slot of each reader it waits for; the
- *             reader's readUnlock() (Atomics.exchange of its slot) sees the bit and wakes
- *             it: no notify, and no second shared access, on the common read path.
+ *             the driver), 0 otherwise (Atomics.store by the driver or by a waker).
+ *             qsbr: a thread that reports a quiescent state Atomics.load()s it after the
+ *             Atomics.store to its slot and wakes the driver only when it reads -1
+ *             (liburcu's wake_up_gp); both seq-cst, so no wake is lost.
+ *             memb: the driver stores -1, then sets MEMB_WAITER (CAS) in the slot of
+ *             each reader it waits for. Portable read side: the reader's readUnlock()
+ *             (Atomics.exchange of its slot) sees the bit and wakes it: no lost wake, no
+ *             second shared access on the read path. x64 read side (S_FAST = 1):
+ *             readUnlock() is a plain load of its slot, then a plain store of 0 (a release
+ *             store under x86-TSO); a CAS landing between the two is overwritten unseen,
+ *             so a wake can be lost and the driver never sleeps unboundedly on a fast slot
+ *             (core.ts FAST_NAP_*). Safety never depends on the wake; only the latency of
+ *             that rare race does. The memb read side never loads G_FUTEX: a shared
+ *             "driver sleeps" word would make every reader wake the driver, not only the
+ *             ones it waits for.
  *   G_MAGIC, G_FLAVOUR, G_MAX_THREADS: written once by initRcuRegion.
  *
  * Line 1, grace-period bookkeeping (writers only):
@@ -41,9 +54,13 @@
  * Per thread slot, one 64-byte line each (slot s at SLOT_BASE + s * SLOT_WORDS):
  *   S_CTR         the reader word. memb: 0 outside a read section, else the G_CTR value
  *                 read at the outermost readLock(), possibly | MEMB_WAITER (set by a
- *                 sleeping GP driver with CAS, cleared by the owner's readUnlock exchange). qsbr: 0 offline, else the G_CTR value
- *                 of the last quiescent state. Written by the owner only (Atomics.store),
- *                 and by detachDeadSlot for a dead owner; read by GP drivers (Atomics.load).
+ *                 sleeping GP driver with CAS, cleared by the owner's readUnlock, which
+ *                 on the x64 path first loads the word plainly to see the bit).
+ *                 qsbr: 0 offline, else the G_CTR value of the last quiescent state.
+ *                 Written by the owner (Atomics.store; memb readUnlock on x64: a plain
+ *                 store, a release store under x86-TSO, see index.ts), by GP drivers only
+ *                 through the MEMB_WAITER CAS, and by detachDeadSlot for a dead owner;
+ *                 read by GP drivers (Atomics.load).
  *   S_STATE       1 while an Rcu instance is attached for the slot, 0 otherwise.
  *   S_GEN         the slot generation the attached instance got from the thread table.
  *   S_NCBS        callbacks queued on this thread and not yet invoked (owner Atomics.store
@@ -52,6 +69,11 @@
  *                 (wrap-safe CAS-max by barrier callers).
  *   S_BARRIER_ACK newest barrier generation acknowledged (owner Atomics.store, after the
  *                 callbacks queued before the request have run).
+ *   S_FAST        memb: 1 while the owner leaves read sections with the x64 plain-store
+ *                 readUnlock() (whose wake of a sleeping driver can be lost), 0 with the
+ *                 portable Atomics.exchange one. Owner Atomics.store, outside any read
+ *                 section; GP drivers Atomics.load it after flagging the slot, to choose
+ *                 how long they may sleep (core.ts waitList).
  */
 
 export const RCU_MAGIC = 0x52435531; // 'RCU1'
@@ -85,6 +107,7 @@ export const S_GEN = 2;
 export const S_NCBS = 3;
 export const S_BARRIER_REQ = 4;
 export const S_BARRIER_ACK = 5;
+export const S_FAST = 6;
 
 /** memb: G_CTR bit 0 marks "inside a section" (so an active slot is never 0), bit 1 is the phase. */
 export const MEMB_ACTIVE = 1;

@@ -10,6 +10,7 @@ if (parentPort) {
   const port = parentPort;
   const d = workerData as TortureWorkerData;
   const arena = Arena.attach(d.sab);
+  if (d.unlock) arena.rcu.setUnlockPath(d.unlock);
   const run = d.role === 'reader' ? reader : writer;
   port.postMessage({ type: 'ready' });
   run(arena, d).then(

@@ -40,6 +40,11 @@ export interface TortureOptions {
   readers?: number;
   /** Skip the wait for readers in the writer's grace periods: must produce failures. */
   broken?: boolean;
+  /**
+   * memb readers' readUnlock() path (rcu.setUnlockPath): 'x64' (plain store; the default
+   * on x64) or 'portable' (Atomics.exchange). Default: the threads' default.
+   */
+  unlock?: 'x64' | 'portable';
   /** Called about every 250 ms with the progress so far. */
   onProgress?: (p: { elapsedMs: number; reads: number; updates: number }) => void;
 }
@@ -49,6 +54,8 @@ export interface TortureResult {
   seconds: number;
   readers: number;
   broken: boolean;
+  /** The readers' unlock path. */
+  unlock: 'x64' | 'portable';
   /** histogram[age] = reads that saw an element of that age (the last bucket is "PIPE_LEN or more"). */
   histogram: number[];
   reads: number;
@@ -68,6 +75,7 @@ export interface TortureWorkerData {
   sab: SharedArrayBuffer;
   globals: number; // word index
   broken: boolean;
+  unlock?: 'x64' | 'portable';
 }
 
 export interface TortureWorkerResult {
@@ -88,6 +96,7 @@ export async function runTorture(o: TortureOptions = {}): Promise<TortureResult>
   if (!(seconds > 0)) throw new RangeError('runTorture: seconds must be > 0');
   if (!Number.isInteger(readers) || readers < 1 || readers > 32) throw new RangeError('runTorture: readers must be an integer in 1..32');
   const arena = Arena.create({ bytes: 4 << 20, maxThreads: readers + 4, rcu: flavour });
+  const unlock = o.unlock ?? arena.rcu.unlockPath;
   const i32 = arena.i32;
   const gp = arena.kmalloc(256);
   if (gp === 0) throw new Error('runTorture: arena exhausted');
@@ -108,7 +117,7 @@ export async function runTorture(o: TortureOptions = {}): Promise<TortureResult>
   let started = 0;
   const allStarted = new Promise<void>((resolveStarted) => {
     const spawn = (role: 'reader' | 'writer'): void => {
-      const data: TortureWorkerData = { role, sab: arena.sab, globals: g, broken };
+      const data: TortureWorkerData = { role, sab: arena.sab, globals: g, broken, ...(o.unlock ? { unlock: o.unlock } : {}) };
       const w = new Worker(url, { workerData: data });
       arena.watch(w);
       workers.push(w);
@@ -163,7 +172,7 @@ export async function runTorture(o: TortureOptions = {}): Promise<TortureResult>
   for (let k = 2; k < histogram.length; k++) failures += histogram[k]!;
   const passed = failures === 0 && mbErrors === 0 && errors.length === 0 && reads > 0 && updates > 0;
   const lines = [
-    `rcutorture (${flavour}${broken ? ', BROKEN: grace periods skip the wait' : ''}): ${readers} readers + 1 writer, ${seconds} s`,
+    `rcutorture (${flavour}${flavour === 'memb' ? `, ${unlock} unlock` : ''}${broken ? ', BROKEN: grace periods skip the wait' : ''}): ${readers} readers + 1 writer, ${seconds} s`,
     `n_reads: ${reads}  n_updates: ${updates}  n_mberror: ${mbErrors}  grace periods: ${gracePeriods}`,
     `rcu_stress_count: ${histogram.join(' ')}`,
   ];
@@ -171,5 +180,5 @@ export async function runTorture(o: TortureOptions = {}): Promise<TortureResult>
   if (mbErrors) lines.push(`!!! ${mbErrors} reads saw an element being recycled (memory-ordering errors)`);
   for (const e of errors) lines.push(`!!! ${e}`);
   lines.push(passed ? 'SUCCESS' : 'FAILURE');
-  return { flavour, seconds, readers, broken, histogram, reads, updates, gracePeriods, failures, mbErrors, passed, summary: lines.join('\n') };
+  return { flavour, seconds, readers, broken, unlock, histogram, reads, updates, gracePeriods, failures, mbErrors, passed, summary: lines.join('\n') };
 }

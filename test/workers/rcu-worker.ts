@@ -8,6 +8,7 @@ import type { WorkerInit } from '../helpers/rcu-env.js';
 import { Arena } from '../../src/arena.js';
 import type { Rcu } from '../../src/rcu/index.js';
 import { gpHolder } from '../../src/rcu/gpmutex.js';
+import { MEMB_WAITER } from '../../src/rcu/layout.js';
 
 // `node --test dist/test/` also loads this file on the main thread: do nothing there.
 if (parentPort) main(parentPort);
@@ -80,6 +81,47 @@ function main(port: MessagePort): void {
         // Run synchronously (no event-loop turn, so no quiescent state) until word is set.
         port.postMessage({ type: 'busy' });
         while (Atomics.load(i32, c.word!) === 0) Atomics.wait(pause, 0, 0, 1);
+        return true;
+      }
+      case 'set-unlock':
+        // value: 1 = 'x64', 0 = 'portable'
+        rcu.setUnlockPath(c.value === 1 ? 'x64' : 'portable');
+        return rcu.unlockPath;
+      case 'hold-for-sync': {
+        // memb. Enter a section; once the parent sets word (right before its GP), stay
+        // inside until a GP driver sleeps on us with MEMB_WAITER set in our reader word
+        // (or 500 ms pass: a GP that does not wait for us is then caught by the parent's
+        // check of word + 1). Set word + 1, then leave: with readUnlock(), or, when n is
+        // 1, silently (nesting and reader word cleared by hand, no wake): exactly what
+        // the x64 unlock does when a driver's CAS lands between its load and its store.
+        const w = c.word!;
+        rcu.readLock();
+        port.postMessage({ type: 'locked' });
+        while (Atomics.load(i32, w) === 0) Atomics.wait(pause, 0, 0, 1);
+        const end = performance.now() + 500;
+        let sawWaiter = false;
+        while (performance.now() < end) {
+          if (Atomics.load(i32, core().futexW) === -1 && (Atomics.load(i32, rcu.readerW) & MEMB_WAITER) !== 0) {
+            sawWaiter = true;
+            break;
+          }
+        }
+        Atomics.store(i32, w + 1, 1);
+        if (c.n === 1) {
+          rcu.nesting = 0;
+          i32[rcu.readerW] = 0;
+        } else {
+          rcu.readUnlock();
+        }
+        return { sawWaiter, path: rcu.unlockPath };
+      }
+      case 'call-then-busy-until-word': {
+        // Queue n callbacks, then run synchronously until word is set: no event-loop
+        // turn in between, so the callbacks cannot have run before the parent looks.
+        const w = c.word!;
+        for (let k = 0; k < c.n!; k++) rcu.call(() => void Atomics.add(i32, w, 1));
+        port.postMessage({ type: 'busy' });
+        while (Atomics.load(i32, c.value!) === 0) Atomics.wait(pause, 0, 0, 1);
         return true;
       }
       case 'call': {
