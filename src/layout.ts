@@ -41,7 +41,8 @@ export const enum Hot {
   R_KFREE_Q = 8,
   R_KFREE_D = 9,
   R_SHEAF = 10,
-  R_SHEAF_N = 11,
+  R_SHEAF_TOP = 11,
+  R_SHEAF_LIM = 12,
   P_FLAGS = 0,
   P_CACHE = 1,
   PK_SLAB = 3,
@@ -181,13 +182,21 @@ export const R_KFREE_Q = Hot.R_KFREE_Q; // objects of this cache this thread que
 export const R_KFREE_D = Hot.R_KFREE_D; // objects of this cache this thread freed from kfree_rcu batches (owner-only, plain)
 /**
  * Percpu sheaf (kernel: slub_percpu_sheaves.main) of a cache with sheafCapacity > 0:
- * the address of an array of sheaf_capacity u32 object pointers, kmalloc'd lazily on the
- * first free, 0 if none. Owner-only (plain loads/stores), like R_FREELIST; a dead
+ * the byte address of an array of sheaf_capacity u32 object pointers, kmalloc'd lazily on
+ * the first free, 0 if none. Owner-only (plain loads/stores), like R_FREELIST; a dead
  * thread's record is drained by its detacher, the only accessor then.
  */
 export const R_SHEAF = Hot.R_SHEAF;
-/** Objects in the sheaf (owner-only). They are free for the counters, in use for their slab (P_INUSE). */
-export const R_SHEAF_N = Hot.R_SHEAF_N;
+/**
+ * Word index of the sheaf's next free slot: (R_SHEAF >> 2) + objects in the sheaf; 0 if
+ * no sheaf. Kept as an index rather than a count so that the fast paths need no add and
+ * no capacity: alloc pops while TOP > R_SHEAF >> 2, free pushes while TOP < R_SHEAF_LIM
+ * (both false with no sheaf). Objects in the sheaf are free for the counters, in use for
+ * their slab (P_INUSE). Owner-only.
+ */
+export const R_SHEAF_TOP = Hot.R_SHEAF_TOP;
+/** Word index one past the sheaf's last slot: (R_SHEAF >> 2) + sheaf_capacity; 0 if no sheaf. Owner-only. */
+export const R_SHEAF_LIM = Hot.R_SHEAF_LIM;
 
 // ---- page metadata (struct page / struct slab): 8 words per page ----
 export const PAGE_META_BYTES = 32;

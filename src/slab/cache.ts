@@ -119,6 +119,8 @@ export class Cache {
   private readonly maxPages: number;
   /** 1/size for obj_to_index without a division (strideReciprocal), 0 if it could not be verified. */
   private readonly invSize: number;
+  /** log2(size) when the stride is a power of two (>= 8), else 0 (objIndex uses invSize). */
+  private readonly sizeShift: number;
 
   /** @internal use arena.createCache / arena.findCache */
   constructor(
@@ -153,6 +155,7 @@ export class Cache {
     this.i32 = arena.i32;
     this.okW = this.d + Hot.C_ALLOC_OK;
     this.invSize = strideReciprocal(g.size, g.objects);
+    this.sizeShift = (g.size & (g.size - 1)) === 0 ? 31 - Math.clz32(g.size) : 0;
     this.allocGen = g.gen;
     this.metaW = arena.metaW;
     this.maxPages = arena.layout.maxPages;
@@ -175,11 +178,11 @@ export class Cache {
     const r = this.rec;
     // Percpu sheaf first (kernel: alloc_from_pcs before the cpu slab). Always 0 for a
     // cache without sheaves: one load on the same cache line as Hot.R_FREELIST.
-    const n = i32[r + Hot.R_SHEAF_N]!;
-    if (n !== 0 && i32[this.okW] === this.allocGen) {
-      i32[r + Hot.R_SHEAF_N] = n - 1;
+    const top = i32[r + Hot.R_SHEAF_TOP]!;
+    if (top > i32[r + Hot.R_SHEAF]! >> 2 && i32[this.okW] === this.allocGen) {
+      i32[r + Hot.R_SHEAF_TOP] = top - 1;
       i32[r + Hot.R_ALLOC_FAST]++;
-      return i32[(i32[r + Hot.R_SHEAF]! >> 2) + n - 1]!;
+      return i32[top - 1]!;
     }
     const obj = i32[r + Hot.R_FREELIST];
     if (obj !== 0 && i32[this.okW] === this.allocGen) {
@@ -214,10 +217,10 @@ export class Cache {
     if (ptr === 0) return;
     const i32 = this.i32;
     const r = this.rec;
-    const n = i32[r + Hot.R_SHEAF_N]!;
-    const sh = i32[r + Hot.R_SHEAF]!;
+    // No sheaf: TOP = LIM = 0; a full one: TOP = LIM. Either way the slow path.
+    const top = i32[r + Hot.R_SHEAF_TOP]!;
     let pfn = ptr >>> Hot.PAGE_SHIFT;
-    if (sh !== 0 && n < this.sheafCap && pfn < this.maxPages && i32[this.okW] === this.allocGen) {
+    if (top < i32[r + Hot.R_SHEAF_LIM]! && pfn < this.maxPages && i32[this.okW] === this.allocGen) {
       let m = this.metaW + pfn * 8;
       let kind = i32[m + Hot.P_FLAGS]! & 15;
       if (kind === Hot.PK_TAIL) {
@@ -227,10 +230,11 @@ export class Cache {
       }
       if (kind === Hot.PK_SLAB && i32[m + Hot.P_CACHE] === this.idx) {
         const k = this.objIndex(ptr - (pfn << Hot.PAGE_SHIFT) - this.redLeftPad);
-        const top = (sh >> 2) + n;
-        if (k >= 0 && k < this.objects && (n === 0 || i32[top - 1] !== ptr) && ptr !== i32[r + Hot.R_FREELIST]) {
+        // i32[top - 1] of an empty sheaf is the word before the array: a match there only
+        // sends the free to the slow path, which scans the sheaf properly.
+        if (k >= 0 && k < this.objects && i32[top - 1] !== ptr && ptr !== i32[r + Hot.R_FREELIST]) {
           i32[top] = ptr;
-          i32[r + Hot.R_SHEAF_N] = n + 1;
+          i32[r + Hot.R_SHEAF_TOP] = top + 1;
           i32[r + Hot.R_FREE_FAST]++;
           return;
         }
@@ -323,6 +327,12 @@ export class Cache {
    * @internal
    */
   objIndex(off: number): number {
+    const sh = this.sizeShift;
+    if (sh !== 0) {
+      // A power-of-two stride (most caches: every kmalloc size but 96 and 192, and any
+      // HWCACHE_ALIGNed size): a mask and a shift, no float round trip.
+      return (off & (this.size - 1)) === 0 && off >= 0 ? off >> sh : -1;
+    }
     const inv = this.invSize;
     if (inv !== 0) {
       const k = (off * inv) | 0; // off < 2^20: the product fits, and |0 keeps it an int32

@@ -32,7 +32,7 @@ import type { Arena } from '../arena.js';
 import {
   C_ALLOC_SLAB, C_FREE_SLAB, C_GEN, C_LOCK, C_NR_PARTIAL, C_NR_SLABS, C_PARTIAL_HEAD, C_RCU_PENDING, C_STATE, CS_FREE,
   FROZEN, P_CACHE, P_FLAGS, P_FREELIST, P_INUSE, P_NEXT, P_OWNER, P_RFREE, PAGE_SHIFT, PK_RCU_FREE, PK_SLAB, PK_TAIL,
-  R_ALLOC_SLOW, R_FLUSH, R_FREE_REMOTE, R_FREE_SLOW, R_FREELIST, R_SHEAF, R_SHEAF_N, R_SLAB,
+  R_ALLOC_SLOW, R_FLUSH, R_FREE_REMOTE, R_FREE_SLOW, R_FREELIST, R_SHEAF, R_SHEAF_LIM, R_SHEAF_TOP, R_SLAB,
 } from '../layout.js';
 import { lock, unlock } from '../sync/mutex.js';
 import type { Cache } from './cache.js';
@@ -423,12 +423,13 @@ export class SlabCore {
         if (p === 0 || !c.allocOk()) return false;
       } else {
         i32[r + R_SHEAF] = p;
-        i32[r + R_SHEAF_N] = 0;
+        i32[r + R_SHEAF_TOP] = p >> 2;
+        i32[r + R_SHEAF_LIM] = (p >> 2) + c.sheafCap;
       }
       sh = i32[r + R_SHEAF]!;
     }
     const base = sh >> 2;
-    let n = i32[r + R_SHEAF_N]!;
+    let n = i32[r + R_SHEAF_TOP]! - base;
     // The fast path checks only the top; here the whole sheaf is cheap enough to scan.
     if (ptr === i32[r + R_FREELIST]) {
       a.reportDoubleFree(c, ptr);
@@ -442,10 +443,10 @@ export class SlabCore {
     }
     if (n >= c.sheafCap) {
       this.drainSheaf(c, r, Math.max(1, n >> 1));
-      n = i32[r + R_SHEAF_N]!;
+      n = i32[r + R_SHEAF_TOP]! - base;
     }
     i32[base + n] = ptr;
-    i32[r + R_SHEAF_N] = n + 1;
+    i32[r + R_SHEAF_TOP] = base + n + 1;
     i32[r + R_FREE_SLOW]++;
     void pfn;
     return true;
@@ -461,12 +462,12 @@ export class SlabCore {
   private drainSheaf(c: Cache, rec: number, count: number): void {
     const i32 = this.a.i32;
     const base = i32[rec + R_SHEAF]! >> 2;
-    const n = i32[rec + R_SHEAF_N]!;
+    const n = i32[rec + R_SHEAF_TOP]! - base;
     const k = Math.min(count, n);
     // Take them out of the sheaf first: a report raised below must not find them there.
     const objs = i32.slice(base, base + k);
     i32.copyWithin(base, base + k, base + n);
-    i32[rec + R_SHEAF_N] = n - k;
+    i32[rec + R_SHEAF_TOP] = base + n - k;
     for (let j = 0; j < k; j++) {
       const obj = objs[j]!;
       const pfn = this.headPfn(obj);
@@ -484,9 +485,10 @@ export class SlabCore {
     const i32 = this.a.i32;
     const sh = i32[rec + R_SHEAF]!;
     if (sh === 0) return;
-    this.drainSheaf(c, rec, i32[rec + R_SHEAF_N]!);
+    this.drainSheaf(c, rec, i32[rec + R_SHEAF_TOP]! - (sh >> 2));
     i32[rec + R_SHEAF] = 0;
-    i32[rec + R_SHEAF_N] = 0;
+    i32[rec + R_SHEAF_TOP] = 0;
+    i32[rec + R_SHEAF_LIM] = 0;
     this.a.kfree(sh);
   }
 
