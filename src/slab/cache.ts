@@ -121,6 +121,8 @@ export class Cache {
   private readonly invSize: number;
   /** log2(size) when the stride is a power of two (>= 8), else 0 (objIndex uses invSize). */
   private readonly sizeShift: number;
+  /** objects * size: the bytes from the first object to the end of the last. */
+  private readonly span: number;
 
   /** @internal use arena.createCache / arena.findCache */
   constructor(
@@ -156,6 +158,7 @@ export class Cache {
     this.okW = this.d + Hot.C_ALLOC_OK;
     this.invSize = strideReciprocal(g.size, g.objects);
     this.sizeShift = (g.size & (g.size - 1)) === 0 ? 31 - Math.clz32(g.size) : 0;
+    this.span = g.objects * g.size;
     this.allocGen = g.gen;
     this.metaW = arena.metaW;
     this.maxPages = arena.layout.maxPages;
@@ -229,10 +232,9 @@ export class Cache {
         kind = i32[m + Hot.P_FLAGS]! & 15;
       }
       if (kind === Hot.PK_SLAB && i32[m + Hot.P_CACHE] === this.idx) {
-        const k = this.objIndex(ptr - (pfn << Hot.PAGE_SHIFT) - this.redLeftPad);
         // i32[top - 1] of an empty sheaf is the word before the array: a match there only
         // sends the free to the slow path, which scans the sheaf properly.
-        if (k >= 0 && k < this.objects && i32[top - 1] !== ptr && ptr !== i32[r + Hot.R_FREELIST]) {
+        if (this.isObjectStart(ptr - (pfn << Hot.PAGE_SHIFT) - this.redLeftPad) && i32[top - 1] !== ptr && ptr !== i32[r + Hot.R_FREELIST]) {
           i32[top] = ptr;
           i32[r + Hot.R_SHEAF_TOP] = top + 1;
           i32[r + Hot.R_FREE_FAST]++;
@@ -249,13 +251,11 @@ export class Cache {
     const i32 = this.i32;
     const r = this.rec;
     const slab = i32[r + Hot.R_SLAB];
-    // obj_to_index: a multiply instead of %; only an exact object boundary passes.
-    const k = this.objIndex(ptr - (slab << Hot.PAGE_SHIFT) - this.redLeftPad);
+    // obj_to_index without a division; only an exact object boundary of the cpu slab passes.
     if (
       slab !== 0 &&
       !this.quarantine && // debug edit: quarantined frees never take the fast path
-      k >= 0 &&
-      k < this.objects &&
+      this.isObjectStart(ptr - (slab << Hot.PAGE_SHIFT) - this.redLeftPad) &&
       i32[this.okW] === this.allocGen &&
       ptr !== i32[r + Hot.R_FREELIST]
     ) {
@@ -339,6 +339,20 @@ export class Cache {
       return k >= 0 && k * this.size === off ? k : -1;
     }
     return off >= 0 && off % this.size === 0 ? off / this.size : -1;
+  }
+
+  /**
+   * objIndex(off) in [0, objects), as one test for the fast paths: an integer within the
+   * span of the objects, then the boundary test (mask, or the reciprocal for strides that
+   * are not powers of two).
+   */
+  private isObjectStart(off: number): boolean {
+    // off >>> 0 === off: a non-negative integer (fractions, NaN and out-of-range values
+    // from a bad pointer all fail it).
+    const u = off >>> 0;
+    if (u !== off || u >= this.span) return false;
+    if (this.sizeShift !== 0) return (off & (this.size - 1)) === 0;
+    return ((off * this.invSize) | 0) * this.size === off;
   }
 
   /** @internal may this handle still use the fast paths / sheaves (not destroyed, cache accepting allocations)? */
