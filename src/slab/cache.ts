@@ -288,7 +288,9 @@ export class Cache {
   slabOf(ptr: number): number {
     const a = this.arena;
     const i32 = this.i32;
-    if (!Number.isInteger(ptr) || ptr < 0 || ptr >= a.committedBytes()) {
+    // The committed size is an Atomics.load: only consulted once a pointer failed, to
+    // word the report (pages past it have no metadata kind: PK_NONE).
+    if (!Number.isInteger(ptr) || ptr < 0 || ptr >= this.maxPages * (1 << Hot.PAGE_SHIFT)) {
       a.reportInvalidFree(this, ptr, 'outside the arena');
       return -1;
     }
@@ -299,6 +301,10 @@ export class Cache {
       pfn = i32[m + Hot.P_CACHE];
       m = a.pm(pfn);
       kind = i32[m + Hot.P_FLAGS] & 15;
+    }
+    if (kind !== Hot.PK_SLAB && ptr >= a.committedBytes()) {
+      a.reportInvalidFree(this, ptr, 'outside the arena');
+      return -1;
     }
     if (kind !== Hot.PK_SLAB) {
       a.reportInvalidFree(this, ptr, 'not a slab object');

@@ -220,22 +220,35 @@ export class SlabCore {
     }
     const rw = a.pm(pfn) + P_RFREE;
     const nextW = (ptr + c.fp) >> 2;
+    // The first look is a plain load (an Atomics.load costs ~5 ns here): both outcomes are
+    // re-validated, the lock-free push by its CAS (a stale head fails it and we re-read
+    // atomically), the locked free by freeLocked's FROZEN check under C_LOCK.
+    let h = i32[rw]!;
     for (;;) {
-      const h = Atomics.load(i32, rw);
       if ((h & FROZEN) === 0) {
         if (this.freeLocked(c, pfn, ptr, count)) return;
+        h = Atomics.load(i32, rw);
         continue; // it was frozen again meanwhile: retry the lock-free push
       }
       const head = h & ~FROZEN;
       if (head === ptr || (pfn === i32[c.rec + R_SLAB] && i32[c.rec + R_FREELIST] === ptr)) {
+        // Confirm on a fresh value before reporting: a stale plain read must not turn a
+        // legitimate free (ptr was taken back and reallocated meanwhile) into a report.
+        const now = Atomics.load(i32, rw);
+        if (now !== h) {
+          h = now;
+          continue;
+        }
         a.reportDoubleFree(c, ptr);
         return;
       }
       i32[nextW] = head;
-      if (Atomics.compareExchange(i32, rw, h, ptr | FROZEN) === h) {
+      const got = Atomics.compareExchange(i32, rw, h, ptr | FROZEN);
+      if (got === h) {
         if (count) i32[c.rec + R_FREE_REMOTE]++;
         return;
       }
+      h = got;
     }
   }
 
@@ -248,7 +261,9 @@ export class SlabCore {
     const i32 = a.i32;
     const m = a.pm(pfn);
     lock(i32, c.d + C_LOCK);
-    if ((Atomics.load(i32, m + P_RFREE) & FROZEN) !== 0) {
+    // A plain load is enough: the FROZEN bit only changes under C_LOCK (freeze, and the
+    // exchange of deactivateLocked), which we hold; remote pushers change only the head.
+    if ((i32[m + P_RFREE]! & FROZEN) !== 0) {
       unlock(i32, c.d + C_LOCK);
       return false;
     }
