@@ -66,9 +66,10 @@ export function buildProgram(): Command {
     .addOption(new Option('-s, --seconds <s>', 'how long to run').argParser(positiveNumber('--seconds')).default(10))
     .addOption(new Option('-r, --readers <n>', 'reader threads').argParser(positiveInt('--readers')).default(2))
     .option('--broken', 'a deliberately broken RCU mode: the torture test must report failures')
+    .addOption(new Option('--unlock <path>', 'memb readUnlock path of the readers (default: x64 on x64 CPUs, else portable)').choices(['x64', 'portable']))
     .option('--json', 'print only the result as JSON')
-    .action(async (o: { flavour: 'memb' | 'qsbr'; seconds: number; readers: number; broken?: boolean; json?: boolean }) => {
-      process.exitCode = await runTortureCli({ flavour: o.flavour, seconds: o.seconds, readers: o.readers, broken: o.broken === true, json: o.json === true });
+    .action(async (o: { flavour: 'memb' | 'qsbr'; seconds: number; readers: number; broken?: boolean; json?: boolean; unlock?: 'x64' | 'portable' }) => {
+      process.exitCode = await runTortureCli({ flavour: o.flavour, seconds: o.seconds, readers: o.readers, broken: o.broken === true, json: o.json === true, unlock: o.unlock });
     });
 
   return program;

@@ -7,13 +7,15 @@ import cliProgress from 'cli-progress';
 
 export interface TortureCliOptions {
   flavour: 'memb' | 'qsbr';
+  /** memb readers' unlock path (undefined: the CPU's default). */
+  unlock?: 'x64' | 'portable';
   seconds: number;
   readers: number;
   broken: boolean;
   json: boolean;
 }
 
-type RunTorture = (o: { flavour: 'memb' | 'qsbr'; seconds: number; readers: number; broken: boolean }) => Promise<unknown>;
+type RunTorture = (o: { flavour: 'memb' | 'qsbr'; seconds: number; readers: number; broken: boolean; unlock?: 'x64' | 'portable' }) => Promise<unknown>;
 
 /** Did the run fail? Understands the usual result shapes: { ok }, { passed }, { failures }, { errors }. */
 export function tortureFailed(r: unknown): boolean {
@@ -46,7 +48,7 @@ export async function runTortureCli(o: TortureCliOptions): Promise<number> {
   const timer = bar ? setInterval(() => bar.update(Math.min(Math.ceil(o.seconds), Math.floor((Date.now() - t0) / 1000))), 250) : undefined;
   let result: unknown;
   try {
-    result = await runTorture({ flavour: o.flavour, seconds: o.seconds, readers: o.readers, broken: o.broken });
+    result = await runTorture({ flavour: o.flavour, seconds: o.seconds, readers: o.readers, broken: o.broken, unlock: o.unlock });
   } finally {
     if (timer) clearInterval(timer);
     bar?.update(Math.ceil(o.seconds));
@@ -55,7 +57,7 @@ export async function runTortureCli(o: TortureCliOptions): Promise<number> {
   const failed = tortureFailed(result);
   if (o.json) process.stdout.write(JSON.stringify(result, null, 2) + '\n');
   else {
-    process.stdout.write(`rcutorture (${o.flavour}${o.broken ? ', BROKEN mode' : ''}, ${o.readers} readers, ${o.seconds}s): ${failed ? 'FAILED' : 'passed'}\n`);
+    process.stdout.write(`rcutorture (${o.flavour}${o.flavour === 'memb' ? `, ${String((result as { unlock?: string } | undefined)?.unlock ?? o.unlock ?? 'default')} unlock` : ''}${o.broken ? ', BROKEN mode' : ''}, ${o.readers} readers, ${o.seconds}s): ${failed ? 'FAILED' : 'passed'}\n`);
     if (result && typeof result === 'object') {
       for (const [k, v] of Object.entries(result as Record<string, unknown>)) {
         if (typeof v !== 'object' || v === null) process.stdout.write(`  ${k}: ${String(v)}\n`);
