@@ -188,6 +188,18 @@ export const R_KFREE_D = Hot.R_KFREE_D; // objects of this cache this thread fre
 export const R_SHEAF = Hot.R_SHEAF;
 /** Objects in the sheaf (owner-only). They are free for the counters, in use for their slab (P_INUSE). */
 export const R_SHEAF_N = Hot.R_SHEAF_N;
+// kfree edit (src/kfree/index.ts, kfree_rcu sheaves; kernel: slub_percpu_sheaves.rcu_free):
+/**
+ * pfn of this thread's open kfree_rcu sheaf for this cache (a kfree_rcu block page whose
+ * header names the cache), 0 if none. Owner-only (plain); a dead thread's is adopted.
+ */
+export const R_RCU_SHEAF = 12;
+/**
+ * pfn of the first of this thread's *ready* kfree_rcu sheaves of this cache (their grace
+ * period has completed; chained through B_NEXT): free objects the owner allocates from
+ * (allocSlow refills the main sheaf from them). Owner-only; flushRecord gives them back.
+ */
+export const R_RCU_READY = 13;
 
 // ---- page metadata (struct page / struct slab): 8 words per page ----
 export const PAGE_META_BYTES = 32;
