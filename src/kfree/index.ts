@@ -82,6 +82,11 @@ export class KfreeRcu {
   /** Cache indexes with an open kfree_rcu sheaf in this thread (owner-only). */
   private readonly rcuOpen: number[] = [];
   private rcuOpenedAt = 0;
+  /**
+   * kvfree_call_rcu (a per-instance closure: see makeFastPath). `rcuHeadOffset`: a word inside the object that no reader needs,
+   * used only if no block page can be had (the kernel's 2-argument kfree_rcu).
+   */
+  readonly kfreeRcu: (ptr: number, rcuHeadOffset?: number) => void;
 
   constructor(private readonly a: Arena) {
     this.i32 = a.i32;
@@ -98,6 +103,7 @@ export class KfreeRcu {
     this.timer = undefined;
     this.timerDue = 0;
     this.gpRunning = false;
+    this.kfreeRcu = this.makeFastPath();
   }
 
   private slotW(slot: number): number {
@@ -106,67 +112,76 @@ export class KfreeRcu {
 
   // ---------------------------------------------------------------- insert
 
-  /**
-   * kvfree_call_rcu. `rcuHeadOffset`: a word inside the object that no reader needs,
-   * used only if no block page can be had (the kernel's 2-argument kfree_rcu).
-   */
-  kfreeRcu(ptr: number, rcuHeadOffset?: number): void {
-    // Fast path: an int32 pointer to an object boundary of an order-0 slab whose cache
-    // geometry row is current; then a kfree_rcu sheaf with room (caches with sheaves) or
-    // the open block with room. Everything else (tails of larger slabs, large kmalloc,
-    // bad pointers, the rcuHeadOffset form, a detached thread, opening or closing a
-    // block or sheaf) takes kfreeRcuSlow, which validates with reports.
-    if ((ptr | 0) === ptr && ptr > 0 && rcuHeadOffset === undefined) {
-      const pfn = ptr >>> Hot.PAGE_SHIFT;
-      const i32 = this.i32;
-      const m = this.metaW + pfn * 8;
-      if (pfn < this.maxPages && (i32[m + Hot.P_FLAGS]! & 15) === Hot.PK_SLAB) {
-        const idx = i32[m + Hot.P_CACHE]!;
-        const geo = this.geo;
-        const gw = idx * GEO;
-        const gen = geo[gw + G_GEN]!;
-        const d = this.descW0 + idx * DESC_WORDS;
-        if (gen === i32[d + Hot.C_GEN]) {
-          const off = ptr - (pfn << Hot.PAGE_SHIFT) - geo[gw + G_PAD]!;
-          const k = (off * this.inv[idx]!) | 0;
-          if (k >= 0 && k < geo[gw + G_OBJS]! && k * geo[gw + G_SIZE]! === off) {
-            const rec = this.recW0 + idx * REC_WORDS;
-            const cap = geo[gw + G_CAP]!;
-            if (cap !== 0) {
-              // kfree_rcu sheaf (kernel: __kfree_rcu_sheaf), while the cache accepts
-              // allocations (a dying cache's objects take the block path).
-              const rp = i32[rec + R_RCU_SHEAF]!;
-              if (rp !== 0 && i32[d + Hot.C_ALLOC_OK] === gen) {
-                const w = rp << (Hot.PAGE_SHIFT - 2);
-                const n = i32[w + KHot.B_COUNT]!;
-                if (n > 0 && n < cap && i32[w + KHot.B_REC + n - 1] !== ptr) {
-                  i32[w + KHot.B_REC + n] = ptr;
-                  i32[w + KHot.B_COUNT] = n + 1;
-                  i32[rec + Hot.R_KFREE_Q]++;
-                  return;
+  /** Builds kfreeRcu. */
+  private makeFastPath(): (ptr: number, rcuHeadOffset?: number) => void {
+    // A per-instance closure (one per thread) rather than a method: its constants live in
+    // its context, which Turbofan specialises on (typed-array bases and geometry words
+    // become constants); as a method reading them from `this` it measured 10 ns, as this
+    // closure about 2 ns.
+    const self = this;
+    const i32 = this.i32;
+    const metaW = this.metaW;
+    const maxPages = this.maxPages;
+    const geo = this.geo;
+    const inv = this.inv;
+    const descW0 = this.descW0;
+    const recW0 = this.recW0;
+    return function kfreeRcu(ptr: number, rcuHeadOffset?: number): void {
+      // Fast path: an int32 pointer to an object boundary of an order-0 slab whose cache
+      // geometry row is current; then a kfree_rcu sheaf with room (caches with sheaves) or
+      // the open block with room. Everything else (tails of larger slabs, large kmalloc,
+      // bad pointers, the rcuHeadOffset form, a detached thread, opening or closing a
+      // block or sheaf) takes kfreeRcuSlow, which validates with reports.
+      if ((ptr | 0) === ptr && ptr > 0 && rcuHeadOffset === undefined) {
+        const pfn = ptr >>> Hot.PAGE_SHIFT;
+        const m = metaW + pfn * 8;
+        if (pfn < maxPages && (i32[m + Hot.P_FLAGS]! & 15) === Hot.PK_SLAB) {
+          const idx = i32[m + Hot.P_CACHE]!;
+          const gw = idx * GEO;
+          const gen = geo[gw + G_GEN]!;
+          const d = descW0 + idx * DESC_WORDS;
+          if (gen === i32[d + Hot.C_GEN]) {
+            const off = ptr - (pfn << Hot.PAGE_SHIFT) - geo[gw + G_PAD]!;
+            const k = (off * inv[idx]!) | 0;
+            if (k >= 0 && k < geo[gw + G_OBJS]! && k * geo[gw + G_SIZE]! === off) {
+              const rec = recW0 + idx * REC_WORDS;
+              const cap = geo[gw + G_CAP]!;
+              if (cap !== 0) {
+                // kfree_rcu sheaf (kernel: __kfree_rcu_sheaf), while the cache accepts
+                // allocations (a dying cache's objects take the block path).
+                const rp = i32[rec + R_RCU_SHEAF]!;
+                if (rp !== 0 && i32[d + Hot.C_ALLOC_OK] === gen) {
+                  const w = rp << (Hot.PAGE_SHIFT - 2);
+                  const n = i32[w + KHot.B_COUNT]!;
+                  if (n > 0 && n < cap && i32[w + KHot.B_REC + n - 1] !== ptr) {
+                    i32[w + KHot.B_REC + n] = ptr;
+                    i32[w + KHot.B_COUNT] = n + 1;
+                    i32[rec + Hot.R_KFREE_Q]++;
+                    return;
+                  }
                 }
-              }
-            } else {
-              const b = this.blk;
-              if (b !== 0) {
-                const n = i32[b + KHot.B_COUNT]!;
-                if (n !== 0 && n < KHot.KVFREE_BULK_MAX_ENTR) {
-                  // The block's GP cookie is taken when it is closed (pushClosed), after its
-                  // newest insert: the kernel refreshes it on every insert; a later snapshot
-                  // is just as safe (a GP that began after it began after every insert) and
-                  // keeps the insert to three stores.
-                  i32[b + KHot.B_REC + n] = ptr;
-                  i32[b + KHot.B_COUNT] = n + 1;
-                  i32[rec + Hot.R_KFREE_Q]++;
-                  return;
+              } else {
+                const b = self.blk;
+                if (b !== 0) {
+                  const n = i32[b + KHot.B_COUNT]!;
+                  if (n !== 0 && n < KHot.KVFREE_BULK_MAX_ENTR) {
+                    // The block's GP cookie is taken when it is closed (pushClosed), after its
+                    // newest insert: the kernel refreshes it on every insert; a later snapshot
+                    // is just as safe (a GP that began after it began after every insert) and
+                    // keeps the insert to three stores.
+                    i32[b + KHot.B_REC + n] = ptr;
+                    i32[b + KHot.B_COUNT] = n + 1;
+                    i32[rec + Hot.R_KFREE_Q]++;
+                    return;
+                  }
                 }
               }
             }
           }
         }
       }
-    }
-    this.kfreeRcuSlow(ptr, rcuHeadOffset);
+      self.kfreeRcuSlow(ptr, rcuHeadOffset);
+    };
   }
 
   /** A handle per cache index for this thread, revalidated by generation; refreshes the geometry row. */
