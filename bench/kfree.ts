@@ -44,6 +44,21 @@ function getGc(): (() => void) | undefined {
   }
 }
 
+/**
+ * Every timed loop is its own `new Function` with a unique source text (a comment names
+ * the contender): V8 shares type feedback and optimized code between closures of one
+ * source site and caches `new Function` by source text, so contenders sharing a loop
+ * would pollute each other (2x swings measured). Baselines get the same treatment.
+ */
+let loopSerial = 0;
+type Loop = (n: number) => void;
+function makeLoop(name: string, body: string, env: Record<string, unknown>): Loop {
+  const keys = Object.keys(env);
+  const src = `"use strict"; /* kfree bench: ${name} #${++loopSerial} */
+return function loop(n) { for (let k = 0; k < n; k++) { ${body} } };`;
+  return new Function(...keys, src)(...keys.map((k) => env[k])) as Loop;
+}
+
 // ------------------------------------------------------------------- 1
 
 interface Row1 {
@@ -53,29 +68,17 @@ interface Row1 {
   drainNsPerObj: number;
 }
 
-async function allocVsKfree(q: boolean, progress: (label: string) => void): Promise<Row1> {
+async function allocVsKfree(q: boolean, progress: (label: string) => void, sheafCapacity = 0): Promise<Row1> {
   const a = Arena.create({ bytes: 256 << 20 });
   try {
-    const c = a.createCache('bench-kfree-64', { size: OBJ, flags: SLAB_NO_MERGE });
+    const c = a.createCache(`bench-kfree-64-sh${sheafCapacity}`, { size: OBJ, flags: SLAB_NO_MERGE, sheafCapacity });
     const i32 = a.i32;
     const B = 10_000; // ops per timed batch
     const D = 10; // batches between drains (100k objects)
     const S = q ? D : 3 * D; // batches per contender per round (a multiple of D)
     const R = q ? 2 : 7;
-    const allocFree = (n: number): void => {
-      for (let k = 0; k < n; k++) {
-        const p = c.alloc();
-        i32[(p >> 2) + 1] = k;
-        c.free(p);
-      }
-    };
-    const allocKfree = (n: number): void => {
-      for (let k = 0; k < n; k++) {
-        const p = c.alloc();
-        i32[(p >> 2) + 1] = k;
-        a.kfreeRcu(p);
-      }
-    };
+    const allocFree = makeLoop(`alloc+free sheaf ${sheafCapacity}`, 'const p = c.alloc(); i32[(p >> 2) + 1] = k; c.free(p);', { c, i32 });
+    const allocKfree = makeLoop(`alloc+kfreeRcu sheaf ${sheafCapacity}`, 'const p = c.alloc(); i32[(p >> 2) + 1] = k; a.kfreeRcu(p);', { c, i32, a });
     const rFree: number[] = [];
     const rEnq: number[] = [];
     const rAll: number[] = [];
@@ -146,13 +149,15 @@ async function kfreeVsCallRcu(q: boolean, progress: (label: string) => void): Pr
       const fill = (): void => {
         for (let k = 0; k < B; k++) ptrs[k] = c.alloc();
       };
+      const kLoop = makeLoop('kfreeRcu(p)', 'a.kfreeRcu(ptrs[k]);', { a, ptrs });
+      const cLoop = makeLoop('rcu.call(() => c.free(p))', 'const p = ptrs[k]; rcu.call(() => c.free(p));', { rcu: a.rcu, ptrs, c });
       const rk: number[] = [], rka: number[] = [], rc: number[] = [], rca: number[] = [];
       for (let r = -1; r < R; r++) {
         const ke: number[] = [], ka: number[] = [], ce: number[] = [], ca: number[] = [];
         for (let s = 0; s < S; s++) {
           fill();
           let t0 = hr();
-          for (let k = 0; k < B; k++) a.kfreeRcu(ptrs[k]!);
+          kLoop(B);
           const te = since(t0);
           t0 = hr();
           a.kvfreeRcuBarrier();
@@ -163,10 +168,7 @@ async function kfreeVsCallRcu(q: boolean, progress: (label: string) => void): Pr
         for (let s = 0; s < S; s++) {
           fill();
           let t0 = hr();
-          for (let k = 0; k < B; k++) {
-            const p = ptrs[k]!;
-            a.rcu.call(() => c.free(p));
-          }
+          cLoop(B);
           const te = since(t0);
           t0 = hr();
           a.rcu.barrier();
@@ -337,12 +339,16 @@ async function steadyPending(q: boolean): Promise<Row4> {
 
 export async function benchKfree(opts: BenchOptions = { quick: false }): Promise<BenchSection> {
   const q = opts.quick;
-  const steps = 4;
+  const steps = 5;
+  const SHEAF = 128;
   let step = 0;
   const progress = (label: string): void => opts.progress?.(step, steps, label);
 
   const r1 = await allocVsKfree(q, progress);
   opts.progress?.(++step, steps, 'alloc+kfreeRcu');
+  getGc()?.();
+  const r1s = await allocVsKfree(q, progress, SHEAF);
+  opts.progress?.(++step, steps, 'alloc+kfreeRcu, sheaf cache');
   getGc()?.();
   const r2 = await kfreeVsCallRcu(q, progress);
   opts.progress?.(++step, steps, 'kfreeRcu vs rcu.call');
@@ -358,6 +364,9 @@ export async function benchKfree(opts: BenchOptions = { quick: false }): Promise
     { name: 'alloc+free (64 B, same cache)', value: r1.free, unit: 'ns/op' },
     { name: 'alloc+kfreeRcu, enqueue only', value: r1.kfreeEnq, unit: 'ns/op', baseline: fr, ratio: r1.free / r1.kfreeEnq },
     { name: 'alloc+kfreeRcu, including drain (kvfreeRcuBarrier every 100k)', value: r1.kfreeAll, unit: 'ns/op', baseline: fr, ratio: r1.free / r1.kfreeAll, floor: 0.5 },
+    { name: `alloc+free (64 B, sheaf cache, sheafCapacity ${SHEAF})`, value: r1s.free, unit: 'ns/op' },
+    { name: 'alloc+kfreeRcu, sheaf cache, enqueue only', value: r1s.kfreeEnq, unit: 'ns/op', baseline: 'alloc+free, same sheaf cache', ratio: r1s.free / r1s.kfreeEnq },
+    { name: 'alloc+kfreeRcu, sheaf cache, including drain (kvfreeRcuBarrier every 100k)', value: r1s.kfreeAll, unit: 'ns/op', baseline: 'alloc+free, same sheaf cache', ratio: r1s.free / r1s.kfreeAll, floor: 0.5 },
     { name: 'rcu.call(() => c.free(p)), enqueue only', value: r2.cEnq, unit: 'ns/op' },
     { name: 'kfreeRcu(p), enqueue only', value: r2.kEnq, unit: 'ns/op', baseline: 'rcu.call(() => c.free(p)), enqueue only', ratio: r2.cEnq / r2.kEnq, floor: 5 },
     { name: 'rcu.call(() => c.free(p)) + rcu.barrier() per 10k', value: r2.cAll, unit: 'ns/op' },
@@ -385,7 +394,8 @@ export async function benchKfree(opts: BenchOptions = { quick: false }): Promise
     title: 'kfree_rcu batching and asynchronous kmem_cache_destroy, 64-byte objects',
     rows,
     notes: [
-      'alloc+free vs alloc+kfreeRcu: same cache, same arena, interleaved rounds of 10k-op batches, median of round medians. "including drain" adds the time of kvfreeRcuBarrier() run after every 100k objects (a grace period plus freeing them all), amortised per object (the drain alone: ${r1.drainNsPerObj.toFixed(1)} ns per object); ratio = alloc+free ns ÷ alloc+kfreeRcu ns. alloc+free here reuses the same hot object every time (the cpu-slab fast path); alloc+kfreeRcu walks fresh objects until the drain returns them.',
+      `alloc+free vs alloc+kfreeRcu: same cache, same arena, interleaved rounds of 10k-op batches, median of round medians; every contender loop is its own new Function (unique source). "including drain" adds the time of kvfreeRcuBarrier() run after every 100k objects (a grace period plus freeing them all), amortised per object (the drain alone: ${r1.drainNsPerObj.toFixed(1)} ns per object without sheaves, ${r1s.drainNsPerObj.toFixed(1)} ns with); ratio = alloc+free ns ÷ alloc+kfreeRcu ns. alloc+free here reuses the same hot object every time (the cpu-slab or sheaf fast path); alloc+kfreeRcu walks fresh objects until the drain returns them.`,
+      `Two configurations: a cache without sheaves (kfreeRcu fills per-thread batch blocks; the drain frees every object back to its slab: ${r1.free / r1.kfreeAll >= 0.5 ? 'meets' : 'misses'} the 0.5× floor) and a cache created with sheafCapacity ${SHEAF} (kfreeRcu fills the thread's kfree_rcu sheaf of that cache; after its grace period the thread's own drain keeps the whole sheaf as a ready sheaf and alloc refills its main sheaf from it, so the per-object drain cost is a copy of ${SHEAF} pointers per ${SHEAF} objects: ${r1s.free / r1s.kfreeAll >= 0.5 ? 'meets' : 'misses'} the floor). Ready sheaves stay with the thread that filled them until it allocates, shrink(), memory pressure, destroy or detach gives them back.`,
       'kfreeRcu vs rcu.call: 10k objects allocated outside the timing, then 10k deferred frees timed (enqueue), then the barrier that frees them timed too (enqueue + barrier row).',
       `Memory: kfreeRcu = arena pages taken by block pages while ${r2.memN} objects are pending (4 bytes per pointer, ${1008} per 4 KiB page) ÷ objects; rcu.call = V8 heapUsed delta ÷ pending callbacks (closure + context + queue slot), ${r2.gc ? 'after a full GC before and after' : 'no GC available: heapUsed delta only, approximate'}.`,
       `destroy(): time until the call returns (objects allocated, all passed to kfreeRcu, then destroy()); the report is awaited outside the timing. Medians: ${flat}. Reports: ${r3.map((d) => `${d.label} ${d.statuses.join('/')}`).join('; ')}. destroySync() runs the kvfree_rcu barrier on the cache and frees everything before returning. destroy() ratio = 1 ms ÷ latency (≥ 1 means under 1 ms).`,

@@ -19,7 +19,8 @@
  *   S_DRAINING    pfn of the block this thread is freeing now; its B_COUNT shrinks as each
  *                 record is freed, so an adopter re-queues only what is left
  * Block page (one 4 KiB page, kind PK_PAGES), header then 4-byte pointers:
- *   B_NEXT, B_COOKIE (GP snapshot, refreshed on every insert), B_COUNT, B_OWNER, records from B_REC.
+ *   B_NEXT, B_COOKIE (GP snapshot, refreshed on every insert), B_COUNT, B_OWNER,
+ *   B_SHEAF / B_GEN / B_ORIGIN (kfree_rcu sheaves only), records from B_REC.
  */
 export const G_LOCK = 0;
 export const G_CLOSED_HEAD = 1;
@@ -41,6 +42,8 @@ export const S_OPENED = 8;
 export const S_DRAINING = 9;
 /** The object the drainer is freeing right now (0 between objects). */
 export const S_DRAIN_OBJ = 10;
+/** Number of open kfree_rcu sheaves of this thread (records with R_RCU_SHEAF != 0); owner-written. */
+export const S_RCU_OPEN = 11;
 export const MAX_SPARE = 5;
 
 /** Block words used on the kfreeRcu fast path, inlined as literals (see layout.ts Hot). */
@@ -54,6 +57,17 @@ export const B_NEXT = 0;
 export const B_COOKIE = 1;
 export const B_COUNT = KHot.B_COUNT;
 export const B_OWNER = 3;
+/**
+ * kfree_rcu sheaf blocks (kernel: rcu_free sheaf of a cache with percpu sheaves): cache
+ * idx + 1 (0 for an ordinary block, whose records may belong to any cache), the cache's
+ * generation, and the slot of the thread that filled it (the one that may reuse its
+ * objects directly once its grace period has completed).
+ */
+export const B_SHEAF = 4;
+export const B_GEN = 5;
+export const B_ORIGIN = 6;
+/** B_OWNER of a ready kfree_rcu sheaf (on its filler's R_RCU_READY list). */
+export const B_READY = -2;
 export const B_REC = KHot.B_REC;
 /** Pointers per block page: (4096 - 64) / 4 (kernel: KVFREE_BULK_MAX_ENTR, 507 with 8-byte pointers). */
 export const KVFREE_BULK_MAX_ENTR = KHot.KVFREE_BULK_MAX_ENTR; // (4096 - B_REC * 4) / 4

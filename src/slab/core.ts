@@ -33,6 +33,7 @@ import {
   C_ALLOC_SLAB, C_FREE_SLAB, C_GEN, C_LOCK, C_NR_PARTIAL, C_NR_SLABS, C_PARTIAL_HEAD, C_RCU_PENDING, C_STATE, CS_FREE,
   FROZEN, P_CACHE, P_FLAGS, P_FREELIST, P_INUSE, P_NEXT, P_OWNER, P_RFREE, PAGE_SHIFT, PK_RCU_FREE, PK_SLAB, PK_TAIL,
   R_ALLOC_SLOW, R_FLUSH, R_FREE_REMOTE, R_FREE_SLOW, R_FREELIST, R_SHEAF, R_SHEAF_LIM, R_SHEAF_TOP, R_SLAB,
+  R_RCU_READY,
 } from '../layout.js';
 import { lock, unlock } from '../sync/mutex.js';
 import type { Cache } from './cache.js';
@@ -51,6 +52,12 @@ export class SlabCore {
     a.serviceRequests();
     if (c.debug) return this.allocLocked(c);
     const r = c.rec;
+    // kfree edit: objects back from this thread's kfree_rcu sheaves come first (kernel:
+    // a full rcu sheaf goes to the barn after its GP and alloc_from_pcs takes it).
+    if (i32[r + R_RCU_READY] !== 0) {
+      const o = a.kfreeRcuImpl.allocFromReady(c);
+      if (o !== 0) return o;
+    }
     for (let attempt = 0; ; attempt++) {
       const pfn = i32[r + R_SLAB];
       if (pfn !== 0) {
@@ -507,10 +514,50 @@ export class SlabCore {
     this.a.kfree(sh);
   }
 
-  /** True while record `rec` holds anything a flush must give back: a cpu slab or a sheaf. */
+  /** True while record `rec` holds anything a flush must give back: a cpu slab, a sheaf, ready kfree_rcu sheaves. */
   recordHolds(rec: number): boolean {
     const i32 = this.a.i32;
-    return i32[rec + R_SLAB] !== 0 || i32[rec + R_SHEAF] !== 0;
+    return i32[rec + R_SLAB] !== 0 || i32[rec + R_SHEAF] !== 0 || i32[rec + R_RCU_READY] !== 0;
+  }
+
+  // kfree edit: helpers for the kfree_rcu sheaves (src/kfree/index.ts).
+
+  /**
+   * Make sure record c.rec has a main sheaf (as freeToSheafSlow allocates it). False if
+   * none can be had or the cache stopped accepting allocations meanwhile.
+   */
+  ensureSheaf(c: Cache): boolean {
+    const a = this.a;
+    const i32 = a.i32;
+    const r = c.rec;
+    if (i32[r + R_SHEAF] !== 0) return true;
+    const p = a.kmalloc(c.sheafCap * 4);
+    if (p === 0) return false;
+    // kmalloc may have served requests (a flush of this very record): look again.
+    if (!c.allocOk() || i32[r + R_SHEAF] !== 0) {
+      a.kfree(p);
+      return c.allocOk() && i32[r + R_SHEAF] !== 0;
+    }
+    i32[r + R_SHEAF] = p;
+    i32[r + R_SHEAF_TOP] = p >> 2;
+    i32[r + R_SHEAF_LIM] = (p >> 2) + c.sheafCap;
+    return true;
+  }
+
+  /**
+   * Give back one object already counted as freed (from a sheaf-like cache of record
+   * `rec`, ours or a dead thread's) to its slab: onto the record's cpu freelist if it is
+   * the record's cpu slab, else __slab_free without counting (as drainSheaf does).
+   */
+  freeUncounted(c: Cache, rec: number, obj: number): void {
+    const i32 = this.a.i32;
+    const pfn = this.headPfn(obj);
+    if (pfn === i32[rec + R_SLAB]) {
+      i32[(obj + c.fp) >> 2] = i32[rec + R_FREELIST]!;
+      i32[rec + R_FREELIST] = obj;
+    } else {
+      this.freeSlow(c, pfn, obj, false);
+    }
   }
 
   /** Flush this thread's cpu slab and sheaf of cache `c` (kernel: flush_cpu_slab). */
@@ -524,6 +571,7 @@ export class SlabCore {
    * sheaf goes first so objects of the cpu slab land on its freelist before deactivation.
    */
   flushRecord(c: Cache, rec: number): void {
+    if (this.a.i32[rec + R_RCU_READY] !== 0) this.a.kfreeRcuImpl.dropReady(c, rec); // kfree edit
     if (this.a.i32[rec + R_SHEAF] !== 0) this.dropSheaf(c, rec);
     this.deactivateRecord(c, rec);
   }

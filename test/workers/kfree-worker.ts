@@ -45,6 +45,16 @@ async function main(): Promise<void> {
       port.postMessage({ type: 'queued' });
       process.exit(0);
     }
+    case 'kfree-barrier-exit': {
+      // queue n objects, run the barrier (our own drain keeps kfree_rcu sheaves as ready
+      // sheaves of this thread), then leave without detaching: the watcher must give
+      // the ready sheaves' objects back
+      const c = arena.findCache(cache)!;
+      for (let i = 0; i < n; i++) arena.kfreeRcu(c.alloc());
+      arena.kvfreeRcuBarrier();
+      port.postMessage({ type: 'ready', objects: c.stats().objects, pending: c.stats().kfree_rcu_pending });
+      process.exit(0);
+    }
     case 'destroy': {
       const c = arena.findCache(cache)!;
       await new Promise((r) => setTimeout(r, delayMs));
