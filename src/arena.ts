@@ -360,7 +360,8 @@ export class Arena {
    * case the object is chained through that word (default: the cache's free-pointer word).
    */
   kfreeRcu(ptr: number, rcuHeadOffset?: number): void {
-    this.kfreeRcuImpl.kfreeRcu(ptr, rcuHeadOffset);
+    if (rcuHeadOffset === undefined) this.kfreeRcuImpl.kfreeRcu(ptr);
+    else this.kfreeRcuImpl.kfreeRcuWithHead(ptr, rcuHeadOffset);
   }
 
   /** Objects passed to kfreeRcu and not yet freed, over all threads. */

@@ -160,6 +160,20 @@ export const C_SHEAF_CAP = 51;
  * stats() keeps counting them (kernel: the per-CPU stats of an offlined CPU).
  */
 export const C_FOLD_EVENTS = 52;
+/**
+ * What kfreeRcu's fast path needs to validate a pointer of this cache, on one cache line
+ * with C_SHEAF_CAP (written once at create, before the cache is published; read-only
+ * after): C_KF_MASK = stride - 1 for a power-of-two stride, else -1; C_KF_SPAN = objects
+ * * stride; C_KF_PAD = red_left_pad; C_KF_SIZE = stride; C_KF_INV (a float64 at an even
+ * word) = the verified reciprocal of the stride (strideReciprocal). Reading the live
+ * descriptor of the page's cache index needs no generation check: while a page is a slab
+ * with P_CACHE = idx, idx holds that slab's cache.
+ */
+export const C_KF_MASK = 57;
+export const C_KF_SPAN = 58;
+export const C_KF_PAD = 59;
+export const C_KF_INV = 60; // float64: words 60-61 (f64 index (descW + 60) >> 1)
+export const C_KF_SIZE = 62;
 export const C_NAME = 64; // u16 chars, 64 chars = words 64..95
 export const C_CTOR_NAME = 96; // u16, up to 32 chars: words 96..111
 export const C_CTOR_NAME_LEN = 112;

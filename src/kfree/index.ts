@@ -23,7 +23,7 @@
 import type { Arena } from '../arena.js';
 import { strideReciprocal, type Cache } from '../slab/cache.js';
 import {
-  C_FOLD_KD, C_FOLD_KQ, CACHE_BYTES, R_ALLOC_SLOW, CPU_REC_BYTES, PK_PAGES, R_FREE_SLOW, R_RCU_READY, R_RCU_SHEAF, R_SHEAF, R_SHEAF_TOP, REQ_KFREE, TS_LIVE, Hot,
+  C_FOLD_KD, C_FOLD_KQ, C_KF_INV, C_KF_MASK, C_KF_PAD, C_KF_SIZE, C_KF_SPAN, C_SHEAF_CAP, CACHE_BYTES, R_ALLOC_SLOW, CPU_REC_BYTES, PK_PAGES, R_FREE_SLOW, R_RCU_READY, R_RCU_SHEAF, R_SHEAF, R_SHEAF_TOP, REQ_KFREE, TS_LIVE, Hot,
 } from '../layout.js';
 import { lock, lockAsync, nap, tryLock, unlock } from '../sync/mutex.js';
 import {
@@ -52,6 +52,8 @@ const G_SIZE = 1;
 const G_OBJS = 2;
 const G_PAD = 3;
 const G_CAP = 4; // sheafCap of the handle (0: no kfree_rcu sheaves)
+const G_MASK = 5; // size - 1 for a power-of-two stride, else -1 (the reciprocal test)
+const G_SPAN = 6; // objects * size: offsets at or past it are not objects
 const NO_GEN = -0x80000000;
 const DESC_WORDS = CACHE_BYTES >> 2;
 const REC_WORDS = CPU_REC_BYTES >> 2;
@@ -86,7 +88,7 @@ export class KfreeRcu {
    * kvfree_call_rcu (a per-instance closure: see makeFastPath). `rcuHeadOffset`: a word inside the object that no reader needs,
    * used only if no block page can be had (the kernel's 2-argument kfree_rcu).
    */
-  readonly kfreeRcu: (ptr: number, rcuHeadOffset?: number) => void;
+  readonly kfreeRcu: (ptr: number) => void;
 
   constructor(private readonly a: Arena) {
     this.i32 = a.i32;
@@ -113,7 +115,7 @@ export class KfreeRcu {
   // ---------------------------------------------------------------- insert
 
   /** Builds kfreeRcu. */
-  private makeFastPath(): (ptr: number, rcuHeadOffset?: number) => void {
+  private makeFastPath(): (ptr: number) => void {
     // A per-instance closure (one per thread) rather than a method: its constants live in
     // its context, which Turbofan specialises on (typed-array bases and geometry words
     // become constants); as a method reading them from `this` it measured 10 ns, as this
@@ -126,62 +128,68 @@ export class KfreeRcu {
     const inv = this.inv;
     const descW0 = this.descW0;
     const recW0 = this.recW0;
-    return function kfreeRcu(ptr: number, rcuHeadOffset?: number): void {
-      // Fast path: an int32 pointer to an object boundary of an order-0 slab whose cache
-      // geometry row is current; then a kfree_rcu sheaf with room (caches with sheaves) or
-      // the open block with room. Everything else (tails of larger slabs, large kmalloc,
-      // bad pointers, the rcuHeadOffset form, a detached thread, opening or closing a
-      // block or sheaf) takes kfreeRcuSlow, which validates with reports.
-      if ((ptr | 0) === ptr && ptr > 0 && rcuHeadOffset === undefined) {
-        const pfn = ptr >>> Hot.PAGE_SHIFT;
-        const m = metaW + pfn * 8;
-        if (pfn < maxPages && (i32[m + Hot.P_FLAGS]! & 15) === Hot.PK_SLAB) {
-          const idx = i32[m + Hot.P_CACHE]!;
-          const gw = idx * GEO;
-          const gen = geo[gw + G_GEN]!;
-          const d = descW0 + idx * DESC_WORDS;
-          if (gen === i32[d + Hot.C_GEN]) {
-            const off = ptr - (pfn << Hot.PAGE_SHIFT) - geo[gw + G_PAD]!;
-            const k = (off * inv[idx]!) | 0;
-            if (k >= 0 && k < geo[gw + G_OBJS]! && k * geo[gw + G_SIZE]! === off) {
-              const rec = recW0 + idx * REC_WORDS;
-              const cap = geo[gw + G_CAP]!;
-              if (cap !== 0) {
-                // kfree_rcu sheaf (kernel: __kfree_rcu_sheaf), while the cache accepts
-                // allocations (a dying cache's objects take the block path).
-                const rp = i32[rec + R_RCU_SHEAF]!;
-                if (rp !== 0 && i32[d + Hot.C_ALLOC_OK] === gen) {
-                  const w = rp << (Hot.PAGE_SHIFT - 2);
-                  const n = i32[w + KHot.B_COUNT]!;
-                  if (n > 0 && n < cap && i32[w + KHot.B_REC + n - 1] !== ptr) {
-                    i32[w + KHot.B_REC + n] = ptr;
-                    i32[w + KHot.B_COUNT] = n + 1;
-                    i32[rec + Hot.R_KFREE_Q]++;
-                    return;
-                  }
-                }
-              } else {
-                const b = self.blk;
-                if (b !== 0) {
-                  const n = i32[b + KHot.B_COUNT]!;
-                  if (n !== 0 && n < KHot.KVFREE_BULK_MAX_ENTR) {
-                    // The block's GP cookie is taken when it is closed (pushClosed), after its
-                    // newest insert: the kernel refreshes it on every insert; a later snapshot
-                    // is just as safe (a GP that began after it began after every insert) and
-                    // keeps the insert to three stores.
-                    i32[b + KHot.B_REC + n] = ptr;
-                    i32[b + KHot.B_COUNT] = n + 1;
-                    i32[rec + Hot.R_KFREE_Q]++;
-                    return;
-                  }
-                }
-              }
-            }
-          }
+    // The kfree_rcu sheaf insert (kernel: __kfree_rcu_sheaf) of a cache with sheaves, while
+    // the cache accepts allocations (a dying cache's objects take the block path). A
+    // separate closure: the fast path must stay under TurboFan's inlining budget (460
+    // bytes of bytecode; with this branch inline it was 616, was never inlined into the
+    // caller's loop, and cost ~8 ns per call instead of ~3).
+    const sheafInsert = (ptr: number, idx: number, d: number, cap: number): boolean => {
+      const rec = recW0 + idx * REC_WORDS;
+      const rp = i32[rec + R_RCU_SHEAF]!;
+      if (rp === 0 || i32[d + Hot.C_ALLOC_OK] !== i32[d + Hot.C_GEN]) return false;
+      const w = rp << (Hot.PAGE_SHIFT - 2);
+      const n = i32[w + KHot.B_COUNT]!;
+      if (n === 0 || n >= cap || i32[w + KHot.B_REC + n - 1] === ptr) return false;
+      i32[w + KHot.B_REC + n] = ptr;
+      i32[w + KHot.B_COUNT] = n + 1;
+      i32[rec + Hot.R_KFREE_Q]++;
+      return true;
+    };
+    // The open block's insert. Its GP cookie is taken when it is closed (pushClosed), after
+    // its newest insert: the kernel refreshes it on every insert; a later snapshot is just
+    // as safe (a GP that began after it began after every insert) and keeps the insert to
+    // three stores.
+    const blockInsert = (ptr: number, idx: number): boolean => {
+      const b = self.blk;
+      const n = i32[b + KHot.B_COUNT]!; // b = 0: a header word, never used
+      if (b === 0 || n === 0 || n >= KHot.KVFREE_BULK_MAX_ENTR) return false;
+      i32[b + KHot.B_REC + n] = ptr;
+      i32[b + KHot.B_COUNT] = n + 1;
+      i32[recW0 + idx * REC_WORDS + Hot.R_KFREE_Q]++;
+      return true;
+    };
+    const f64 = this.a.f64;
+    return function kfreeRcu(ptr: number): void {
+      // Fast path: an object boundary of a slab's head page, validated against the live
+      // descriptor of the page's cache (its C_KF_* words, one cache line: no generation
+      // check is needed, a slab page with P_CACHE = idx belongs to the cache now at idx);
+      // then a kfree_rcu sheaf with room (caches with sheaves) or the open block with room.
+      // Everything else (tail pages, large kmalloc, bad pointers, a detached thread,
+      // opening or closing a block or sheaf) takes kfreeRcuSlow, which validates with
+      // reports. No separate test of ptr: NaN, 0 and negative or huge values land on a
+      // page that is not a slab (page 0 is metadata) or fail the integer test of the offset.
+      const pfn = ptr >>> Hot.PAGE_SHIFT;
+      const m = metaW + pfn * 8;
+      if (pfn < maxPages && (i32[m + Hot.P_FLAGS]! & 15) === Hot.PK_SLAB) {
+        const idx = i32[m + Hot.P_CACHE]!;
+        const d = descW0 + idx * DESC_WORDS;
+        // An integer offset within the objects' span, on a boundary: a mask for
+        // power-of-two strides, else the verified reciprocal (as Cache.isObjectStart).
+        const off = ptr - (pfn << Hot.PAGE_SHIFT) - i32[d + C_KF_PAD]!;
+        const mask = i32[d + C_KF_MASK]!;
+        if ((off >>> 0) === off && off < i32[d + C_KF_SPAN]! &&
+          (mask >= 0 ? (off & mask) === 0 : ((off * f64[(d + C_KF_INV) >> 1]!) | 0) * i32[d + C_KF_SIZE]! === off)) {
+          const cap = i32[d + C_SHEAF_CAP]!;
+          if (cap !== 0 ? sheafInsert(ptr, idx, d, cap) : blockInsert(ptr, idx)) return;
         }
       }
-      self.kfreeRcuSlow(ptr, rcuHeadOffset);
+      self.kfreeRcuSlow(ptr, undefined);
     };
+  }
+
+  /** kfree_rcu with the 2-argument form's rcu_head word: validated, then the usual insert. */
+  kfreeRcuWithHead(ptr: number, rcuHeadOffset: number): void {
+    this.kfreeRcuSlow(ptr, rcuHeadOffset);
   }
 
   /** A handle per cache index for this thread, revalidated by generation; refreshes the geometry row. */
@@ -198,6 +206,8 @@ export class KfreeRcu {
     geo[gw + G_OBJS] = nh.objects;
     geo[gw + G_PAD] = nh.redLeftPad;
     geo[gw + G_CAP] = Math.min(nh.sheafCap, KVFREE_BULK_MAX_ENTR);
+    geo[gw + G_MASK] = (nh.size & (nh.size - 1)) === 0 ? nh.size - 1 : -1;
+    geo[gw + G_SPAN] = nh.objects * nh.size;
     this.inv[idx] = strideReciprocal(nh.size, nh.objects);
     return nh;
   }

@@ -17,12 +17,12 @@ import {
   C_ALIGN, C_ALLOC_OK, C_ALLOC_SLAB, C_CTOR_NAME, C_CTOR_NAME_LEN, C_DESTROY_SEQ, C_FLAGS, C_FOLD_ALLOCS, C_FOLD_FREES,
   C_FREE_SLAB, C_FULL_HEAD, C_FULL_TAIL, C_GEN, C_HAS_CTOR, C_INUSE, C_KFREE_PENDING, C_KMALLOC, C_MIN_PARTIAL, C_NAME,
   C_NAME_LEN, C_NR_PARTIAL, C_NR_SLABS, C_OBJECT_SIZE, C_OBJECTS, C_OFFSET, C_ORDER, C_ORIG_SIZE_OFF, C_PARTIAL_HEAD,
-  C_PARTIAL_TAIL, C_RCU_PENDING, C_RED_LEFT_PAD, C_REFCOUNT, C_SEQ, C_SHEAF_CAP, C_SIZE, C_STATE, C_TRACK_OFF, CPU_REC_BYTES,
+  C_PARTIAL_TAIL, C_RCU_PENDING, C_RED_LEFT_PAD, C_REFCOUNT, C_SEQ, C_SHEAF_CAP, C_SIZE, C_KF_INV, C_KF_MASK, C_KF_PAD, C_KF_SIZE, C_KF_SPAN, C_STATE, C_TRACK_OFF, CPU_REC_BYTES,
   CS_FREE, CS_LIVE, H_CACHE_SEQ, H_SLAB_MUTEX, MAX_NAME, N_CACHE, N_CGEN, N_CHARS, N_LEN, N_STATE, NAME_BYTES,
   PAGE_SIZE, MAX_ORDER,
 } from '../layout.js';
 import { lock, unlock } from '../sync/mutex.js';
-import { Cache, type CacheGeometry, type Ctor } from './cache.js';
+import { Cache, strideReciprocal, type CacheGeometry, type Ctor } from './cache.js';
 import { calculateAlignment, calculateOrder, calculateSizes, minPartial, orderObjects, WORD } from './sizes.js';
 import { debugFlagsFor } from '../debug/options.js';
 
@@ -252,6 +252,11 @@ export class Registry {
       i32[d + C_HAS_CTOR] = ctor ? 1 : 0;
       i32[d + C_KMALLOC] = flags & SLAB_KMALLOC ? 1 : 0;
       i32[d + C_SHEAF_CAP] = sheafCapacity;
+      i32[d + C_KF_MASK] = (layout.size & (layout.size - 1)) === 0 ? layout.size - 1 : -1;
+      i32[d + C_KF_SPAN] = orderObjects(order, layout.size) * layout.size;
+      i32[d + C_KF_PAD] = layout.redLeftPad;
+      i32[d + C_KF_SIZE] = layout.size;
+      a.f64[(d + C_KF_INV) >> 1] = strideReciprocal(layout.size, orderObjects(order, layout.size));
       i32[d + C_SEQ] = ++i32[H_CACHE_SEQ];
       for (const w of [C_PARTIAL_HEAD, C_PARTIAL_TAIL, C_NR_PARTIAL, C_NR_SLABS, C_FULL_HEAD, C_FULL_TAIL, C_ALLOC_SLAB,
         C_FREE_SLAB, C_FOLD_ALLOCS, C_FOLD_FREES, C_RCU_PENDING, C_KFREE_PENDING, C_DESTROY_SEQ]) i32[d + w] = 0;
