@@ -65,6 +65,12 @@ export class KfreeRcu {
   private blk = 0;
   private timer: Timer | undefined;
   private timerDue = 0;
+  /**
+   * A zero-delay tick is scheduled: it re-reads every age and re-arms for what is left, so
+   * arm() has nothing to add until it ran (and skips its clock read: at one full kfree_rcu
+   * sheaf per 32..255 objects, Date.now() was a tenth of the per-object cost).
+   */
+  private zeroPending = false;
   private gpRunning = false;
   private readonly i32: Int32Array;
   private readonly metaW: number;
@@ -104,6 +110,7 @@ export class KfreeRcu {
     this.maxPages = a.layout.maxPages;
     this.timer = undefined;
     this.timerDue = 0;
+    this.zeroPending = false;
     this.gpRunning = false;
     this.kfreeRcu = this.makeFastPath();
   }
@@ -298,8 +305,13 @@ export class KfreeRcu {
       i32[w + B_ORIGIN] = a.slot;
       i32[rec + R_RCU_SHEAF] = rp;
       if (this.rcuOpen.length === 0) {
-        this.rcuOpenedAt = now31();
-        this.arm(a.options.kfreeRcuDrainMs);
+        // With a zero-delay tick pending (a sheaf just closed), that tick stamps the age.
+        if (this.zeroPending) {
+          this.rcuOpenedAt = -1;
+        } else {
+          this.rcuOpenedAt = now31();
+          this.arm(a.options.kfreeRcuDrainMs);
+        }
       }
       this.rcuOpen.push(h.idx);
       i32[this.me + S_RCU_OPEN] = this.rcuOpen.length;
@@ -743,16 +755,19 @@ export class KfreeRcu {
 
   /** Make sure a drain tick runs within `ms` (unref'd timer). */
   private arm(ms: number): void {
+    if (this.zeroPending) return;
     const due = Date.now() + ms;
     if (this.timer !== undefined && this.timerDue <= due) return;
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timerDue = due;
+    this.zeroPending = ms <= 0;
     this.timer = unref(setTimeout(() => this.tick(), ms));
   }
 
   /** The monitor: close an old open block, free what is ready, start a GP for the rest. */
   private tick(): void {
     this.timer = undefined;
+    this.zeroPending = false;
     const a = this.a;
     if (a.isDetached) return;
     const i32 = a.i32;
@@ -764,6 +779,7 @@ export class KfreeRcu {
     }
     if (this.rcuOpen.length > 0) {
       // kfree_rcu sheaves: all closed together, kfreeRcuDrainMs after the first opened.
+      if (this.rcuOpenedAt === -1) this.rcuOpenedAt = now31();
       const age = (now31() - this.rcuOpenedAt + 0x80000000) % 0x80000000;
       if (age >= a.options.kfreeRcuDrainMs) this.closeRcuSheaves();
       else this.arm(a.options.kfreeRcuDrainMs - age);
@@ -972,6 +988,7 @@ export class KfreeRcu {
     this.releaseSpares(a.slot);
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timer = undefined;
+    this.zeroPending = false;
     this.handOver();
   }
 
