@@ -16,11 +16,15 @@ for (const flavour of ['memb', 'qsbr'] as const) {
       assert.equal(rcu.core.driverPresent(), true);
       // A reader holds a section; the GP that waits for it is the RCU worker's.
       const flag = env.scratch(1);
-      const held = reader.cmd(flavour === 'memb' ? 'hold-until-waited' : 'busy-until-waited', { word: flag });
+      // The reader leaves only after the GP waits for it *and* we have seen who holds the
+      // GP mutex (`go`): otherwise the whole GP can begin and end between two polls.
+      const go = env.scratch(2);
+      const held = reader.cmd(flavour === 'memb' ? 'hold-until-waited' : 'busy-until-waited', { word: flag, go });
       await reader.next(flavour === 'memb' ? 'locked' : 'busy');
       const p = rcu.synchronizeAsync();
       while (gpHolder(env.i32, rcu.core.mutexW) === -1) await new Promise((r) => setTimeout(r, 1));
       assert.equal(gpHolder(env.i32, rcu.core.mutexW), h.slot, 'the RCU worker holds the GP mutex');
+      Atomics.store(env.i32, go, 1);
       await p;
       assert.equal(Atomics.load(env.i32, flag), 1);
       await held;

@@ -40,6 +40,8 @@ function main(port: MessagePort): void {
     op: string;
     n?: number;
     word?: number;
+    /** hold-/busy-until-waited: after the GP waits, also wait until this word is set (the test has seen the GP holder). */
+    go?: number;
     value?: number;
   }
 
@@ -48,8 +50,9 @@ function main(port: MessagePort): void {
   }
 
   /** Spin until a GP driver sleeps waiting (G_FUTEX == -1), i.e. a GP waits for us. */
-  function waitForWaitingWriter(): void {
+  function waitForWaitingWriter(go?: number): void {
     while (Atomics.load(i32, core().futexW) !== -1) Atomics.wait(pause, 0, 0, 1);
+    if (go !== undefined) while (Atomics.load(i32, go) === 0) Atomics.wait(pause, 0, 0, 1);
   }
 
   async function run(c: Cmd): Promise<unknown> {
@@ -64,7 +67,7 @@ function main(port: MessagePort): void {
         // Enter a section, wait until a GP sleeps waiting for it, set the flag, leave.
         rcu.readLock();
         port.postMessage({ type: 'locked' });
-        waitForWaitingWriter();
+        waitForWaitingWriter(c.go);
         Atomics.store(i32, c.word!, 1);
         rcu.readUnlock();
         return true;
@@ -72,7 +75,7 @@ function main(port: MessagePort): void {
       case 'busy-until-waited': {
         // qsbr: online, no quiescent state, until a GP waits; then flag and report one.
         port.postMessage({ type: 'busy' });
-        waitForWaitingWriter();
+        waitForWaitingWriter(c.go);
         Atomics.store(i32, c.word!, 1);
         rcu.quiescentState();
         return true;
