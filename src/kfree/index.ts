@@ -21,7 +21,7 @@
  * open block or sees closed blocks; its timers are unref'd (never keep a process alive).
  */
 import type { Arena } from '../arena.js';
-import { strideReciprocal, type Cache } from '../slab/cache.js';
+import type { Cache } from '../slab/cache.js';
 import {
   C_FOLD_KD, C_FOLD_KQ, C_KF_INV, C_KF_MASK, C_KF_PAD, C_KF_SIZE, C_KF_SPAN, C_SHEAF_CAP, CACHE_BYTES, R_ALLOC_SLOW, CPU_REC_BYTES, PK_PAGES, R_FREE_SLOW, R_RCU_READY, R_RCU_SHEAF, R_SHEAF, R_SHEAF_TOP, REQ_KFREE, TS_LIVE, Hot,
 } from '../layout.js';
@@ -45,16 +45,6 @@ const unref = (t: Timer): Timer => {
 const now31 = (): number => Date.now() & 0x7fffffff;
 /** B_OWNER of a block on the closed list. */
 const B_CLOSED = -1;
-/** Per-cache geometry words (KfreeRcu.geo, GEO words per cache index). */
-const GEO = 8;
-const G_GEN = 0; // descriptor generation the row was read for (NO_GEN: none)
-const G_SIZE = 1;
-const G_OBJS = 2;
-const G_PAD = 3;
-const G_CAP = 4; // sheafCap of the handle (0: no kfree_rcu sheaves)
-const G_MASK = 5; // size - 1 for a power-of-two stride, else -1 (the reciprocal test)
-const G_SPAN = 6; // objects * size: offsets at or past it are not objects
-const NO_GEN = -0x80000000;
 const DESC_WORDS = CACHE_BYTES >> 2;
 const REC_WORDS = CPU_REC_BYTES >> 2;
 
@@ -77,13 +67,6 @@ export class KfreeRcu {
   private readonly handles: (Cache | undefined)[] = [];
   /** This thread has detached: everything goes through the checked slow path (which throws). */
   private off = false;
-  /**
-   * Per cache index, what the fast path needs to validate a pointer without a handle:
-   * GEO words (G_GEN, G_SIZE, G_OBJS, G_PAD, G_CAP) and the stride reciprocal. A row is
-   * used only while G_GEN equals the descriptor's C_GEN (a reused index has a new one).
-   */
-  private readonly geo: Int32Array;
-  private readonly inv: Float64Array;
   private readonly descW0: number;
   private readonly recW0: number;
   private readonly maxPages: number;
@@ -103,8 +86,6 @@ export class KfreeRcu {
     this.me = this.slotW(a.slot);
     const pfn = a.i32[this.me + S_CUR]!;
     this.blk = pfn ? pfn << (Hot.PAGE_SHIFT - 2) : 0;
-    this.geo = new Int32Array(a.layout.maxCaches * GEO).fill(NO_GEN);
-    this.inv = new Float64Array(a.layout.maxCaches);
     this.descW0 = a.descW(0);
     this.recW0 = a.recW(a.slot, 0);
     this.maxPages = a.layout.maxPages;
@@ -131,8 +112,6 @@ export class KfreeRcu {
     const i32 = this.i32;
     const metaW = this.metaW;
     const maxPages = this.maxPages;
-    const geo = this.geo;
-    const inv = this.inv;
     const descW0 = this.descW0;
     const recW0 = this.recW0;
     // The kfree_rcu sheaf insert (kernel: __kfree_rcu_sheaf) of a cache with sheaves, while
@@ -199,23 +178,12 @@ export class KfreeRcu {
     this.kfreeRcuSlow(ptr, rcuHeadOffset);
   }
 
-  /** A handle per cache index for this thread, revalidated by generation; refreshes the geometry row. */
+  /** A handle per cache index for this thread, revalidated by generation. */
   private handle(idx: number): Cache {
     const h = this.handles[idx];
     if (h !== undefined && h.gen === this.i32[h.d + Hot.C_GEN]) return h;
     const nh = this.a.internalHandle(idx);
     this.handles[idx] = nh;
-    const gw = idx * GEO;
-    const geo = this.geo;
-    // An order-0 slab only (the fast path does not follow tail pages).
-    geo[gw + G_GEN] = nh.order === 0 ? nh.gen : NO_GEN;
-    geo[gw + G_SIZE] = nh.size;
-    geo[gw + G_OBJS] = nh.objects;
-    geo[gw + G_PAD] = nh.redLeftPad;
-    geo[gw + G_CAP] = Math.min(nh.sheafCap, KVFREE_BULK_MAX_ENTR);
-    geo[gw + G_MASK] = (nh.size & (nh.size - 1)) === 0 ? nh.size - 1 : -1;
-    geo[gw + G_SPAN] = nh.objects * nh.size;
-    this.inv[idx] = strideReciprocal(nh.size, nh.objects);
     return nh;
   }
 
