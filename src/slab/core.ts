@@ -436,20 +436,8 @@ export class SlabCore {
     const i32 = a.i32;
     const r = c.rec;
     if (!c.allocOk()) return false; // destroy flushes sheaves; do not refill one
-    let sh = i32[r + R_SHEAF]!;
-    if (sh === 0) {
-      const p = a.kmalloc(c.sheafCap * 4);
-      // kmalloc may have served requests (a destroy's flush of this very cache): look again.
-      if (p === 0 || !c.allocOk() || i32[r + R_SHEAF] !== 0) {
-        if (p !== 0) a.kfree(p);
-        if (p === 0 || !c.allocOk()) return false;
-      } else {
-        i32[r + R_SHEAF] = p;
-        i32[r + R_SHEAF_TOP] = p >> 2;
-        i32[r + R_SHEAF_LIM] = (p >> 2) + c.sheafCap;
-      }
-      sh = i32[r + R_SHEAF]!;
-    }
+    if (!this.ensureSheaf(c)) return false;
+    const sh = i32[r + R_SHEAF]!;
     const base = sh >> 2;
     let n = i32[r + R_SHEAF_TOP]! - base;
     // The fast path checks only the top; here the whole sheaf is cheap enough to scan.
@@ -490,16 +478,7 @@ export class SlabCore {
     const objs = i32.slice(base, base + k);
     i32.copyWithin(base, base + k, base + n);
     i32[rec + R_SHEAF_TOP] = base + n - k;
-    for (let j = 0; j < k; j++) {
-      const obj = objs[j]!;
-      const pfn = this.headPfn(obj);
-      if (pfn === i32[rec + R_SLAB]) {
-        i32[(obj + c.fp) >> 2] = i32[rec + R_FREELIST]!;
-        i32[rec + R_FREELIST] = obj;
-      } else {
-        this.freeSlow(c, pfn, obj, false);
-      }
-    }
+    for (let j = 0; j < k; j++) this.freeUncounted(c, rec, objs[j]!);
   }
 
   /** Empty record `rec`'s sheaf into the slabs and free the sheaf itself (kernel: pcs_flush_all). */
