@@ -47,6 +47,13 @@ export const enum Hot {
   P_CACHE = 1,
   PK_SLAB = 3,
   PK_TAIL = 4,
+  C_SHEAF_CAP = 51,
+  C_KF_MASK = 57,
+  C_KF_SPAN = 58,
+  C_KF_PAD = 59,
+  C_KF_INV = 60,
+  C_KF_SIZE = 62,
+  R_RCU_SHEAF = 13,
 }
 
 export const MAGIC = 0x534c5243; // 'SLRC'
@@ -153,7 +160,7 @@ export const C_NAME_LEN = 48;
 export const C_FOLD_KQ = 49; // R_KFREE_Q / R_KFREE_D folded in from detached threads (Atomics.add)
 export const C_FOLD_KD = 50;
 /** sheaf_capacity (kernel: s->sheaf_capacity): 0 = no percpu sheaves; written at create. */
-export const C_SHEAF_CAP = 51;
+export const C_SHEAF_CAP = Hot.C_SHEAF_CAP;
 /**
  * Event counters of detached threads, per cpu-record counter R_ALLOC_FAST..R_FREE_SLOW
  * (words C_FOLD_EVENTS + 0..4; Atomics.add by whoever detaches the thread), so that
@@ -169,11 +176,11 @@ export const C_FOLD_EVENTS = 52;
  * descriptor of the page's cache index needs no generation check: while a page is a slab
  * with P_CACHE = idx, idx holds that slab's cache.
  */
-export const C_KF_MASK = 57;
-export const C_KF_SPAN = 58;
-export const C_KF_PAD = 59;
-export const C_KF_INV = 60; // float64: words 60-61 (f64 index (descW + 60) >> 1)
-export const C_KF_SIZE = 62;
+export const C_KF_MASK = Hot.C_KF_MASK;
+export const C_KF_SPAN = Hot.C_KF_SPAN;
+export const C_KF_PAD = Hot.C_KF_PAD;
+export const C_KF_INV = Hot.C_KF_INV; // float64: words 60-61 (f64 index (descW + 60) >> 1)
+export const C_KF_SIZE = Hot.C_KF_SIZE;
 export const C_NAME = 64; // u16 chars, 64 chars = words 64..95
 export const C_CTOR_NAME = 96; // u16, up to 32 chars: words 96..111
 export const C_CTOR_NAME_LEN = 112;
@@ -216,7 +223,7 @@ export const R_SHEAF_LIM = Hot.R_SHEAF_LIM;
  * pfn of this thread's open kfree_rcu sheaf for this cache (a kfree_rcu block page whose
  * header names the cache), 0 if none. Owner-only (plain); a dead thread's is adopted.
  */
-export const R_RCU_SHEAF = 13;
+export const R_RCU_SHEAF = Hot.R_RCU_SHEAF;
 /**
  * pfn of the first of this thread's *ready* kfree_rcu sheaves of this cache (their grace
  * period has completed; chained through B_NEXT): free objects the owner allocates from

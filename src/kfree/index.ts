@@ -121,7 +121,7 @@ export class KfreeRcu {
     // caller's loop, and cost ~8 ns per call instead of ~3).
     const sheafInsert = (ptr: number, idx: number, d: number, cap: number): boolean => {
       const rec = recW0 + idx * REC_WORDS;
-      const rp = i32[rec + R_RCU_SHEAF]!;
+      const rp = i32[rec + Hot.R_RCU_SHEAF]!;
       if (rp === 0 || i32[d + Hot.C_ALLOC_OK] !== i32[d + Hot.C_GEN]) return false;
       const w = rp << (Hot.PAGE_SHIFT - 2);
       const n = i32[w + KHot.B_COUNT]!;
@@ -161,11 +161,11 @@ export class KfreeRcu {
         const d = descW0 + idx * DESC_WORDS;
         // An integer offset within the objects' span, on a boundary: a mask for
         // power-of-two strides, else the verified reciprocal (as Cache.isObjectStart).
-        const off = ptr - (pfn << Hot.PAGE_SHIFT) - i32[d + C_KF_PAD]!;
-        const mask = i32[d + C_KF_MASK]!;
-        if ((off >>> 0) === off && off < i32[d + C_KF_SPAN]! &&
-          (mask >= 0 ? (off & mask) === 0 : ((off * f64[(d + C_KF_INV) >> 1]!) | 0) * i32[d + C_KF_SIZE]! === off)) {
-          const cap = i32[d + C_SHEAF_CAP]!;
+        const off = ptr - (pfn << Hot.PAGE_SHIFT) - i32[d + Hot.C_KF_PAD]!;
+        const mask = i32[d + Hot.C_KF_MASK]!;
+        if ((off >>> 0) === off && off < i32[d + Hot.C_KF_SPAN]! &&
+          (mask >= 0 ? (off & mask) === 0 : ((off * f64[(d + Hot.C_KF_INV) >> 1]!) | 0) * i32[d + Hot.C_KF_SIZE]! === off)) {
+          const cap = i32[d + Hot.C_SHEAF_CAP]!;
           if (cap !== 0 ? sheafInsert(ptr, idx, d, cap) : blockInsert(ptr, idx)) return;
         }
       }

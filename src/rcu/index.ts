@@ -69,7 +69,7 @@ import type { RcuHost } from './host.js';
 import { RcuCore } from './core.js';
 import { blockOn } from '../sync/mutex.js';
 import {
-  G_CTR, G_FLAVOUR, G_GP_REQ, G_MAGIC, G_MAX_THREADS, G_SEQ, MEMB_ACTIVE, MEMB_WAITER, QSBR_ONLINE, RCU_MAGIC, S_BARRIER_ACK,
+  RHot, G_CTR, G_FLAVOUR, G_GP_REQ, G_MAGIC, G_MAX_THREADS, G_SEQ, MEMB_ACTIVE, MEMB_WAITER, QSBR_ONLINE, RCU_MAGIC, S_BARRIER_ACK,
   S_BARRIER_REQ, S_CTR, S_FAST, S_GEN, S_NCBS, S_STATE, rcuRegionBytes,
 } from './layout.js';
 import { COOKIE_COMPLETED, cookieDone, seqGe, seqSnap, SEQ_INITIAL } from './poll.js';
@@ -844,7 +844,7 @@ class MembX64Rcu extends Rcu {
       i32[w] = 0;
       // A driver's CAS landing between the load and the store is overwritten unseen: that
       // wake is lost, which costs the driver at most one short nap (core.ts), never safety.
-      if ((v & MEMB_WAITER) !== 0) this.core.wakeDriver();
+      if ((v & RHot.MEMB_WAITER) !== 0) this.core.wakeDriver();
     } else if (n > 1) {
       this.nesting = n - 1;
     } else {
@@ -877,7 +877,7 @@ class MembPortableRcu extends Rcu {
       this.nesting = 0;
       // One seq-cst RMW: leaves the section, and returns MEMB_WAITER if a GP driver sleeps
       // waiting for this reader (liburcu wake_up_gp).
-      if ((Atomics.exchange(this.i32, this.readerW, 0) & MEMB_WAITER) !== 0) this.core.wakeDriver();
+      if ((Atomics.exchange(this.i32, this.readerW, 0) & RHot.MEMB_WAITER) !== 0) this.core.wakeDriver();
     } else if (n > 1) {
       this.nesting = n - 1;
     } else {

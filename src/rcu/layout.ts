@@ -118,7 +118,15 @@ export const MEMB_PHASE = 2;
  * the bit in the old value and then, and only then, notifies (liburcu wake_up_gp, without
  * a second shared load on the read path).
  */
-export const MEMB_WAITER = 4;
+/**
+ * Read-side constants as a const enum, so TypeScript inlines them as literals: V8 loads an
+ * imported ES-module binding from its module cell with a hole check on every use (see
+ * Hot in src/layout.ts).
+ */
+export const enum RHot {
+  MEMB_WAITER = 4,
+}
+export const MEMB_WAITER = RHot.MEMB_WAITER;
 /** qsbr: G_CTR starts here and advances by QSBR_STEP per GP, staying odd (never 0 = offline). */
 export const QSBR_ONLINE = 1;
 export const QSBR_STEP = 2;
