@@ -426,7 +426,7 @@ export class RcuCore {
       flavour: this.memb ? 'memb' : 'qsbr',
       blocking,
       detectedBy: self,
-      elapsedMs: stall.elapsed(),
+      elapsedMs: stall.firedJiffies,
       gpSeq: Atomics.load(i32, this.seqW),
       queued,
       nrThreads: threads,

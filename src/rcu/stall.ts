@@ -87,11 +87,20 @@ export class StallTimer {
     return now() - this.start;
   }
 
-  /** True (once per interval) when a warning is due now. */
+  /** Whole milliseconds ("jiffies") since the GP began, taken when the last warning fell due. */
+  firedJiffies = 0;
+
+  /**
+   * True (once per interval) when a warning is due now. The next one is due the re-warn
+   * interval after *this* one's whole-millisecond time (kernel: jiffies_stall = jiffies +
+   * 3 * timeout + 3, set when the stall is printed), so the t= of two reports always
+   * differ by at least the interval, whatever the rounding.
+   */
   due(): boolean {
     const t = now();
     if (t < this.next) return false;
-    this.next = t + stallRewarnMs(this.timeoutMs);
+    this.firedJiffies = Math.floor(t - this.start);
+    this.next = this.start + this.firedJiffies + stallRewarnMs(this.timeoutMs);
     this.warnings++;
     return true;
   }
