@@ -337,7 +337,8 @@ export class Cache {
     if (sh !== 0) {
       // A power-of-two stride (most caches: every kmalloc size but 96 and 192, and any
       // HWCACHE_ALIGNed size): a mask and a shift, no float round trip.
-      return (off & (this.size - 1)) === 0 && off >= 0 ? off >> sh : -1;
+      // (off >>> 0 === off: a non-negative integer; a fraction would pass the mask.)
+      return off >>> 0 === off && (off & (this.size - 1)) === 0 ? off >>> sh : -1;
     }
     const inv = this.invSize;
     if (inv !== 0) {
