@@ -139,10 +139,19 @@ test('SLAB_TYPESAFE_BY_RCU: objects reused at once, slab pages only after a grac
 test('dead threads: workers killed at random points of a kfreeRcu loop, then destroy: released, 0 leaked', async () => {
   const a = Arena.create({ bytes: 64 << 20 });
   const c = a.createCache('dying-workers', { size: 64, flags: SLAB_NO_MERGE });
+  // A worker killed while freeing a batch leaves what it had in hand in doubt, and says
+  // so: one object, or a run of n objects of one slab (then the slab's count may be stale).
+  // A worker killed inside an allocator critical section (its own drain holds the cache
+  // lock, and the zone lock when a slab empties) leaves that structure half-updated; the
+  // library releases the lock and says so ('dead-lock-holder', README "Limits"). Exact
+  // accounting is then not promised, so those runs only check that destroy completes.
   const doubtful: SlabWarning[] = [];
+  let lockDoubt = 0;
   a.onWarning((w) => {
     if (w.kind === 'kfree_rcu-dead-drain') doubtful.push(w);
+    if (w.kind === 'dead-lock-holder') lockDoubt++;
   });
+  const inDoubt = (): number => doubtful.reduce((s, w) => s + Number(/freeing (\d+) objects/.exec(w.message)?.[1] ?? 1), 0);
   const N = 60000;
   for (let round = 0; round < 3; round++) {
     // The main thread allocates; each worker passes its share to kfreeRcu and is killed
@@ -169,7 +178,7 @@ test('dead threads: workers killed at random points of a kfreeRcu loop, then des
     }
     // Whatever is still allocated now is among the objects at the marks (or reported in doubt).
     const left = c.stats().objects;
-    assert.ok(left <= unsure.length + doubtful.length, `round ${round}: ${left} left, ${unsure.length} at the marks, ${doubtful.length} in doubt`);
+    if (lockDoubt === 0) assert.ok(left <= unsure.length + inDoubt(), `round ${round}: ${left} left, ${unsure.length} at the marks, ${inDoubt()} in doubt`);
     for (const p of unsure) {
       if (c.stats().objects === 0) break;
       const r = a.reports.length;
@@ -191,8 +200,8 @@ test('dead threads: workers killed at random points of a kfreeRcu loop, then des
   assert.equal(c.stats().objects, o0, 'the dead worker\'s open batch was adopted and freed, not lost');
   assert.equal(c.stats().kfree_rcu_pending, 0);
   const rep = await c.destroy();
-  assert.ok(rep.leaked <= doubtful.length, JSON.stringify({ ...rep, objects: rep.objects.length, report: undefined }));
-  if (doubtful.length === 0) {
+  if (lockDoubt === 0) assert.ok(rep.leaked <= inDoubt(), JSON.stringify({ ...rep, objects: rep.objects.length, report: undefined }));
+  if (doubtful.length === 0 && lockDoubt === 0) {
     assert.equal(rep.status, 'released');
     assert.equal(rep.leaked, 0);
   }

@@ -28,7 +28,7 @@ import {
 import { lock, lockAsync, nap, tryLock, unlock } from '../sync/mutex.js';
 import {
   B_COOKIE, B_COUNT, B_NEXT, B_OWNER, B_REC, G_CHAIN_COOKIE, G_CHAIN_COUNT, G_CHAIN_HEAD, G_CLOSED_HEAD, G_CLOSED_TAIL,
-  G_DRAIN_LOCK, G_LOCK, G_NR_CLOSED, G_WORDS, KVFREE_BULK_MAX_ENTR, MAX_SPARE, S_ACK, S_CUR, S_DRAIN_OBJ, S_DRAINING, S_NSPARE, S_OPENED,
+  G_DRAIN_LOCK, G_LOCK, G_NR_CLOSED, G_WORDS, KVFREE_BULK_MAX_ENTR, MAX_SPARE, S_ACK, S_CUR, S_DRAIN_N, S_DRAIN_OBJ, S_DRAINING, S_NSPARE, S_OPENED,
   S_SPARE, SLOT_WORDS, B_SHEAF, B_GEN, B_ORIGIN, B_READY, S_RCU_OPEN,
   KHot,
 } from './layout.js';
@@ -636,6 +636,7 @@ export class KfreeRcu {
       const h = f === Hot.PK_SLAB ? this.handle(i32[meta + pfn * 8 + Hot.P_CACHE]!) : undefined;
       if (h === undefined || h.debug || h.quarantine) {
         i32[this.me + S_DRAIN_OBJ] = obj;
+        i32[this.me + S_DRAIN_N] = 1;
         i32[b + B_COUNT] = k;
         this.freeOne(obj);
         i32[this.me + S_DRAIN_OBJ] = 0;
@@ -659,7 +660,12 @@ export class KfreeRcu {
         tail = q;
       }
       const n = k - j;
-      if (a.slab.freeGroup(h, pfn, obj, tail, n, b + B_COUNT, j + 1, h.rec + Hot.R_KFREE_D)) {
+      // Named for our adopter while the run is in hand (see S_DRAIN_N).
+      i32[this.me + S_DRAIN_OBJ] = obj;
+      i32[this.me + S_DRAIN_N] = n;
+      const grouped = a.slab.freeGroup(h, pfn, obj, tail, n, b + B_COUNT, j + 1, h.rec + Hot.R_KFREE_D);
+      i32[this.me + S_DRAIN_OBJ] = 0;
+      if (grouped) {
         freed += n;
       } else {
         // Counts do not allow it (a double kfreeRcu): one by one, with reports.
@@ -989,11 +995,16 @@ export class KfreeRcu {
     // The object it was freeing at that instant may or may not have been freed (a free
     // is several steps and a thread can be stopped between any two): say which.
     const doubt = i32[w + S_DRAIN_OBJ]!;
+    const dn = Math.max(1, i32[w + S_DRAIN_N]!);
     if (doubt !== 0 && i32[w + S_DRAINING] !== 0) {
-      const msg = `kfree_rcu: thread ${slot} died while freeing object 0x${doubt.toString(16)}; it may still be allocated`;
-      a.warn('kfree_rcu-dead-drain', undefined, msg, `${msg}\nEvery other object of its batches is re-queued and will be freed.`);
+      const msg = dn > 1
+        ? `kfree_rcu: thread ${slot} died while freeing ${dn} objects of one slab from 0x${doubt.toString(16)}; they may still be allocated`
+        : `kfree_rcu: thread ${slot} died while freeing object 0x${doubt.toString(16)}; it may still be allocated`;
+      a.warn('kfree_rcu-dead-drain', undefined, msg,
+        `${msg}\n${dn > 1 ? 'The slab\'s in-use count may also be stale (it was inside the cache lock). ' : ''}Every other object of its batches is re-queued and will be freed.`);
     }
     i32[w + S_DRAIN_OBJ] = 0;
+    i32[w + S_DRAIN_N] = 0;
     for (let p = i32[w + S_DRAINING]!; p !== 0; ) {
       const next = i32[(p << (Hot.PAGE_SHIFT - 2)) + B_NEXT]!;
       if (i32[(p << (Hot.PAGE_SHIFT - 2)) + B_COUNT]! > 0) this.pushClosed(p);

@@ -44,6 +44,13 @@ export const S_DRAINING = 9;
 export const S_DRAIN_OBJ = 10;
 /** Number of open kfree_rcu sheaves of this thread (records with R_RCU_SHEAF != 0); owner-written. */
 export const S_RCU_OPEN = 11;
+/**
+ * How many objects the drainer is freeing right now from S_DRAIN_OBJ on: 1 for a single
+ * free, n for a run of one slab handed to SlabCore.freeGroup (the run is committed, then
+ * linked into the slab, under the cache lock: a drainer killed in between leaves the run
+ * allocated, or the slab's in-use count stale; the adopter says so). Owner-written.
+ */
+export const S_DRAIN_N = 12;
 export const MAX_SPARE = 5;
 
 /** Block words used on the kfreeRcu fast path, inlined as literals (see layout.ts Hot). */
