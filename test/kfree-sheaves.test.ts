@@ -122,10 +122,13 @@ test('dead watched threads: open kfree_rcu sheaves are adopted, ready ones given
   // 2: died holding ready sheaves (its barrier drained its own sheaves into them)
   const w2 = startWorker('kfree-worker', { sab: a.sab, mode: 'kfree-barrier-exit', cache: 'kfs-dead', n: 4000 });
   a.watch(w2);
+  // Listen for the exit before awaiting the message: the worker exits right after posting
+  // it, and an 'exit' listener added after the event never fires.
+  const gone = exited(w2);
   const m = await nextMessage<{ objects: number; pending: number }>(w2, 'ready');
   assert.equal(m.pending, 0);
   assert.equal(m.objects, 0);
-  await exited(w2);
+  await gone;
   await new Promise((r) => setTimeout(r, 5));
   assert.equal(c.stats().objects, 0);
   const rep = await c.destroy();
