@@ -22,7 +22,7 @@ import {
 } from './layout.js';
 import { initRcuRegion, Rcu } from './rcu/index.js';
 import { G_DRAIN_LOCK as KG_DRAIN_LOCK, G_LOCK as KG_LOCK } from './kfree/layout.js';
-import { forceUnlockIfOwner, LOCK_LEASE_MS, LOCK_TOKEN, setBrokenLockHandler } from './sync/mutex.js';
+import { forceUnlockIfOwner, lock, LOCK_LEASE_MS, LOCK_TOKEN, setBrokenLockHandler, unlock } from './sync/mutex.js';
 import { bugHeader, fixLine, userFrames } from './report.js';
 import { Cache, type CacheGeometry } from './slab/cache.js';
 import { SlabCore } from './slab/core.js';
@@ -577,6 +577,11 @@ export class Arena {
       if (i32[d + C_STATE] === CS_FREE) continue;
       const r = this.recW(slot, idx);
       if (i32[r + R_SLAB] !== 0) this.slab.flushRecord(this.internalHandle(idx), r);
+      // Under the cache lock, which stats() also holds while it adds the records and the
+      // folded totals: otherwise a reader between the Atomics.add below and the zeroing
+      // counts these events twice, or the allocs once and the frees twice (a negative
+      // objects count was seen under load).
+      lock(i32, d + C_LOCK);
       const allocs = (i32[r + R_ALLOC_FAST]! + i32[r + R_ALLOC_SLOW]!) | 0;
       const frees = (i32[r + R_FREE_FAST]! + i32[r + R_FREE_REMOTE]! + i32[r + R_FREE_SLOW]!) | 0;
       if (allocs !== 0) Atomics.add(i32, d + C_FOLD_ALLOCS, allocs);
@@ -587,6 +592,7 @@ export class Arena {
       }
       i32[r + R_FLUSH] = 0;
       KfreeRcu.foldInto(i32, d, r);
+      unlock(i32, d + C_LOCK);
     }
   }
 

@@ -23,7 +23,7 @@
 import type { Arena } from '../arena.js';
 import type { Cache } from '../slab/cache.js';
 import {
-  C_FOLD_KD, C_FOLD_KQ, C_KF_INV, C_KF_MASK, C_KF_PAD, C_KF_SIZE, C_KF_SPAN, C_SHEAF_CAP, CACHE_BYTES, R_ALLOC_SLOW, CPU_REC_BYTES, PK_PAGES, R_FREE_SLOW, R_RCU_READY, R_RCU_SHEAF, R_SHEAF, R_SHEAF_TOP, REQ_KFREE, TS_LIVE, Hot,
+  C_FOLD_KD, C_FOLD_KQ, C_LOCK, C_KF_INV, C_KF_MASK, C_KF_PAD, C_KF_SIZE, C_KF_SPAN, C_SHEAF_CAP, CACHE_BYTES, R_ALLOC_SLOW, CPU_REC_BYTES, PK_PAGES, R_FREE_SLOW, R_RCU_READY, R_RCU_SHEAF, R_SHEAF, R_SHEAF_TOP, REQ_KFREE, TS_LIVE, Hot,
 } from '../layout.js';
 import { lock, lockAsync, nap, tryLock, unlock } from '../sync/mutex.js';
 import {
@@ -871,11 +871,15 @@ export class KfreeRcu {
     const a = this.a;
     const i32 = a.i32;
     const d = a.descW(idx);
+    // Under the cache lock, as stats' counters: a detaching thread folds its record into
+    // C_FOLD_KQ/KD under it (arena flushAndFold), so the sum never sees it twice.
+    lock(i32, d + C_LOCK);
     let q = (Atomics.load(i32, d + C_FOLD_KQ) - Atomics.load(i32, d + C_FOLD_KD)) | 0;
     for (let s = 0; s < a.layout.maxThreads; s++) {
       const r = a.recW(s, idx);
       q = (q + i32[r + Hot.R_KFREE_Q]! - i32[r + Hot.R_KFREE_D]!) | 0;
     }
+    unlock(i32, d + C_LOCK);
     return q;
   }
 

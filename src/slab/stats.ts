@@ -79,6 +79,10 @@ export function cacheCounts(a: Arena, idx: number, objectsPerSlab: number): Cach
   const i32 = a.i32;
   const d = a.descW(idx);
   let allocFast = 0, allocSlow = 0, freeFast = 0, freeRemote = 0, freeSlow = 0, cpuSlabs = 0;
+  // The cache lock keeps a detaching thread's fold (arena flushAndFold: records -> C_FOLD_*)
+  // out of the middle of this sum. The owners' own increments are plain and unlocked: a
+  // racy but never double-counted read.
+  lock(i32, d + C_LOCK);
   for (let s = 0; s < a.layout.maxThreads; s++) {
     const r = a.recW(s, idx);
     allocFast += i32[r + R_ALLOC_FAST]! >>> 0;
@@ -97,7 +101,6 @@ export function cacheCounts(a: Arena, idx: number, objectsPerSlab: number): Cach
   freeFast += ev(R_FREE_FAST);
   freeRemote += ev(R_FREE_REMOTE);
   freeSlow += ev(R_FREE_SLOW);
-  lock(i32, d + C_LOCK);
   const slabs = i32[d + C_NR_SLABS]!;
   const partial = i32[d + C_NR_PARTIAL]!;
   let objectsPartial = 0;
