@@ -83,7 +83,10 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoSummary> {
   const warnings: SlabWarning[] = [];
   const arena = Arena.create({ bytes: 64 << 20, maxBytes: 512 << 20, onWarning: (w) => warnings.push(w) });
   const flags = o.leak ? SLAB_STORE_USER : 0; // alloc/free tracks: the leak report shows where each object came from
-  let cache = arena.createCache(SESSION_CACHE, { size: Session.size, align: Session.align, flags });
+  // Percpu sheaves: sessions are freed in another order than allocated (and by other
+  // threads), and kfreeRcu of a sheaf cache fills kfree_rcu sheaves that the writers
+  // allocate from again after their grace period.
+  let cache = arena.createCache(SESSION_CACHE, { size: Session.size, align: Session.align, flags, sheafCapacity: 32 });
   const table = RcuHashTable.create(arena, { struct: Session, key: 'id', next: 'next', buckets: 8192 });
   for (let id = 1; id <= sessions; id++) {
     const p = cache.alloc();
@@ -192,7 +195,7 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoSummary> {
   const tCreate = performance.now();
   let recreated = false;
   try {
-    cache = arena.createCache(SESSION_CACHE, { size: Session.size, align: Session.align, flags });
+    cache = arena.createCache(SESSION_CACHE, { size: Session.size, align: Session.align, flags, sheafCapacity: 32 });
     const p = cache.alloc();
     initSession(arena, p, 1, 0);
     cache.free(p);
