@@ -23,7 +23,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { pathToFileURL } from 'node:url';
 import { Arena, SLAB_NO_MERGE } from '../src/index.js';
-import { median } from './measure.js';
+import { median, ownFunction } from './measure.js';
 import type { BenchOptions, BenchRow, BenchSection } from './types.js';
 
 const OBJ = 64;
@@ -44,23 +44,10 @@ function getGc(): (() => void) | undefined {
   }
 }
 
-/**
- * Every timed loop is its own `new Function` with a unique source text (a comment names
- * the contender): V8 shares type feedback and optimized code between closures of one
- * source site and caches `new Function` by source text, so contenders sharing a loop
- * would pollute each other (2x swings measured). Baselines get the same treatment.
- */
-let loopSerial = 0;
 type Loop = (n: number) => void;
+/** A timed loop of its own (ownFunction): n iterations of `body` (with `k`), the env as constants. */
 function makeLoop(name: string, body: string, env: Record<string, unknown>): Loop {
-  const keys = Object.keys(env);
-  // The loop's constants are `const` bindings of the outer function (immutable context
-  // slots TurboFan folds into the loop), as a user's own `const arena = ...` would be; the
-  // same for every contender (and as in the slab and RCU benches).
-  const src = `"use strict"; /* kfree bench: ${name} #${++loopSerial} */
-const ${keys.map((k, i) => `${k} = a${i}`).join(', ')};
-return function loop(n) { for (let k = 0; k < n; k++) { ${body} } };`;
-  return new Function(...keys.map((_, i) => `a${i}`), src)(...keys.map((k) => env[k])) as Loop;
+  return ownFunction(`kfree bench: ${name}`, env, '', `function loop(n) { for (let k = 0; k < n; k++) { ${body} } }`);
 }
 
 // ------------------------------------------------------------------- 1

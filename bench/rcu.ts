@@ -11,16 +11,11 @@ import { Worker } from 'node:worker_threads';
 import { pathToFileURL } from 'node:url';
 import { Arena } from '../src/arena.js';
 import type { BenchSection } from './types.js';
+import { median, ownFunction } from './measure.js';
 import { WRITER_PERIOD_MS, type BenchWorkerData, type LockKind } from './rcu-worker.js';
 
 const RUN_MS = 300;
 const RUNS = 5;
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
 
 async function p50(fn: () => void): Promise<number> {
   const st = await measure(fn, { min_cpu_time: 300e6 });
@@ -41,22 +36,14 @@ function loopNs(body: (n: number) => number, n = 2_000_000, batches = 9): number
   return median(xs);
 }
 
-let loopSerial = 0;
-
 /**
- * A timed loop of its own: `n` iterations of `stmt` (which adds to `s`), with `rcu`, `i32`,
- * `D` and `get` as constants of its closure. Built with `new Function` from a source that
- * is unique (a serial number in a comment): closures of one source site share feedback
- * and optimized code (and V8 caches `new Function` by source text), so contenders written
- * as closures of one helper, or with equal text, would pollute each other's type feedback
- * and lose the context specialisation of their constants. Every contender gets the same
- * treatment: its own code, the same loop shape, the same loopNs batches and median.
+ * A timed loop of its own (ownFunction in measure.ts): `n` iterations of `stmt` (which adds
+ * to `s`), with `rcu`, `i32`, `D` and `get` as constants of its closure. Every contender
+ * gets the same treatment: its own code, the same loop shape, the same loopNs batches and
+ * median.
  */
 function makeLoop(stmt: string, rcu: unknown, i32: Int32Array, D: number, get: () => number): (n: number) => number {
-  const src = `"use strict"; /* rcu bench loop ${++loopSerial} */
-const rcu = a0, i32 = a1, D = a2, get = a3;
-return function loop(n) { let s = 0; for (let i = 0; i < n; i++) { ${stmt} } return s; };`;
-  return new Function('a0', 'a1', 'a2', 'a3', src)(rcu, i32, D, get) as (n: number) => number;
+  return ownFunction('rcu bench loop', { rcu, i32, D, get }, '', `function loop(n) { let s = 0; for (let i = 0; i < n; i++) { ${stmt} } return s; }`);
 }
 
 interface SingleResult {

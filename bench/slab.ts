@@ -17,31 +17,14 @@
  */
 import { MemPool } from '@thi.ng/malloc';
 import { Arena } from '../src/index.js';
-import { compare, type Contender } from './measure.js';
+import { compare, ownFunction, type Contender } from './measure.js';
 import type { BenchOptions, BenchRow, BenchSection } from './types.js';
 
 const OBJ = 64;
 
-/**
- * Every contender's timed loop is its own function, built with `new Function` from a
- * source that is unique (a serial number in a comment). Closures of one source site share
- * V8's type feedback and optimized code (and `new Function` is cached by source text), so
- * contenders written as closures of one helper pollute each other: the first one's
- * feedback slows the next (measured here: the sheaf loop at 10 ns after the cpu-slab loop
- * ran, 4 ns on its own), and they lose the context specialisation of their constants
- * that a user's own loop gets. All contenders, baselines included, get the same
- * treatment: own code, the same loop shape, their state in closure variables.
- */
-let loopSerial = 0;
-function makeLoop(name: string, names: string[], values: unknown[], prelude: string, body: string): (n: number) => void {
-  // Constants are `const` bindings of the outer function: immutable context slots, which
-  // TurboFan folds into the loop (typed-array base and length included), as it does for a
-  // user's own `const`s.
-  const src = `"use strict"; /* slab bench loop ${++loopSerial}: ${name.replace(/\*\//g, '')} */
-const ${names.map((x, k) => `${x} = a${k}`).join(', ')};
-${prelude}
-return function run(n) { ${body} };`;
-  return new Function(...names.map((_, k) => `a${k}`), src)(...values) as (n: number) => void;
+/** A timed loop of its own (ownFunction): `body` runs with `n`, the env as constants. */
+function makeLoop(name: string, env: Record<string, unknown>, prelude: string, body: string): (n: number) => void {
+  return ownFunction(`slab bench loop: ${name}`, env, prelude, `function run(n) { ${body} }`);
 }
 
 /** The sliding window: free the oldest (`FREE(ring[j])`), allocate (`ALLOC`), write a word. */
@@ -70,7 +53,7 @@ export function slabContender(name: string, live: number, sheafCapacity = 0): Co
       const c = arena.createCache('bench-64', { size: OBJ, sheafCapacity });
       const ring = new Int32Array(live);
       for (let k = 0; k < live; k++) ring[k] = c.alloc();
-      run = makeLoop(name, ['c', 'i32', 'ring', 'live'], [c, arena.i32, ring, live], 'let j0 = 0;',
+      run = makeLoop(name, { c, i32: arena.i32, ring, live }, 'let j0 = 0;',
         WINDOW('c.free(ring[j]);', 'c.alloc()', 'i32[(p >> 2) + 1] = k;'));
     },
     run: (n) => run(n),
@@ -97,7 +80,7 @@ export function freeListContender(name: string, live: number): Contender {
         head = i32[p >> 2]!;
         ring[k] = p;
       }
-      run = makeLoop(name, ['i32', 'ring', 'live', 'h0'], [i32, ring, live, head], 'let j0 = 0, head = h0;',
+      run = makeLoop(name, { i32, ring, live, h0: head }, 'let j0 = 0, head = h0;',
         `
   let j = j0;
   let h = head;
@@ -132,7 +115,7 @@ function jsContender(name: string, live: number): Contender {
     name,
     setup() {
       ring = Array.from({ length: live }, (_, k) => new Obj(k));
-      run = makeLoop(name, ['Obj', 'r', 'live'], [Obj, ring, live], 'let j0 = 0;', `
+      run = makeLoop(name, { Obj, r: ring, live }, 'let j0 = 0;', `
   let j = j0;
   for (let k = 0; k < n; k++) {
     r[j] = new Obj(k); // the old one becomes garbage
@@ -157,7 +140,7 @@ function memPoolContender(name: string, live: number): Contender {
       const ring = new Int32Array(live);
       for (let k = 0; k < live; k++) ring[k] = pool.malloc(OBJ);
       if (ring.includes(0)) throw new Error('MemPool: pool too small');
-      run = makeLoop(name, ['pool', 'm', 'ring', 'live', 'OBJ'], [pool, new Uint32Array(pool.buf), ring, live, OBJ], 'let j0 = 0;',
+      run = makeLoop(name, { pool, m: new Uint32Array(pool.buf), ring, live, OBJ }, 'let j0 = 0;',
         WINDOW('pool.free(ring[j]);', 'pool.malloc(OBJ)', 'm[(p >> 2) + 1] = k;'));
     },
     run: (n) => run(n),
