@@ -197,7 +197,8 @@ export class Registry {
     const sheafCapacity = flags & SLAB_DEBUG_FLAGS || quarantined ? 0 : sheafReq;
     const layout = calculateSizes(flags, size, calculateAlignment(flags, align, size), ctor !== undefined);
     const order = calculateOrder(layout.size, this.a.layout.maxThreads);
-    if (order < 0 || order > MAX_ORDER || orderObjects(order, layout.size) < 1) {
+    const objects = order < 0 || order > MAX_ORDER ? 0 : orderObjects(order, layout.size);
+    if (order < 0 || order > MAX_ORDER || objects < 1) {
       const err = `slabrcu: createCache('${name}'): object size ${size} is too large (stride ${layout.size} needs more than order ${MAX_ORDER} pages)`;
       if (flags & SLAB_PANIC) throw new Error(`kmem_cache_create: Failed to create slab '${name}'. Error -22 (${err})`);
       throw new RangeError(err);
@@ -244,7 +245,7 @@ export class Registry {
       i32[d + C_OFFSET] = layout.offset;
       i32[d + C_INUSE] = layout.inuse;
       i32[d + C_ORDER] = order;
-      i32[d + C_OBJECTS] = orderObjects(order, layout.size);
+      i32[d + C_OBJECTS] = objects;
       i32[d + C_MIN_PARTIAL] = minPartial(layout.size);
       i32[d + C_RED_LEFT_PAD] = layout.redLeftPad;
       i32[d + C_TRACK_OFF] = layout.trackOffset;
@@ -253,10 +254,10 @@ export class Registry {
       i32[d + C_KMALLOC] = flags & SLAB_KMALLOC ? 1 : 0;
       i32[d + C_SHEAF_CAP] = sheafCapacity;
       i32[d + C_KF_MASK] = (layout.size & (layout.size - 1)) === 0 ? layout.size - 1 : -1;
-      i32[d + C_KF_SPAN] = orderObjects(order, layout.size) * layout.size;
+      i32[d + C_KF_SPAN] = objects * layout.size;
       i32[d + C_KF_PAD] = layout.redLeftPad;
       i32[d + C_KF_SIZE] = layout.size;
-      a.f64[(d + C_KF_INV) >> 1] = strideReciprocal(layout.size, orderObjects(order, layout.size));
+      a.f64[(d + C_KF_INV) >> 1] = strideReciprocal(layout.size, objects);
       i32[d + C_SEQ] = ++i32[H_CACHE_SEQ];
       for (const w of [C_PARTIAL_HEAD, C_PARTIAL_TAIL, C_NR_PARTIAL, C_NR_SLABS, C_FULL_HEAD, C_FULL_TAIL, C_ALLOC_SLAB,
         C_FREE_SLAB, C_FOLD_ALLOCS, C_FOLD_FREES, C_RCU_PENDING, C_KFREE_PENDING, C_DESTROY_SEQ]) i32[d + w] = 0;
