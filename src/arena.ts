@@ -17,12 +17,13 @@ import {
   C_FOLD_ALLOCS, C_FOLD_EVENTS, C_FOLD_FREES, C_GEN, C_LOCK, C_STATE, CACHE_BYTES, CPU_REC_BYTES, CS_FREE, H_ARENA_ID, H_DEBUG_LEN, H_DEBUG_MAX,
   H_DEBUG_STR, H_DRAIN_MS, H_FIRST_PAGE, H_MAGIC, H_MAX_CACHES, H_MAX_PAGES, H_MAX_THREADS, H_NR_PAGES,
   H_QUARANTINE_BYTES, H_RCU_FLAVOUR, H_STALL_MS, H_VERSION, H_SLAB_MUTEX, H_BUDDY_LOCK, MAGIC, MAX_ARENA_BYTES, PAGE_SIZE, P_FLAGS, PK_RESERVED,
-  R_ALLOC_FAST, R_ALLOC_SLOW, R_FLUSH, R_FREE_FAST, R_FREE_REMOTE, R_FREE_SLOW, R_SHEAF, R_SLAB, REQ_FLUSH, REQ_KFREE, REQ_RCU,
+  R_ALLOC_FAST, R_ALLOC_SLOW, R_FLUSH, R_FREE_FAST, R_FREE_REMOTE, R_FREE_SLOW, REQ_FLUSH, C_BARN_LOCK, OS_ALLOC, OS_CACHED, OS_FREE, OS_QUAR, OS_RCU, P_CACHE, PK_TAIL, PAGE_SHIFT, REQ_KFREE, REQ_RCU,
   T_REQ, VERSION, computeLayout, type ArenaLayout,
 } from './layout.js';
 import { initRcuRegion, Rcu } from './rcu/index.js';
 import { G_DRAIN_LOCK as KG_DRAIN_LOCK, G_LOCK as KG_LOCK } from './kfree/layout.js';
-import { forceUnlockIfOwner, lock, LOCK_LEASE_MS, LOCK_TOKEN, setBrokenLockHandler, unlock } from './sync/mutex.js';
+import { lock, LOCK_LEASE_MS, LOCK_TOKEN, setBrokenLockHandler, takeOverIfOwner, unlock } from './sync/mutex.js';
+import { rebuildCacheLists } from './slab/repair.js';
 import { bugHeader, fixLine, userFrames } from './report.js';
 import { Cache, type CacheGeometry } from './slab/cache.js';
 import { SlabCore } from './slab/core.js';
@@ -244,8 +245,10 @@ export class Arena {
     });
     this.kfreeRcuImpl = new KfreeRcu(this);
     setBrokenLockHandler((owner, word) => {
-      const msg = `slabrcu: lock at word ${word} held by thread token ${owner} for over ${LOCK_LEASE_MS} ms; taken as dead and released`;
-      self.warn('dead-lock-holder', undefined, msg, `${msg}\nA thread was probably terminated inside a critical section; the structure it protects may be half-updated.`);
+      // We hold the lock now: repair what it protects before anyone else sees it.
+      const what = self.repairLocked(word);
+      const msg = `slabrcu: lock at word ${word} (${what.name}) held by thread token ${owner} for over ${LOCK_LEASE_MS} ms; taken as dead, ${what.done}`;
+      self.warn('dead-lock-holder', undefined, msg, `${msg}\nA thread was probably terminated inside a critical section.`);
     });
     this.armPump();
   }
@@ -450,8 +453,38 @@ export class Arena {
     const hdr = bugHeader(this, c.cacheName, 'Object already free');
     this.countSlabError(2);
     this.warn('double-free', c.cacheName, `${c.cacheName}: double free of object 0x${ptr.toString(16)}`,
-      `${hdr}Object 0x${ptr.toString(16)} @offset=${ptr & 4095}\n${userFrames(new Error().stack).slice(0, 8).join('\n')}\n` +
+      `${hdr}Object 0x${ptr.toString(16)} @offset=${this.slabOffset(ptr)}\n${userFrames(new Error().stack).slice(0, 8).join('\n')}\n` +
         fixLine(c.cacheName, `Object at 0x${ptr.toString(16)} not freed`));
+  }
+
+  /**
+   * @internal A free or kfreeRcu of an object whose state byte (OS_*, slab/objstate.ts)
+   * says it is not the caller's to give: refused, nothing changed, one report.
+   */
+  reportStateMisuse(c: Cache, ptr: number, op: 'free' | 'kfreeRcu', state: number): void {
+    if (op === 'free' && (state === OS_FREE || state === OS_CACHED)) {
+      this.reportDoubleFree(c, ptr);
+      return;
+    }
+    const name = c.cacheName;
+    const what =
+      state === OS_RCU
+        ? op === 'free' ? 'free of an object pending in kfree_rcu' : 'double kfree_rcu'
+        : state === OS_QUAR ? `${op === 'free' ? 'free' : 'kfree_rcu'} of an object in the quarantine (already freed)`
+          : state === OS_ALLOC ? 'object state corrupt' : 'kfree_rcu of a free object';
+    const hdr = bugHeader(this, name, 'Object already free');
+    this.countSlabError(2);
+    this.warn('double-free', name, `${name}: double free of object 0x${ptr.toString(16)} (${what})`,
+      `${hdr}Object 0x${ptr.toString(16)} @offset=${this.slabOffset(ptr)}: ${what}\n${userFrames(new Error().stack).slice(0, 8).join('\n')}\n` +
+        fixLine(name, `Object at 0x${ptr.toString(16)} not ${op === 'free' ? 'freed' : 'queued'}`));
+  }
+
+  /** @internal Offset of `ptr` within its slab (the kernel's `@offset=`: p - slab_address). */
+  slabOffset(ptr: number): number {
+    const pfn = ptr >>> PAGE_SHIFT;
+    const m = this.pm(pfn);
+    const head = (this.i32[m + P_FLAGS]! & 15) === PK_TAIL ? this.i32[m + P_CACHE]! : pfn;
+    return ptr - head * PAGE_SIZE;
   }
 
   /** @internal */
@@ -564,19 +597,13 @@ export class Arena {
    */
   private flushAndFold(slot: number): void {
     const i32 = this.i32;
-    // Sheaves first (kernel: __pcs_flush_all_cpu in slub_cpu_dead): each one is a kmalloc
-    // object, and freeing it may land in one of our kmalloc cpu slabs, which the second
-    // pass then flushes before folding the counters.
-    for (let idx = 0; idx < this.layout.maxCaches; idx++) {
-      if (i32[this.descW(idx) + C_STATE] === CS_FREE) continue;
-      const r = this.recW(slot, idx);
-      if (i32[r + R_SHEAF] !== 0) this.slab.flushRecord(this.internalHandle(idx), r);
-    }
     for (let idx = 0; idx < this.layout.maxCaches; idx++) {
       const d = this.descW(idx);
       if (i32[d + C_STATE] === CS_FREE) continue;
       const r = this.recW(slot, idx);
-      if (i32[r + R_SLAB] !== 0) this.slab.flushRecord(this.internalHandle(idx), r);
+      // Sheaves first (kernel: __pcs_flush_all_cpu in slub_cpu_dead); a sheaf's storage
+      // is a kmalloc object, given back through the kmalloc cache's locked path.
+      if (this.slab.recordHolds(r)) this.slab.flushRecord(this.internalHandle(idx), r);
       // Under the cache lock, which stats() also holds while it adds the records and the
       // folded totals: otherwise a reader between the Atomics.add below and the zeroing
       // counts these events twice, or the allocs once and the frees twice (a negative
@@ -630,17 +657,49 @@ export class Arena {
   private releaseLocksOf(slot: number): void {
     const token = this.threads.token(slot);
     if (token === 0 || token === LOCK_TOKEN) return;
-    const words: [number, string][] = [[H_SLAB_MUTEX, 'slab_mutex'], [H_BUDDY_LOCK, 'zone lock']];
-    for (let idx = 0; idx < this.layout.maxCaches; idx++) words.push([this.descW(idx) + C_LOCK, `list_lock of cache ${idx}`]);
+    const words = [H_SLAB_MUTEX, H_BUDDY_LOCK];
+    for (let idx = 0; idx < this.layout.maxCaches; idx++) words.push(this.descW(idx) + C_LOCK, this.descW(idx) + C_BARN_LOCK);
     const kg = this.layout.kfreeBase >> 2;
-    words.push([kg + KG_LOCK, 'kfree_rcu lock'], [kg + KG_DRAIN_LOCK, 'kfree_rcu drain lock']);
-    for (const [w, what] of words) {
-      if (forceUnlockIfOwner(this.i32, w, token)) {
-        const msg = `slabrcu: thread ${slot} died holding ${what}; lock released`;
-        this.warn('dead-lock-holder', undefined, msg, `${msg}
-The structure it protects may have been left half-updated.`);
+    words.push(kg + KG_LOCK, kg + KG_DRAIN_LOCK);
+    for (const w of words) {
+      if (!takeOverIfOwner(this.i32, w, token)) continue;
+      let what: { name: string; done: string };
+      try {
+        what = this.repairLocked(w);
+      } finally {
+        unlock(this.i32, w);
       }
+      const msg = `slabrcu: thread ${slot} died holding ${what.name}; ${what.done}`;
+      this.warn('dead-lock-holder', undefined, msg, `${msg}\nA thread was terminated inside a critical section.`);
     }
+  }
+
+  /**
+   * @internal Repair what lock word `w` protects, for a lock this thread took over from a
+   * dead holder (it holds it now): the zone lock's free lists and a cache's slab lists are
+   * rebuilt from the page kinds and object states (heap/buddy.ts rebuildFreeLists,
+   * slab/repair.ts); the barn commits every change with one store and needs nothing.
+   */
+  repairLocked(w: number): { name: string; done: string } {
+    if (w === H_BUDDY_LOCK) {
+      const free = this.pages.rebuildFreeLists();
+      return { name: 'zone lock', done: `free lists rebuilt from the page kinds (${free} pages free)` };
+    }
+    if (w === H_SLAB_MUTEX) return { name: 'slab_mutex', done: 'lock released' };
+    const d0 = this.layout.cacheBase >> 2;
+    const words = CACHE_BYTES >> 2;
+    if (w >= d0 && w < d0 + this.layout.maxCaches * words) {
+      const idx = Math.floor((w - d0) / words);
+      const off = w - d0 - idx * words;
+      if (off === C_BARN_LOCK) return { name: `barn lock of cache ${idx}`, done: 'lock released (the barn commits with one store)' };
+      if (off === C_LOCK && this.i32[this.descW(idx) + C_STATE] !== CS_FREE) {
+        const h = this.internalHandle(idx);
+        const r = rebuildCacheLists({ i32: this.i32, u8: this.u8, metaW: this.metaW, firstPage: this.layout.firstPage, nrPages: this.pages.nrPages }, h);
+        return { name: `list_lock of cache ${h.cacheName}`, done: `slab lists rebuilt from the object states (${r.slabs} slabs, ${r.partial} partial, ${r.free} free objects)` };
+      }
+      return { name: `lock of cache ${idx}`, done: 'lock released' };
+    }
+    return { name: 'kfree_rcu lock', done: 'lock released' };
   }
 
   /**

@@ -7,8 +7,8 @@
  *   kfree region      kfreeRegionBytes(maxThreads)(src/kfree/layout.ts)
  *   debug region      debugRegionBytes()          (src/debug/layout.ts)
  *   name table        MAX_NAMES x 192 B           (cache names and aliases)
- *   cache table       maxCaches x 512 B           (struct kmem_cache)
- *   cpu records       maxThreads x maxCaches x 64 B (struct kmem_cache_cpu, per thread)
+ *   cache table       maxCaches x 704 B           (struct kmem_cache, its node_barn)
+ *   cpu records       maxThreads x maxCaches x 64 B (slub_percpu_sheaves, per thread)
  *   page metadata     maxPages x 32 B             (struct page / struct slab)
  *   buddy pages       from firstPage to nrPages   (4 KiB pages, orders 0..MAX_ORDER)
  *
@@ -34,8 +34,6 @@ export const enum Hot {
   PAGE_SHIFT = 12,
   C_GEN = 1,
   C_ALLOC_OK = 2,
-  R_FREELIST = 0,
-  R_SLAB = 1,
   R_ALLOC_FAST = 2,
   R_FREE_FAST = 4,
   R_KFREE_Q = 8,
@@ -54,6 +52,16 @@ export const enum Hot {
   C_KF_INV = 60,
   C_KF_SIZE = 62,
   R_RCU_SHEAF = 13,
+  R_SPARE = 1,
+  C_ST_C = 47,
+  C_ST_SHIFTS = 63,
+  P_ST = 6,
+  OS_FREE = 0,
+  OS_ALLOC = 1,
+  OS_RCU = 2,
+  OS_CACHED = 3,
+  OS_QUAR = 4,
+  SH_HDR = 16,
 }
 
 export const MAGIC = 0x534c5243; // 'SLRC'
@@ -120,7 +128,7 @@ export const N_GEN = 4; // bumped each time the entry is (re)used
 export const N_CHARS = 16; // u16 chars start at word 16 (64 chars = 32 words)
 
 // ---- cache descriptor (struct kmem_cache) ----
-export const CACHE_BYTES = 512;
+export const CACHE_BYTES = 704;
 export const C_STATE = 0; // CS_* below; written under slab_mutex
 /** Generation of the descriptor slot: bumped at create and at release. Handles compare it. */
 export const C_GEN = Hot.C_GEN;
@@ -155,7 +163,6 @@ export const C_TRACK_OFF = 43; // offset of the alloc/free tracks (debug)
 export const C_ORIG_SIZE_OFF = 44; // offset of orig_size (kmalloc + debug)
 export const C_DESTROY_SEQ = 45; // bumped when destroy starts (flush requests refer to it)
 export const C_RCU_PENDING = 46; // TYPESAFE_BY_RCU slabs waiting for a GP before going back to the buddy allocator
-export const C_KFREE_PENDING = 47; // objects of this cache queued in kfree_rcu batches (Atomics.add)
 export const C_NAME_LEN = 48;
 export const C_FOLD_KQ = 49; // R_KFREE_Q / R_KFREE_D folded in from detached threads (Atomics.add)
 export const C_FOLD_KD = 50;
@@ -181,9 +188,64 @@ export const C_KF_SPAN = Hot.C_KF_SPAN;
 export const C_KF_PAD = Hot.C_KF_PAD;
 export const C_KF_INV = Hot.C_KF_INV; // float64: words 60-61 (f64 index (descW + 60) >> 1)
 export const C_KF_SIZE = Hot.C_KF_SIZE;
+/**
+ * Where the object-state bytes (OS_* below) of a slab of this cache live (src/slab/
+ * objstate.ts): the state of object k of the slab whose head page is hp is the byte at
+ *   (hp << (C_ST_SHIFTS & 255)) + C_ST_C + ((k >> 3) << (C_ST_SHIFTS >> 8)) + (k & 7).
+ * Written once at create, before the cache is published; read-only after.
+ */
+export const C_ST_SHIFTS = Hot.C_ST_SHIFTS;
+export const C_ST_C = Hot.C_ST_C;
 export const C_NAME = 64; // u16 chars, 64 chars = words 64..95
 export const C_CTOR_NAME = 96; // u16, up to 32 chars: words 96..111
 export const C_CTOR_NAME_LEN = 112;
+// ---- the barn (kernel: node_barn) and sheaf counters, words 128.. (src/slab/barn.ts) ----
+/** barn->lock: C_NR_FULL, C_NR_EMPTY and the two sheaf arrays. Own cache line. */
+export const C_BARN_LOCK = 128;
+export const C_NR_FULL = 129;
+export const C_NR_EMPTY = 130;
+/** 1 when sheafCapacity was given explicitly (kernel: it sets SLAB_NO_MERGE). */
+export const C_SHEAF_EXPLICIT = 131;
+/** MAX_FULL_SHEAVES sheaf addresses (header byte offsets); the first C_NR_FULL are valid. */
+export const C_BARN_FULL = 132;
+/** MAX_EMPTY_SHEAVES sheaf addresses; the first C_NR_EMPTY are valid. */
+export const C_BARN_EMPTY = 144;
+export const MAX_FULL_SHEAVES = 10;
+export const MAX_EMPTY_SHEAVES = 10;
+/**
+ * Sheaf and barn event counters (kernel stat_item names), Atomics.add by whoever does the
+ * event (they happen once per sheaf, not per object): C_ST_BASE + ST_*.
+ */
+export const C_ST_BASE = 156;
+export const ST_BARN_GET = 0;
+export const ST_BARN_GET_FAIL = 1;
+export const ST_BARN_PUT = 2;
+export const ST_BARN_PUT_FAIL = 3;
+export const ST_SHEAF_REFILL = 4; // objects
+export const ST_SHEAF_FLUSH = 5; // objects
+export const ST_SHEAF_ALLOC = 6;
+export const ST_SHEAF_FREE = 7;
+export const ST_COUNT = 8;
+
+// ---- object states: one byte per object in its slab (C_STATE_OFF) ----
+/** On its slab's freelist (or a new slab's, not yet handed out). Changed under C_LOCK only. */
+export const OS_FREE = Hot.OS_FREE;
+/** Handed out by alloc, owned by the user. */
+export const OS_ALLOC = Hot.OS_ALLOC;
+/** Given to kfreeRcu, waiting for its grace period. */
+export const OS_RCU = Hot.OS_RCU;
+/** Free but cached: in a percpu sheaf, a barn sheaf or a ready kfree_rcu sheaf. */
+export const OS_CACHED = Hot.OS_CACHED;
+/** Held by the debug quarantine. */
+export const OS_QUAR = Hot.OS_QUAR;
+
+// ---- sheaves (kernel: struct slab_sheaf): a kmalloc'd header + capacity u32 slots ----
+/** Header bytes before the object slots: SH_COUNT, SH_CAP, SH_CACHE, one spare word. */
+export const SH_HDR = Hot.SH_HDR;
+export const SH_COUNT = 0; // objects in the sheaf (maintained while it is not a main sheaf)
+export const SH_CAP = 1;
+export const SH_CACHE = 2; // cache index + 1
+
 export const CS_FREE = 0;
 export const CS_LIVE = 1;
 export const CS_DYING = 2; // destroy() returned, async work pending
@@ -191,8 +253,11 @@ export const CS_LEAKED = 3; // shutdown found objects: memory kept forever
 
 // ---- cpu record (struct kmem_cache_cpu + slub_percpu_sheaves): thread-owned, 16 words ----
 export const CPU_REC_BYTES = 64; // one cache line per (thread, cache)
-export const R_FREELIST = Hot.R_FREELIST; // owner-only: head of the lockless freelist (plain loads/stores)
-export const R_SLAB = Hot.R_SLAB; // owner-only: pfn of the cpu slab, 0 if none
+/**
+ * Byte address of this thread's spare sheaf (kernel: slub_percpu_sheaves.spare), a
+ * sheaf header (SH_*), 0 if none; its SH_COUNT is exact. Owner-only (plain).
+ */
+export const R_SPARE = Hot.R_SPARE;
 export const R_ALLOC_FAST = Hot.R_ALLOC_FAST; // owner-only counters (plain increments; other threads read them racily for stats)
 export const R_ALLOC_SLOW = 3;
 export const R_FREE_FAST = Hot.R_FREE_FAST;
@@ -202,10 +267,10 @@ export const R_FLUSH = 7; // set to 1 by a flusher (Atomics.store), cleared by t
 export const R_KFREE_Q = Hot.R_KFREE_Q; // objects of this cache this thread queued with kfreeRcu (owner-only, plain)
 export const R_KFREE_D = Hot.R_KFREE_D; // objects of this cache this thread freed from kfree_rcu batches (owner-only, plain)
 /**
- * Percpu sheaf (kernel: slub_percpu_sheaves.main) of a cache with sheafCapacity > 0:
- * the byte address of an array of sheaf_capacity u32 object pointers, kmalloc'd lazily on
- * the first free, 0 if none. Owner-only (plain loads/stores), like R_FREELIST; a dead
- * thread's record is drained by its detacher, the only accessor then.
+ * Main percpu sheaf (kernel: slub_percpu_sheaves.main) of a cache with sheaves: the byte
+ * address of its first object slot (the sheaf header is SH_HDR bytes before it), 0 if
+ * none. Owner-only (plain loads/stores); a dead thread's record is flushed by its
+ * detacher, the only accessor then.
  */
 export const R_SHEAF = Hot.R_SHEAF;
 /**
@@ -230,18 +295,22 @@ export const R_RCU_SHEAF = Hot.R_RCU_SHEAF;
  * (allocSlow refills the main sheaf from them). Owner-only; flushRecord gives them back.
  */
 export const R_RCU_READY = 14;
+/** Last word of the record: unused. */
+export const R_UNUSED = 15;
 
 // ---- page metadata (struct page / struct slab): 8 words per page ----
 export const PAGE_META_BYTES = 32;
 export const P_FLAGS = Hot.P_FLAGS; // kind | order << 4
 export const P_CACHE = Hot.P_CACHE; // slab: cache index; tail page: head pfn
-export const P_INUSE = 2; // objects not on the slab freelist (valid while not frozen; under the cache lock)
-export const P_FREELIST = 3; // slab freelist (under the cache lock while not frozen)
-/** Remote-free list head | FROZEN bit. Lock-free push by any thread (CAS), taken by the owner (exchange). */
-export const P_RFREE = 4;
-export const P_NEXT = 5; // list links (pfn): partial/full list or buddy free list
-export const P_PREV = 6;
-export const P_OWNER = 7; // thread slot + 1 while frozen (a cpu slab), else 0
+export const P_INUSE = 2; // objects not on the slab freelist (under the cache lock)
+export const P_FREELIST = 3; // slab freelist (under the cache lock)
+export const P_NEXT = 4; // list links (pfn): partial/full list or buddy free list
+export const P_PREV = 5;
+/**
+ * Words 6-7 (bytes 24..31): object-state bytes of the objects k = 8j..8j+7 of the slab
+ * whose j-th page this is, for caches with strides >= 512 (src/slab/objstate.ts).
+ */
+export const P_ST = Hot.P_ST;
 export const PK_NONE = 0; // inside a larger block, or beyond the committed end
 export const PK_RESERVED = 1; // metadata pages
 export const PK_BUDDY = 2; // head of a free buddy block
@@ -250,7 +319,6 @@ export const PK_TAIL = Hot.PK_TAIL; // tail page of a compound slab / large allo
 export const PK_LARGE = 5; // large kmalloc (> 8 KiB)
 export const PK_PAGES = 6; // pages taken by a subsystem (kfree_rcu blocks, stack depot)
 export const PK_RCU_FREE = 7; // TYPESAFE_BY_RCU slab waiting for a grace period
-export const FROZEN = 1; // bit 0 of P_RFREE: objects are 8-aligned, so bit 0 of a pointer is free
 
 export interface ArenaGeometry {
   maxThreads: number;

@@ -28,7 +28,7 @@
  * call returns (report.ts), so onWarning listeners may call the allocator.
  */
 import type { Arena } from '../arena.js';
-import { C_LOCK, P_CACHE, P_FLAGS, P_FREELIST, P_INUSE, P_RFREE, PAGE_SHIFT, PK_TAIL, R_FREELIST, R_SLAB } from '../layout.js';
+import { C_LOCK, OS_QUAR, P_CACHE, P_FLAGS, P_FREELIST, P_INUSE, PAGE_SHIFT, PK_TAIL } from '../layout.js';
 import type { Cache } from '../slab/cache.js';
 import { lock, unlock } from '../sync/mutex.js';
 import { userFrames } from '../report.js';
@@ -255,24 +255,16 @@ export class SlubDebug implements DebugHooks {
         if (refused) return true;
         this.beforeFree(c, obj);
         this.checker.quarantinePoison(g, obj);
+        c.setState(obj, OS_QUAR);
         evicted = q.put(obj, c.size);
       } finally {
         unlock(i32, c.d + C_LOCK);
         if (refused) this.reporter.deliver();
       }
     } else {
-      // The cheap double-free checks of the non-debug free paths (the object at the head
-      // of the slab's, the remote, or this thread's cpu freelist).
-      const m = a.pm(pfn);
-      if (
-        i32[m + P_FREELIST] === obj ||
-        (Atomics.load(i32, m + P_RFREE) & ~1) === obj ||
-        (i32[c.rec + R_SLAB] === pfn && i32[c.rec + R_FREELIST] === obj)
-      ) {
-        a.reportDoubleFree(c, obj);
-        return true;
-      }
+      // (A double free of a non-debug cache was refused by its state byte already.)
       this.checker.quarantinePoison(g, obj);
+      c.setState(obj, OS_QUAR);
       evicted = q.put(obj, c.size);
     }
     if (evicted === null) evicted = [obj]; // no memory for the ring: free it now
@@ -293,14 +285,14 @@ export class SlubDebug implements DebugHooks {
       const prev = this.evicting;
       this.evicting = obj;
       try {
-        a.slab.freeSlow(h, pfn, obj);
+        a.slab.freeToSlab(h, obj, OS_QUAR, true);
       } finally {
         this.evicting = prev;
       }
     } else {
       // Nobody else can reach the object: check without a lock.
       this.evictCheck(h, pfn, obj);
-      a.slab.freeSlow(h, pfn, obj);
+      a.slab.freeToSlab(h, obj, OS_QUAR, true);
     }
   }
 

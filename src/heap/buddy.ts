@@ -187,6 +187,37 @@ export class PageAllocator {
     }
   }
 
+  /**
+   * Repair after a thread died holding H_BUDDY_LOCK (the caller now holds it): the free
+   * lists and H_NR_FREE are rebuilt from the page kinds, which are authoritative: a page
+   * whose kind is PK_BUDDY heads a free block of the order in its flags (pushFree writes
+   * the kind before it links; unlinkFree clears it when it unlinks, and a merge clears the
+   * absorbed buddy's), and no such head lies inside an allocated block. A block the dead
+   * thread was splitting or merging at that instant is lost with it. Returns free pages.
+   */
+  rebuildFreeLists(): number {
+    const i32 = this.i32;
+    for (let o = 0; o <= MAX_ORDER; o++) i32[H_BUDDY_HEAD + o] = 0;
+    let nr = 0;
+    const end = Atomics.load(i32, H_NR_PAGES);
+    for (let pfn = this.layout.firstPage; pfn < end; ) {
+      const f = i32[this.pm(pfn) + P_FLAGS]!;
+      if ((f & 15) === PK_BUDDY) {
+        const o = (f >> 4) & 15;
+        if (o <= MAX_ORDER && (pfn & ((1 << o) - 1)) === 0 && pfn + (1 << o) <= end) {
+          this.pushFree(pfn, o);
+          nr += 1 << o;
+          pfn += 1 << o;
+          continue;
+        }
+        i32[this.pm(pfn) + P_FLAGS] = PK_NONE;
+      }
+      pfn++;
+    }
+    i32[H_NR_FREE] = nr;
+    return nr;
+  }
+
   /** Mark pages pfn+1 .. pfn+2^order-1 as tails of the block at pfn (compound page). */
   markTails(pfn: number, order: number): void {
     const i32 = this.i32;

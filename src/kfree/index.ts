@@ -23,7 +23,7 @@
 import type { Arena } from '../arena.js';
 import type { Cache } from '../slab/cache.js';
 import {
-  C_FOLD_KD, C_FOLD_KQ, C_LOCK, C_KF_INV, C_KF_MASK, C_KF_PAD, C_KF_SIZE, C_KF_SPAN, C_SHEAF_CAP, CACHE_BYTES, R_ALLOC_SLOW, CPU_REC_BYTES, PK_PAGES, R_FREE_SLOW, R_RCU_READY, R_RCU_SHEAF, R_SHEAF, R_SHEAF_TOP, REQ_KFREE, TS_LIVE, Hot,
+  C_FOLD_KD, C_FOLD_KQ, C_LOCK, C_KF_INV, C_KF_MASK, C_KF_PAD, C_KF_SIZE, C_KF_SPAN, C_SHEAF_CAP, CACHE_BYTES, R_ALLOC_SLOW, CPU_REC_BYTES, PK_PAGES, R_FREE_SLOW, R_RCU_READY, R_RCU_SHEAF, R_SHEAF, R_SHEAF_TOP, REQ_KFREE, TS_LIVE, Hot, OS_ALLOC, OS_CACHED, OS_RCU,
 } from '../layout.js';
 import { lock, lockAsync, nap, tryLock, unlock } from '../sync/mutex.js';
 import {
@@ -144,6 +144,7 @@ export class KfreeRcu {
       return true;
     };
     const f64 = this.a.f64;
+    const u8 = this.a.u8;
     return function kfreeRcu(ptr: number): void {
       // Fast path: an object boundary of a slab's head page, validated against the live
       // descriptor of the page's cache (its C_KF_* words, one cache line: no generation
@@ -162,10 +163,20 @@ export class KfreeRcu {
         // power-of-two strides, else the verified reciprocal (as Cache.isObjectStart).
         const off = ptr - (pfn << Hot.PAGE_SHIFT) - i32[d + Hot.C_KF_PAD]!;
         const mask = i32[d + Hot.C_KF_MASK]!;
-        if ((off >>> 0) === off && off < i32[d + Hot.C_KF_SPAN]! &&
-          (mask >= 0 ? (off & mask) === 0 : ((off * f64[(d + Hot.C_KF_INV) >> 1]!) | 0) * i32[d + Hot.C_KF_SIZE]! === off)) {
-          const cap = i32[d + Hot.C_SHEAF_CAP]!;
-          if (cap !== 0 ? sheafInsert(ptr, idx, d, cap) : blockInsert(ptr, idx)) return;
+        if ((off >>> 0) === off && off < i32[d + Hot.C_KF_SPAN]!) {
+          const k = mask >= 0 ? ((off & mask) === 0 ? off >>> (31 - Math.clz32(mask + 1)) : -1) : (off * f64[(d + Hot.C_KF_INV) >> 1]!) | 0;
+          if (k >= 0 && (mask >= 0 || k * i32[d + Hot.C_KF_SIZE]! === off)) {
+            // The object's state byte must say ALLOC (objstate.ts); it says RCU once queued.
+            const sh = i32[d + Hot.C_ST_SHIFTS]!;
+            const sa = (pfn << (sh & 255)) + i32[d + Hot.C_ST_C]! + ((k >> 3) << (sh >> 8)) + (k & 7);
+            if (u8[sa] === Hot.OS_ALLOC) {
+              const cap = i32[d + Hot.C_SHEAF_CAP]!;
+              if (cap !== 0 ? sheafInsert(ptr, idx, d, cap) : blockInsert(ptr, idx)) {
+                u8[sa] = Hot.OS_RCU;
+                return;
+              }
+            }
+          }
         }
       }
       self.kfreeRcuSlow(ptr, undefined);
@@ -205,6 +216,14 @@ export class KfreeRcu {
       const h = this.handle(k.idx);
       h.checkNotReleased('kfreeRcu');
       if (h.slabOf(ptr) < 0) return; // reported (interior pointer)
+      const st = h.stateOf(ptr);
+      if (st !== OS_ALLOC) {
+        // Refused before anything is queued: a double kfreeRcu, or a freed object.
+        a.reportStateMisuse(h, ptr, 'kfreeRcu', st);
+        return;
+      }
+      // Every path below queues the object (the rcu_head fallback never fails).
+      h.setState(ptr, OS_RCU);
       idx = k.idx;
       if (rcuHeadOffset === undefined && h.sheafCap !== 0 && h.allocOk() && this.rcuSheafInsert(h, ptr)) return;
     } else if (k.kind === 'none') {
@@ -354,6 +373,8 @@ export class KfreeRcu {
     Atomics.store(i32, this.me + S_DRAINING, next);
     const rec = h.rec;
     const n = i32[b + B_COUNT]!;
+    // Pending -> cached: the objects are free ones of this thread's record now.
+    for (let k = 0; k < n; k++) h.setState(i32[b + B_REC + k]!, OS_CACHED);
     i32[rec + Hot.R_KFREE_D] += n;
     i32[rec + R_FREE_SLOW] += n;
     i32[b + B_OWNER] = B_READY;
@@ -669,7 +690,7 @@ export class KfreeRcu {
           const o = i32[b + B_REC + r]!;
           i32[b + B_COUNT] = r;
           i32[h.rec + Hot.R_KFREE_D]++;
-          h.free(o);
+          h.freeExpecting(o, OS_RCU);
           freed++;
         }
       }
@@ -697,7 +718,7 @@ export class KfreeRcu {
     const k = a.kmallocs.classify(ptr);
     if (k.kind === 'slab') {
       a.i32[a.recW(a.slot, k.idx) + Hot.R_KFREE_D]++;
-      a.internalHandle(k.idx).free(ptr);
+      a.internalHandle(k.idx).freeExpecting(ptr, OS_RCU);
     } else {
       a.kfree(ptr);
     }

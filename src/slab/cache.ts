@@ -14,6 +14,7 @@ import {
 import { SLAB_DEBUG_FLAGS, SLAB_TYPESAFE_BY_RCU } from '../flags.js';
 import type { DestroyReport } from './destroy.js';
 import type { CacheStats } from './stats.js';
+import { readStateGeometry, type StateGeometry } from './objstate.js';
 
 export type Ctor = (ptr: number, arena: Arena) => void;
 
@@ -119,6 +120,13 @@ export class Cache {
   private readonly maxPages: number;
   /** 1/size for obj_to_index without a division (strideReciprocal), 0 if it could not be verified. */
   private readonly invSize: number;
+  /** Object-state formula constants (objstate.ts): shift of the head pfn, offset, shift of k >> 3. */
+  private readonly stPshift: number;
+  private readonly stC: number;
+  private readonly stSh: number;
+  /** @internal the same constants as one object (slab setup, repair) */
+  readonly stGeo: StateGeometry;
+  private readonly u8: Uint8Array;
   /** log2(size) when the stride is a power of two (>= 8), else 0 (objIndex uses invSize). */
   private readonly sizeShift: number;
   /** objects * size: the bytes from the first object to the end of the last. */
@@ -162,6 +170,11 @@ export class Cache {
     this.allocGen = g.gen;
     this.metaW = arena.metaW;
     this.maxPages = arena.layout.maxPages;
+    this.u8 = arena.u8;
+    this.stGeo = readStateGeometry(arena.i32, this.d);
+    this.stPshift = this.stGeo.pshift;
+    this.stC = this.stGeo.c;
+    this.stSh = this.stGeo.sh;
     // Sheaves only on the non-debug path (kernel: do_kmem_cache_create allocates them only
     // without SLAB_DEBUG_FLAGS); a quarantined free must reach the quarantine.
     this.sheafCap = this.debug || this.quarantine ? 0 : g.sheafCapacity;
@@ -179,19 +192,20 @@ export class Cache {
   alloc(): number {
     const i32 = this.i32;
     const r = this.rec;
-    // Percpu sheaf first (kernel: alloc_from_pcs before the cpu slab). Always 0 for a
-    // cache without sheaves: one load on the same cache line as Hot.R_FREELIST.
+    // kernel: alloc_from_pcs, a pop from this thread's main sheaf. Always the slow path
+    // for a cache without sheaves (R_SHEAF_TOP stays 0).
     const top = i32[r + Hot.R_SHEAF_TOP]!;
     if (top > i32[r + Hot.R_SHEAF]! >> 2 && i32[this.okW] === this.allocGen) {
+      const p = i32[top - 1]!;
       i32[r + Hot.R_SHEAF_TOP] = top - 1;
+      // The object's state byte: CACHED -> ALLOC (objstate.ts).
+      let hp = p >>> Hot.PAGE_SHIFT;
+      if (this.order !== 0 && (i32[this.metaW + hp * 8 + Hot.P_FLAGS]! & 15) === Hot.PK_TAIL) hp = i32[this.metaW + hp * 8 + Hot.P_CACHE]!;
+      const off = p - (hp << Hot.PAGE_SHIFT) - this.redLeftPad;
+      const k = this.sizeShift !== 0 ? off >>> this.sizeShift : (off * this.invSize) | 0;
+      this.u8[(hp << this.stPshift) + this.stC + ((k >> 3) << this.stSh) + (k & 7)] = Hot.OS_ALLOC;
       i32[r + Hot.R_ALLOC_FAST]++;
-      return i32[top - 1]!;
-    }
-    const obj = i32[r + Hot.R_FREELIST];
-    if (obj !== 0 && i32[this.okW] === this.allocGen) {
-      i32[r + Hot.R_FREELIST] = i32[(obj + this.fp) >> 2];
-      i32[r + Hot.R_ALLOC_FAST]++;
-      return obj;
+      return p;
     }
     if (!this.debug) return this.arena.slab.allocSlow(this);
     // debug edit: SLUB debug reports raised under the cache lock reach onWarning here,
@@ -203,21 +217,16 @@ export class Cache {
 
   /**
    * kmem_cache_free. Freeing 0 is a no-op. A pointer that is not an allocated object of
-   * this cache is refused with a kernel-style report (onWarning) and nothing changes.
+   * this cache (outside the arena, another cache's, an interior pointer, already free,
+   * pending in kfreeRcu) is refused with a kernel-style report (onWarning) and nothing
+   * changes, on every cache.
+   *
+   * kernel: free_to_pcs, a push onto this thread's main sheaf, whichever thread allocated
+   * the object. Validated from page metadata (a slab of this cache, an object boundary)
+   * and the object's state byte (ALLOC -> CACHED); anything else, a full or missing
+   * sheaf, or a cache being destroyed takes the checked slow path.
    */
   free(ptr: number): void {
-    if (this.sheafCap !== 0) this.freeToSheaf(ptr);
-    else this.freeToCpu(ptr);
-  }
-
-  /**
-   * kernel: free_to_pcs. Validated cheaply from page metadata (a slab of this cache, an
-   * object boundary), plus the naive double-free check against the sheaf's top (kernel:
-   * the freelist-head check of do_slab_free); anything else, a full or missing sheaf,
-   * or a cache being destroyed goes to the checked slow path.
-   */
-  private freeToSheaf(ptr: number): void {
-    if (ptr === 0) return;
     const i32 = this.i32;
     const r = this.rec;
     // No sheaf: TOP = LIM = 0; a full one: TOP = LIM. Either way the slow path.
@@ -232,52 +241,86 @@ export class Cache {
         kind = i32[m + Hot.P_FLAGS]! & 15;
       }
       if (kind === Hot.PK_SLAB && i32[m + Hot.P_CACHE] === this.idx) {
-        // i32[top - 1] of an empty sheaf is the word before the array: a match there only
-        // sends the free to the slow path, which scans the sheaf properly.
-        if (this.isObjectStart(ptr - (pfn << Hot.PAGE_SHIFT) - this.redLeftPad) && i32[top - 1] !== ptr && ptr !== i32[r + Hot.R_FREELIST]) {
-          i32[top] = ptr;
-          i32[r + Hot.R_SHEAF_TOP] = top + 1;
-          i32[r + Hot.R_FREE_FAST]++;
-          return;
+        // An integer offset within the objects' span, on a boundary (a mask for
+        // power-of-two strides, else the verified reciprocal), then its state byte.
+        const off = ptr - (pfn << Hot.PAGE_SHIFT) - this.redLeftPad;
+        if (off >>> 0 === off && off < this.span) {
+          let k: number;
+          if (this.sizeShift !== 0) k = (off & (this.size - 1)) === 0 ? off >>> this.sizeShift : -1;
+          else {
+            k = (off * this.invSize) | 0;
+            if (k * this.size !== off) k = -1;
+          }
+          if (k >= 0) {
+            const sa = (pfn << this.stPshift) + this.stC + ((k >> 3) << this.stSh) + (k & 7);
+            if (this.u8[sa] === Hot.OS_ALLOC) {
+              this.u8[sa] = Hot.OS_CACHED;
+              i32[top] = ptr;
+              i32[r + Hot.R_SHEAF_TOP] = top + 1;
+              i32[r + Hot.R_FREE_FAST]++;
+              return;
+            }
+          }
         }
       }
     }
-    this.freeChecked(ptr);
-  }
-
-  /** kernel: do_slab_free's fast path, a push onto this thread's cpu freelist. */
-  private freeToCpu(ptr: number): void {
-    if (ptr === 0) return;
-    const i32 = this.i32;
-    const r = this.rec;
-    const slab = i32[r + Hot.R_SLAB];
-    // obj_to_index without a division; only an exact object boundary of the cpu slab passes.
-    if (
-      slab !== 0 &&
-      !this.quarantine && // debug edit: quarantined frees never take the fast path
-      this.isObjectStart(ptr - (slab << Hot.PAGE_SHIFT) - this.redLeftPad) &&
-      i32[this.okW] === this.allocGen &&
-      ptr !== i32[r + Hot.R_FREELIST]
-    ) {
-      i32[(ptr + this.fp) >> 2] = i32[r + Hot.R_FREELIST];
-      i32[r + Hot.R_FREELIST] = ptr;
-      i32[r + Hot.R_FREE_FAST]++;
-      return;
-    }
-    this.freeChecked(ptr);
+    if (ptr !== 0) this.freeChecked(ptr);
   }
 
   /** @internal validate a pointer, then the slow free. */
   freeChecked(ptr: number): void {
+    this.freeExpecting(ptr, Hot.OS_ALLOC);
+  }
+
+  /**
+   * @internal The checked free of an object in state `expect`: ALLOC for a user's free,
+   * RCU for the kfree_rcu drain (the object then goes where a user's free would put it).
+   * Validated with reports (slabOf, then the state byte) before anything changes.
+   */
+  freeExpecting(ptr: number, expect: number): void {
     const a = this.arena;
     this.checkNotReleased('free');
     const pfn = this.slabOf(ptr);
     if (pfn < 0) return; // reported
+    const st = this.stateOf(ptr);
+    if (st !== expect && !(expect === Hot.OS_ALLOC && ((this.debug && st === Hot.OS_FREE) || (this.quarantine && st === Hot.OS_QUAR)))) {
+      // (A debug cache's already-free object is left to its own free_consistency_checks,
+      // and a quarantined one to the quarantine's check: both give the full SLUB report
+      // "Object already free".)
+      a.reportStateMisuse(this, ptr, 'free', st);
+      return;
+    }
+    if (expect !== Hot.OS_ALLOC) this.setState(ptr, Hot.OS_ALLOC);
     // debug edit: the quarantine holds the object (or refuses the free with a report).
     if (this.quarantine && a.debugHooks?.quarantinePut?.(this, pfn, ptr)) return;
-    if (this.sheafCap !== 0 && a.slab.freeToSheafSlow(this, pfn, ptr)) return;
-    a.slab.freeSlow(this, pfn, ptr);
+    if (this.sheafCap !== 0) a.slab.freeToSheafSlow(this, ptr);
+    else a.slab.freeToSlab(this, ptr, Hot.OS_ALLOC, true);
     if (this.debug) a.debugHooks?.flushReports?.(); // debug edit: see alloc()
+  }
+
+  /** @internal Head pfn of the slab holding `ptr` (an object already validated as this cache's). */
+  headPfn(ptr: number): number {
+    const i32 = this.i32;
+    const pfn = ptr >>> Hot.PAGE_SHIFT;
+    const m = this.metaW + pfn * 8;
+    return (i32[m + Hot.P_FLAGS]! & 15) === Hot.PK_TAIL ? i32[m + Hot.P_CACHE]! : pfn;
+  }
+
+  /** @internal Byte address of the state of validated object `ptr` (objstate.ts). */
+  stateAddrOf(ptr: number): number {
+    const hp = this.headPfn(ptr);
+    const k = this.objIndex(ptr - (hp << Hot.PAGE_SHIFT) - this.redLeftPad);
+    return (hp << this.stPshift) + this.stC + ((k >> 3) << this.stSh) + (k & 7);
+  }
+
+  /** @internal The OS_* state of validated object `ptr`. */
+  stateOf(ptr: number): number {
+    return this.u8[this.stateAddrOf(ptr)]!;
+  }
+
+  /** @internal Set the OS_* state of validated object `ptr`. */
+  setState(ptr: number, st: number): void {
+    this.u8[this.stateAddrOf(ptr)] = st;
   }
 
   /**

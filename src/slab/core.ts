@@ -1,116 +1,206 @@
 /**
- * SLUB slow paths: cpu slabs, partial/full lists, new slabs, remote frees, flushing.
- * (kernel: mm/slub.c ___slab_alloc, __slab_free, deactivate_slab, new_slab, discard_slab,
- * flush_cpu_slab, __kmem_cache_shutdown, kmem_cache_shrink). The fast paths live in
- * cache.ts.
+ * SLUB as Linux 7.0 builds it: percpu sheaves in front of every cache, a barn of whole
+ * sheaves shared by the threads, slabs refilled from and flushed to in bulk under the
+ * cache's list_lock (kernel: mm/slub.c alloc_from_pcs, __pcs_replace_empty_main,
+ * free_to_pcs, __pcs_replace_full_main, refill_sheaf, sheaf_flush_main,
+ * __kmem_cache_free_bulk, ___slab_alloc, __slab_free, new_slab, discard_slab,
+ * pcs_flush_all, __kmem_cache_shutdown, kmem_cache_shrink). The fast paths (a pop from
+ * and a push onto the thread's main sheaf) live in cache.ts; sheaf storage and the barn
+ * in sheaf.ts and barn.ts; the object-state bytes in objstate.ts; lock-breaker repair in
+ * repair.ts.
  *
- * Locking order (outermost first):
+ * There is no cpu slab, no cpu partial list and no lockless slab freelist: every change to
+ * a slab (its freelist P_FREELIST, P_INUSE, list membership, the kind word of a slab page)
+ * is made under the cache's C_LOCK. A slab is on the partial list (some objects free) or
+ * the full list (none free); an empty slab stays partial while the cache has fewer than
+ * min_partial partial slabs, else it goes back to the page allocator (or, for
+ * SLAB_TYPESAFE_BY_RCU, onto C_RCU_PENDING until a grace period has passed).
+ *
+ * Locking order (the global table is in src/layout.ts's header):
  *   H_SLAB_MUTEX (slab_mutex: cache and name tables)
- *     -> C_LOCK (list_lock of one cache: partial/full lists, P_INUSE/P_FREELIST of
- *        unfrozen slabs, C_NR_SLABS, C_NR_PARTIAL, C_ALLOC_SLAB, C_FREE_SLAB)
+ *     -> C_BARN_LOCK (barn of one cache: C_NR_FULL, C_NR_EMPTY, the sheaf arrays)
+ *     -> C_LOCK (list_lock of one cache: slab lists, P_INUSE/P_FREELIST, slab kinds,
+ *        C_NR_SLABS, C_NR_PARTIAL, C_ALLOC_SLAB, C_FREE_SLAB, C_RCU_PENDING, and the
+ *        FREE <-> CACHED/ALLOC object-state transitions)
  *       -> H_BUDDY_LOCK (zone lock, heap/buddy.ts)
+ * The barn lock and C_LOCK are never held together here. A sheaf's storage is a kmalloc
+ * object taken and given back through the kmalloc cache's locked path (never its sheaves),
+ * outside any other cache lock.
  *
- * Slab states (P_OWNER, P_RFREE bit 0 = FROZEN):
- * - frozen (a cpu slab): owned by one thread (P_OWNER = slot + 1). Its free objects are
- *   on that thread's cpu freelist (R_FREELIST, owner-only, plain loads/stores) and on the
- *   slab's remote list P_RFREE (any thread pushes with Atomics.compareExchange while the
- *   FROZEN bit is set; the owner takes the whole list with Atomics.exchange). P_INUSE
- *   and P_FREELIST are not maintained while frozen.
- * - partial / full: on a cache list, P_FREELIST and P_INUSE under C_LOCK, P_RFREE == 0.
- *   A free to such a slab takes C_LOCK (kernel: __slab_free's list manipulation).
- * Freezing (under C_LOCK) publishes FROZEN with Atomics.store; unfreezing (under C_LOCK)
- * takes the remote list and clears FROZEN in one Atomics.exchange, so a remote freer
- * either lands its push before the exchange (and the object is merged) or sees its CAS
- * fail, re-reads the word, finds the slab unfrozen and takes the locked path.
+ * Shared words: a thread's cpu record (R_SHEAF, R_SHEAF_TOP, R_SHEAF_LIM, R_SPARE, the
+ * counters) is written only by its owner with plain stores, and read by others only for
+ * stats (racily) or after the owner is dead (its detacher). Sheaf contents are owned by
+ * whoever holds the sheaf (a record, the barn under its lock, a local variable in
+ * between). Slab words are under C_LOCK, whose seq-cst acquire/release orders them.
  *
- * The free pointer of an object on any list is a u32 arena offset at (obj + offset).
- * Plain writes to it are ordered before the publishing Atomics operation (CAS/exchange
- * or the unlock of C_LOCK), and the JS memory model's synchronizes-with on those
- * seq-cst operations makes them visible to the thread that takes the list.
+ * Thread death (terminate() can stop a thread at any statement): every hand-over is
+ * ordered so that a death in between *loses* a sheaf or an object, never duplicates it:
+ * a sheaf leaves the record before it enters the barn (and the other way), an object's
+ * state is changed before it is pushed and after it is popped. A record whose main sheaf
+ * words are torn (R_SHEAF_TOP written last: 0 means "no main sheaf") is read by the
+ * detacher as having none. A death while holding C_LOCK leaves a slab list half-updated:
+ * whoever breaks that lock rebuilds every list, freelist and count of the cache from the
+ * slab pages and the object-state bytes (repair.ts) before anyone else takes it.
  */
 import type { Arena } from '../arena.js';
 import {
   C_ALLOC_SLAB, C_FREE_SLAB, C_GEN, C_LOCK, C_NR_PARTIAL, C_NR_SLABS, C_PARTIAL_HEAD, C_RCU_PENDING, C_STATE, CS_FREE,
-  FROZEN, P_CACHE, P_FLAGS, P_FREELIST, P_INUSE, P_NEXT, P_OWNER, P_RFREE, PAGE_SHIFT, PK_RCU_FREE, PK_SLAB, PK_TAIL,
-  R_ALLOC_SLOW, R_FLUSH, R_FREE_REMOTE, R_FREE_SLOW, R_FREELIST, R_SHEAF, R_SHEAF_LIM, R_SHEAF_TOP, R_SLAB,
-  R_RCU_READY,
+  OS_ALLOC, OS_CACHED, OS_FREE, OS_RCU, P_CACHE, P_FLAGS, P_FREELIST, P_INUSE, P_NEXT, PAGE_SHIFT, PK_PAGES, PK_RCU_FREE,
+  PK_SLAB, PK_TAIL, R_ALLOC_SLOW, R_FLUSH, R_FREE_REMOTE, R_FREE_SLOW, R_RCU_READY, R_SHEAF, R_SHEAF_LIM, R_SHEAF_TOP,
+  R_SPARE, SH_COUNT, SH_HDR, ST_SHEAF_FLUSH, ST_SHEAF_REFILL,
 } from '../layout.js';
 import { lock, unlock } from '../sync/mutex.js';
 import type { Cache } from './cache.js';
 import { listAdd, listDel } from './lists.js';
+import { initSlabStates } from './objstate.js';
+import { Barn } from './barn.js';
+import { Sheaves } from './sheaf.js';
+
+/** Objects flushed per list_lock hold when a full main sheaf is trimmed (kernel: PCS_BATCH_MAX). */
+const PCS_BATCH_MAX = 32;
 
 export class SlabCore {
-  constructor(private readonly a: Arena) {}
+  readonly sheaves: Sheaves;
+  readonly barn: Barn;
+
+  constructor(private readonly a: Arena) {
+    this.sheaves = new Sheaves(a);
+    this.barn = new Barn(a.i32);
+  }
 
   // ------------------------------------------------------------------ alloc
 
-  /** ___slab_alloc: the cpu freelist is empty (or the cache is not live). */
+  /**
+   * The thread's main sheaf is empty (or it has none, or the cache is not live): kernel
+   * __pcs_replace_empty_main, then ___slab_alloc for caches without sheaves.
+   */
   allocSlow(c: Cache): number {
     const a = this.a;
     const i32 = a.i32;
     c.checkAlloc();
     a.serviceRequests();
-    if (c.debug) return this.allocLocked(c);
+    if (c.sheafCap === 0) return this.allocLocked(c);
     const r = c.rec;
     // kfree edit: objects back from this thread's kfree_rcu sheaves come first (kernel:
-    // a full rcu sheaf goes to the barn after its GP and alloc_from_pcs takes it).
+    // an rcu_free sheaf goes to the barn after its GP and alloc_from_pcs takes it).
     if (i32[r + R_RCU_READY] !== 0) {
       const o = a.kfreeRcuImpl.allocFromReady(c);
-      if (o !== 0) return o;
-    }
-    for (let attempt = 0; ; attempt++) {
-      const pfn = i32[r + R_SLAB];
-      if (pfn !== 0) {
-        // Take back what other threads freed into our slab.
-        const h = Atomics.exchange(i32, a.pm(pfn) + P_RFREE, FROZEN) & ~FROZEN;
-        if (h !== 0) return this.popCpu(c, h);
-        // Slab exhausted: it goes off-list as full (or wherever deactivate puts it).
-        // (kernel: flush_slab; the sheaf is not touched, it is empty or we would not be here)
-        this.deactivateRecord(c, r);
+      if (o !== 0) {
+        c.setState(o, OS_ALLOC);
+        return o;
       }
-      // A partial slab from the cache list.
-      lock(i32, c.d + C_LOCK);
-      const p = i32[c.d + C_PARTIAL_HEAD];
-      if (p !== 0) {
-        listDel(i32, a.metaW, c.d, p);
-        this.freeze(c, p);
-        unlock(i32, c.d + C_LOCK);
-        const fl = i32[a.pm(p) + P_FREELIST];
-        i32[a.pm(p) + P_FREELIST] = 0;
-        return this.popCpu(c, fl);
-      }
-      unlock(i32, c.d + C_LOCK);
-      const np = this.growCache(c, attempt, (pfn) => this.freeze(c, pfn));
-      if (np < 0) continue;
-      if (np === 0) return 0;
-      const fl = i32[a.pm(np) + P_FREELIST];
-      i32[a.pm(np) + P_FREELIST] = 0;
-      return this.popCpu(c, fl);
     }
-  }
-
-  /** Make `pfn` this thread's cpu slab (under C_LOCK). Its freelist is taken by the caller. */
-  private freeze(c: Cache, pfn: number): void {
-    const i32 = this.a.i32;
-    const m = this.a.pm(pfn);
-    i32[m + P_INUSE] = c.objects; // every object belongs to the cpu now (kernel: get_freelist)
-    i32[m + P_OWNER] = this.a.slot + 1;
-    Atomics.store(i32, m + P_RFREE, FROZEN);
-    i32[c.rec + R_SLAB] = pfn;
-  }
-
-  private popCpu(c: Cache, head: number): number {
-    const i32 = this.a.i32;
-    i32[c.rec + R_FREELIST] = i32[(head + c.fp) >> 2];
-    i32[c.rec + R_ALLOC_SLOW]++;
-    return head;
+    for (let attempt = 0; attempt < 2; attempt++) {
+      if (this.replaceEmptyMain(c)) {
+        const top = i32[r + R_SHEAF_TOP]! - 1;
+        const o = i32[top]!;
+        i32[r + R_SHEAF_TOP] = top;
+        c.setState(o, OS_ALLOC);
+        i32[r + R_ALLOC_SLOW]++;
+        return o;
+      }
+      if (i32[r + R_SHEAF_TOP] === 0) {
+        // No sheaf could be had at all: one object straight from a slab.
+        const o = this.allocLocked(c);
+        if (o !== 0) return o;
+      }
+      if (attempt === 0 && !a.reclaim()) break;
+    }
+    return 0;
   }
 
   /**
-   * Debug caches never use cpu slabs (kernel: alloc_single_from_partial): every alloc is
-   * checked under the list lock.
+   * Make the main sheaf non-empty: a non-empty spare is swapped in, else a full barn
+   * sheaf is traded for the empty main, else the main sheaf is refilled from slabs in
+   * bulk. False when no object could be had (or no sheaf storage: then R_SHEAF_TOP = 0).
    */
-  private allocLocked(c: Cache): number {
+  private replaceEmptyMain(c: Cache): boolean {
+    const i32 = this.a.i32;
+    const sh = this.sheaves;
+    const r = c.rec;
+    const spare = i32[r + R_SPARE]!;
+    if (spare !== 0 && i32[(spare >> 2) + SH_COUNT]! > 0) {
+      sh.swapMainSpare(c);
+      return true;
+    }
+    const full = this.barn.takeFull(c);
+    if (full !== 0) {
+      const old = sh.detachMain(c);
+      sh.attachMain(c, full);
+      if (old !== 0) this.stashEmpty(c, old);
+      return true;
+    }
+    if (i32[r + R_SHEAF_TOP] === 0) {
+      // No main sheaf: the empty spare, an empty barn sheaf, or a new one.
+      let s = 0;
+      if (spare !== 0) {
+        i32[r + R_SPARE] = 0;
+        s = spare;
+      } else {
+        s = this.barn.takeEmpty(c) || sh.alloc(c);
+      }
+      if (s === 0) return false;
+      sh.attachMain(c, s);
+    }
+    return this.refillMain(c) > 0;
+  }
+
+  /**
+   * refill_sheaf: fill the main sheaf from partial slabs, then new slabs, under C_LOCK
+   * (one hold per slab list walk, not per object). Each object is marked CACHED, then
+   * stored, then R_SHEAF_TOP moves past it. Returns the objects added.
+   */
+  private refillMain(c: Cache): number {
+    const a = this.a;
+    const i32 = a.i32;
+    const r = c.rec;
+    let got = 0;
+    for (let attempt = 0; attempt < 3; attempt++) {
+      lock(i32, c.d + C_LOCK);
+      let top = i32[r + R_SHEAF_TOP]!;
+      const lim = i32[r + R_SHEAF_LIM]!;
+      for (let p = i32[c.d + C_PARTIAL_HEAD]!; p !== 0 && top < lim; ) {
+        const m = a.pm(p);
+        const next = i32[m + P_NEXT]!;
+        let o = i32[m + P_FREELIST]!;
+        let inuse = i32[m + P_INUSE]!;
+        while (o !== 0 && top < lim) {
+          const nx = i32[(o + c.fp) >> 2]!;
+          c.setState(o, OS_CACHED);
+          i32[top] = o;
+          i32[r + R_SHEAF_TOP] = ++top;
+          o = nx;
+          inuse++;
+          got++;
+        }
+        i32[m + P_FREELIST] = o;
+        i32[m + P_INUSE] = inuse;
+        if (o === 0) {
+          listDel(i32, a.metaW, c.d, p);
+          listAdd(i32, a.metaW, c.d, true, p, false);
+        }
+        p = next;
+      }
+      unlock(i32, c.d + C_LOCK);
+      if (top >= lim) break;
+      const np = this.growCache(c);
+      if (np === 0) break;
+    }
+    if (got > 0) this.barn.stat(c, ST_SHEAF_REFILL, got);
+    return got;
+  }
+
+  /** An empty sheaf that left a record: to the barn's empty list, else its storage is freed. */
+  private stashEmpty(c: Cache, s: number): void {
+    if (!this.barn.putEmpty(c, s)) this.sheaves.free(c, s);
+  }
+
+  /**
+   * Caches without sheaves (debug caches, quarantined frees), and the fallback when no
+   * sheaf storage can be had (kernel: alloc_single_from_partial / ___slab_alloc): one
+   * object under the list lock, checked where the cache has debug.
+   */
+  allocLocked(c: Cache, mayReclaim = true): number {
     const a = this.a;
     const i32 = a.i32;
     for (let attempt = 0; attempt < 3; attempt++) {
@@ -118,8 +208,8 @@ export class SlabCore {
       const p = i32[c.d + C_PARTIAL_HEAD];
       if (p !== 0) {
         const m = a.pm(p);
-        const obj = i32[m + P_FREELIST];
-        const dbg = a.debugHooks;
+        const obj = i32[m + P_FREELIST]!;
+        const dbg = c.debug ? a.debugHooks : undefined;
         if (dbg && !dbg.allocCheck(c, p, obj)) {
           // The slab is unusable ("Marking all objects used"): it goes to the full list.
           i32[m + P_FREELIST] = 0;
@@ -129,7 +219,8 @@ export class SlabCore {
           unlock(i32, c.d + C_LOCK);
           continue;
         }
-        i32[m + P_FREELIST] = i32[(obj + c.fp) >> 2];
+        c.setState(obj, OS_ALLOC);
+        i32[m + P_FREELIST] = i32[(obj + c.fp) >> 2]!;
         i32[m + P_INUSE]++;
         if (i32[m + P_FREELIST] === 0) {
           listDel(i32, a.metaW, c.d, p);
@@ -141,38 +232,35 @@ export class SlabCore {
         return obj;
       }
       unlock(i32, c.d + C_LOCK);
-      const np = this.growCache(c, attempt, (pfn) => listAdd(i32, a.metaW, c.d, false, pfn, false));
-      if (np === 0) return 0;
+      if (this.growCache(c) === 0) {
+        if (attempt === 0 && mayReclaim && a.reclaim()) continue;
+        return 0;
+      }
     }
     return 0;
   }
 
   /**
-   * new_slab, with the kfree_rcu shrinker's second chance: on the first attempt an
-   * exhausted arena is reclaimed (completed batches, then an expedited GP) and -1 asks the
-   * caller to retry. A new slab is counted and handed to `install` (freeze it, or put it
-   * on the partial list) in one C_LOCK section, so validate never sees it uncounted.
-   * Returns its pfn, or 0 when no memory can be had.
+   * new_slab, published on the partial list: its pages are built outside the lock (kind
+   * PK_PAGES: allocated, not yet a slab), then made a slab, counted and listed in one
+   * C_LOCK section, so neither validate nor a lock breaker's rebuild ever sees a slab that
+   * is not on a list. Returns its pfn, or 0 when no memory can be had.
    */
-  private growCache(c: Cache, attempt: number, install: (pfn: number) => void): number {
-    const i32 = this.a.i32;
+  private growCache(c: Cache): number {
+    const a = this.a;
+    const i32 = a.i32;
     const np = this.newSlab(c);
-    if (np === 0) return attempt === 0 && this.a.reclaim() ? -1 : 0;
+    if (np === 0) return 0;
     lock(i32, c.d + C_LOCK);
-    this.countNewSlab(c);
-    install(np);
+    i32[c.d + C_NR_SLABS]++;
+    i32[c.d + C_ALLOC_SLAB]++;
+    Atomics.store(i32, a.pm(np) + P_FLAGS, PK_SLAB | (c.order << 4));
+    listAdd(i32, a.metaW, c.d, false, np, false);
     unlock(i32, c.d + C_LOCK);
     return np;
   }
 
-  /** A new slab joins the cache (under C_LOCK, with its publication). */
-  private countNewSlab(c: Cache): void {
-    const i32 = this.a.i32;
-    i32[c.d + C_NR_SLABS]++;
-    i32[c.d + C_ALLOC_SLAB]++;
-  }
-
-  /** new_slab: pages from the buddy allocator, objects constructed and linked. Returns pfn or 0. */
+  /** new_slab: pages from the buddy allocator, objects constructed, states FREE, freelist linked. */
   private newSlab(c: Cache): number {
     const a = this.a;
     const i32 = a.i32;
@@ -182,19 +270,19 @@ export class SlabCore {
           `pass it with arena.findCache('${c.name}', { ctor }) before allocating here`,
       );
     }
-    this.reapRcuSlabs(c, false);
+    this.reapRcuSlabs(c);
     const pfn = a.pages.alloc(c.order);
     if (pfn === 0) return 0;
     const m = a.pm(pfn);
+    i32[m + P_FLAGS] = PK_PAGES | (c.order << 4);
     i32[m + P_CACHE] = c.idx;
     i32[m + P_INUSE] = 0;
-    i32[m + P_OWNER] = 0;
     i32[m + P_NEXT] = 0;
-    i32[m + P_RFREE] = 0;
     a.pages.markTails(pfn, c.order);
     const base = pfn << PAGE_SHIFT;
     const dbg = c.debug ? a.debugHooks : undefined;
     if (dbg) dbg.setupSlab(c, pfn);
+    initSlabStates(a.u8, c.stGeo, pfn, c.objects, OS_FREE);
     const n = c.objects;
     const stride = c.size;
     const first = base + c.redLeftPad;
@@ -205,139 +293,220 @@ export class SlabCore {
       i32[(obj + c.fp) >> 2] = k + 1 < n ? obj + stride : 0;
     }
     i32[m + P_FREELIST] = first;
-    Atomics.store(i32, m + P_FLAGS, PK_SLAB | (c.order << 4));
-    // The caller counts the slab (C_NR_SLABS, C_ALLOC_SLAB) in the same C_LOCK section that
-    // publishes it (freeze or list add), so validate() never sees a counted slab that is
-    // on no list and in no cpu record (debug edit).
     return pfn;
   }
 
   // ------------------------------------------------------------------- free
 
   /**
-   * Any free that is not a push onto our own cpu slab (kernel: __slab_free). `pfn` is the
-   * slab's head page, `ptr` already validated as an object boundary of this cache.
+   * The slow half of free_to_pcs for a validated object of a sheaf cache (its state is
+   * ALLOC, checked by the caller): no main sheaf, or it is full (kernel:
+   * __pcs_replace_full_main). Then the push, with the state CACHED first. Falls back to
+   * the slab (freeToSlab) when the cache is being destroyed or no sheaf can be had.
    */
-  freeSlow(c: Cache, pfn: number, ptr: number, count = true): void {
-    const a = this.a;
-    const i32 = a.i32;
-    if (c.debug) {
-      this.freeLocked(c, pfn, ptr, count);
+  freeToSheafSlow(c: Cache, ptr: number): void {
+    const i32 = this.a.i32;
+    const r = c.rec;
+    if (!c.allocOk() || !this.replaceFullMain(c)) {
+      this.freeToSlab(c, ptr, OS_ALLOC, true);
       return;
     }
-    const rw = a.pm(pfn) + P_RFREE;
-    const nextW = (ptr + c.fp) >> 2;
-    // The first look is a plain load (an Atomics.load costs ~5 ns here): both outcomes are
-    // re-validated, the lock-free push by its CAS (a stale head fails it and we re-read
-    // atomically), the locked free by freeLocked's FROZEN check under C_LOCK.
-    let h = i32[rw]!;
-    for (;;) {
-      if ((h & FROZEN) === 0) {
-        if (this.freeLocked(c, pfn, ptr, count)) return;
-        h = Atomics.load(i32, rw);
-        continue; // it was frozen again meanwhile: retry the lock-free push
-      }
-      const head = h & ~FROZEN;
-      if (head === ptr || (pfn === i32[c.rec + R_SLAB] && i32[c.rec + R_FREELIST] === ptr)) {
-        // Confirm on a fresh value before reporting: a stale plain read must not turn a
-        // legitimate free (ptr was taken back and reallocated meanwhile) into a report.
-        const now = Atomics.load(i32, rw);
-        if (now !== h) {
-          h = now;
-          continue;
-        }
-        a.reportDoubleFree(c, ptr);
-        return;
-      }
-      i32[nextW] = head;
-      const got = Atomics.compareExchange(i32, rw, h, ptr | FROZEN);
-      if (got === h) {
-        if (count) i32[c.rec + R_FREE_REMOTE]++;
-        return;
-      }
-      h = got;
-    }
+    const top = i32[r + R_SHEAF_TOP]!;
+    c.setState(ptr, OS_CACHED);
+    i32[top] = ptr;
+    i32[r + R_SHEAF_TOP] = top + 1;
+    i32[r + R_FREE_SLOW]++;
   }
 
   /**
-   * Free into an unfrozen slab under C_LOCK. Returns false (nothing done) if the slab
-   * turned out to be frozen, so the caller retries the lock-free push.
+   * Make room in the main sheaf (kernel __pcs_replace_full_main): no main sheaf -> an
+   * empty one (barn or new); main full and no spare -> main becomes the spare, an empty
+   * sheaf the main; a spare with room -> swapped in; both full -> the main goes to the
+   * barn's full list for another thread's allocations (BARN_PUT) and an empty one takes
+   * its place, or, when the barn has MAX_FULL_SHEAVES, the spare is flushed to its slabs
+   * (BARN_PUT_FAIL) and swapped in. Last resort: flush part of the main. False if no
+   * room could be made (the caller frees to the slab).
    */
-  private freeLocked(c: Cache, pfn: number, ptr: number, count: boolean): boolean {
-    const a = this.a;
-    const i32 = a.i32;
-    const m = a.pm(pfn);
-    lock(i32, c.d + C_LOCK);
-    // A plain load is enough: the FROZEN bit only changes under C_LOCK (freeze, and the
-    // exchange of deactivateLocked), which we hold; remote pushers change only the head.
-    if ((i32[m + P_RFREE]! & FROZEN) !== 0) {
-      unlock(i32, c.d + C_LOCK);
-      return false;
-    }
-    const prior = i32[m + P_FREELIST];
-    const dbg = c.debug ? a.debugHooks : undefined;
-    if (dbg) {
-      if (!dbg.freeCheck(c, pfn, ptr)) {
-        unlock(i32, c.d + C_LOCK);
-        return true; // refused with a report: the object stays allocated, lists untouched
-      }
-    } else if (prior === ptr || i32[m + P_INUSE] === 0) {
-      unlock(i32, c.d + C_LOCK);
-      a.reportDoubleFree(c, ptr);
+  private replaceFullMain(c: Cache): boolean {
+    const i32 = this.a.i32;
+    const sh = this.sheaves;
+    const b = this.barn;
+    const r = c.rec;
+    if (i32[r + R_SHEAF_TOP] === 0) {
+      const s = b.takeEmpty(c) || sh.alloc(c);
+      if (s === 0) return false;
+      sh.attachMain(c, s);
       return true;
     }
+    if (i32[r + R_SHEAF_TOP]! < i32[r + R_SHEAF_LIM]!) return true; // room (served a request meanwhile)
+    const spare = i32[r + R_SPARE]!;
+    if (spare === 0) {
+      const s = b.takeEmpty(c) || sh.alloc(c);
+      if (s !== 0) {
+        const old = sh.detachMain(c);
+        i32[r + R_SPARE] = old;
+        sh.attachMain(c, s);
+        return true;
+      }
+    } else if (i32[(spare >> 2) + SH_COUNT]! < c.sheafCap) {
+      sh.swapMainSpare(c);
+      return true;
+    } else if (!b.fullListFull(c)) {
+      const s = b.takeEmpty(c) || sh.alloc(c);
+      if (s !== 0) {
+        const old = sh.detachMain(c);
+        if (!b.putFull(c, old)) {
+          this.flushSheaf(c, old);
+          sh.attachMain(c, old);
+          this.stashEmpty(c, s);
+          return true;
+        }
+        sh.attachMain(c, s);
+        return true;
+      }
+    } else {
+      b.putFailed(c);
+      i32[r + R_SPARE] = 0;
+      this.flushSheaf(c, spare);
+      i32[r + R_SPARE] = spare;
+      sh.swapMainSpare(c);
+      return true;
+    }
+    // No empty sheaf to be had: give the older part of the main back to the slabs.
+    this.flushMain(c, r, Math.min(PCS_BATCH_MAX, c.sheafCap));
+    return i32[r + R_SHEAF_TOP]! < i32[r + R_SHEAF_LIM]!;
+  }
+
+  /**
+   * __slab_free for one object under C_LOCK: a cache without sheaves, a dying cache, or
+   * a flush. `expect` is the state the object must be in (ALLOC for a user's free, CACHED
+   * for a flush, RCU for a kfree_rcu drain, QUAR from the quarantine); anything else is a
+   * double free (reported when `report`) and nothing changes. Returns true if freed.
+   */
+  freeToSlab(c: Cache, ptr: number, expect: number, report: boolean, count = true): boolean {
+    const a = this.a;
+    const i32 = a.i32;
+    const pfn = c.headPfn(ptr);
+    const m = a.pm(pfn);
+    lock(i32, c.d + C_LOCK);
+    const dbg = c.debug ? a.debugHooks : undefined;
+    if (dbg && expect === OS_ALLOC && !dbg.freeCheck(c, pfn, ptr)) {
+      unlock(i32, c.d + C_LOCK);
+      return false; // refused with a report: the object stays allocated, lists untouched
+    }
+    const st = c.stateOf(ptr);
+    if (st !== expect && !(expect === OS_ALLOC && st === OS_FREE && dbg)) {
+      unlock(i32, c.d + C_LOCK);
+      if (report) a.reportStateMisuse(c, ptr, 'free', st);
+      return false;
+    }
     if (dbg) dbg.beforeFree(c, ptr);
+    c.setState(ptr, OS_FREE);
+    const prior = i32[m + P_FREELIST]!;
     i32[(ptr + c.fp) >> 2] = prior;
     i32[m + P_FREELIST] = ptr;
     const inuse = --i32[m + P_INUSE];
     if (count) i32[c.rec + R_FREE_SLOW]++;
-    let discard = false;
-    if (inuse === 0 && i32[c.d + C_NR_PARTIAL] >= c.minPartial) {
-      listDel(i32, a.metaW, c.d, pfn);
-      discard = true;
-    } else if (prior === 0) {
-      // Was full: now partial (kernel adds to the tail).
-      listDel(i32, a.metaW, c.d, pfn);
-      listAdd(i32, a.metaW, c.d, false, pfn, true);
-    }
-    if (discard) this.discardLocked(c, pfn);
+    this.placeAfterFree(c, pfn, prior, inuse);
     unlock(i32, c.d + C_LOCK);
     return true;
   }
 
   /**
-   * kfree_bulk for one slab (kernel: build_detached_freelist, then one do_slab_free of the
-   * detached list): `n` objects of slab `pfn`, already chained head..tail through their
-   * free pointers, go back in one step. It runs under the cache lock so that the caller's
-   * commit word (a kfree_rcu block's record count) changes in the same critical section
-   * as the objects change hands: a drainer that dies outside it leaves an exact count.
-   * `countW` (the caller's kfree_rcu freed-objects counter) grows by n in the same step.
-   * Returns false (nothing done) if the slab's counts say this would free more objects
-   * than are in use (a double kfreeRcu): the caller frees them one by one, with reports.
+   * Under C_LOCK, after objects went back to slab `pfn` (its freelist was `prior` before):
+   * a full slab becomes partial; an empty one is discarded once the cache has min_partial
+   * partial slabs (kernel: __slab_free's list handling).
+   */
+  private placeAfterFree(c: Cache, pfn: number, prior: number, inuse: number): void {
+    const a = this.a;
+    const i32 = a.i32;
+    if (inuse === 0 && i32[c.d + C_NR_PARTIAL]! >= c.minPartial) {
+      listDel(i32, a.metaW, c.d, pfn);
+      this.discardLocked(c, pfn);
+    } else if (prior === 0) {
+      listDel(i32, a.metaW, c.d, pfn);
+      listAdd(i32, a.metaW, c.d, false, pfn, true);
+    }
+  }
+
+  /**
+   * __kmem_cache_free_bulk of the objects in `objs` (a copy of sheaf slots), all
+   * `expect` (CACHED for a sheaf): one C_LOCK hold for the lot; each slab's list position
+   * changes once, when its first object comes back or its last. Objects whose state is
+   * not `expect` are skipped (counted in the return value's complement). Returns the
+   * number given back.
+   */
+  private freeBulk(c: Cache, objs: Int32Array, expect: number): number {
+    const a = this.a;
+    const i32 = a.i32;
+    let done = 0;
+    const n = objs.length;
+    lock(i32, c.d + C_LOCK);
+    for (let j = 0; j < n; j++) {
+      const obj = objs[j]!;
+      if (c.stateOf(obj) !== expect) continue;
+      const pfn = c.headPfn(obj);
+      const m = a.pm(pfn);
+      c.setState(obj, OS_FREE);
+      const prior = i32[m + P_FREELIST]!;
+      i32[(obj + c.fp) >> 2] = prior;
+      i32[m + P_FREELIST] = obj;
+      const inuse = --i32[m + P_INUSE];
+      if (prior === 0 || inuse === 0) this.placeAfterFree(c, pfn, prior, inuse);
+      done++;
+    }
+    unlock(i32, c.d + C_LOCK);
+    if (done > 0) this.barn.stat(c, ST_SHEAF_FLUSH, done);
+    return done;
+  }
+
+  /** sheaf_flush_unused: every object of detached sheaf `s` back to its slab; s is left empty. */
+  flushSheaf(c: Cache, s: number): void {
+    const i32 = this.a.i32;
+    const h = s >> 2;
+    const n = i32[h + SH_COUNT]!;
+    i32[h + SH_COUNT] = 0;
+    if (n > 0) this.freeBulk(c, i32.slice(h + (SH_HDR >> 2), h + (SH_HDR >> 2) + n), OS_CACHED);
+  }
+
+  /**
+   * sheaf_flush_main: the `count` oldest objects of record `rec`'s main sheaf go back to
+   * their slabs. They leave the sheaf first (copied out, the rest moved down, the top
+   * lowered), so a death during the bulk free loses them rather than leaving them both
+   * in the sheaf and on a slab.
+   */
+  private flushMain(c: Cache, rec: number, count: number): void {
+    const i32 = this.a.i32;
+    const base = i32[rec + R_SHEAF]! >> 2;
+    const n = i32[rec + R_SHEAF_TOP]! - base;
+    const k = Math.min(count, n);
+    if (k <= 0) return;
+    const objs = i32.slice(base, base + k);
+    i32.copyWithin(base, base + k, base + n);
+    i32[rec + R_SHEAF_TOP] = base + n - k;
+    this.freeBulk(c, objs, OS_CACHED);
+  }
+
+  /**
+   * kfree_bulk for one slab's run of kfree_rcu'd objects (kernel: build_detached_freelist
+   * + one do_slab_free): `n` objects of slab `pfn`, chained head..tail through their free
+   * pointers, all in state RCU, go back in one C_LOCK section, together with the caller's
+   * commit word (a kfree_rcu block's record count) and freed-objects counter, so a drainer
+   * that dies outside it leaves an exact count. False (nothing done) if any of them is not
+   * pending in kfree_rcu (a double kfreeRcu): the caller frees them one by one, with reports.
    */
   freeGroup(c: Cache, pfn: number, head: number, tail: number, n: number, commitW: number, commitV: number, countW: number): boolean {
     const a = this.a;
     const i32 = a.i32;
     const m = a.pm(pfn);
-    const rw = m + P_RFREE;
-    const tailW = (tail + c.fp) >> 2;
     lock(i32, c.d + C_LOCK);
-    let h = Atomics.load(i32, rw);
-    if ((h & FROZEN) !== 0) {
-      // Someone's cpu slab: one lock-free push of the whole chain. The slab cannot be
-      // unfrozen meanwhile: that needs the lock we hold. The commit goes first: a thread
-      // stopped between the two leaks this run rather than freeing it twice.
-      i32[commitW] = commitV;
-      i32[countW] += n;
-      for (;;) {
-        i32[tailW] = h & ~FROZEN;
-        const got = Atomics.compareExchange(i32, rw, h, head | FROZEN);
-        if (got === h) break;
-        h = got;
+    let o = head;
+    for (let j = 0; j < n; j++) {
+      if (c.stateOf(o) !== OS_RCU) {
+        unlock(i32, c.d + C_LOCK);
+        return false;
       }
-      i32[c.rec + R_FREE_REMOTE] += n;
-      unlock(i32, c.d + C_LOCK);
-      return true;
+      if (j + 1 < n) o = i32[(o + c.fp) >> 2]!;
     }
     const inuse = i32[m + P_INUSE]! - n;
     if (inuse < 0) {
@@ -346,235 +515,104 @@ export class SlabCore {
     }
     i32[commitW] = commitV;
     i32[countW] += n;
+    o = head;
+    for (let j = 0; j < n; j++) {
+      c.setState(o, OS_FREE);
+      if (j + 1 < n) o = i32[(o + c.fp) >> 2]!;
+    }
     const prior = i32[m + P_FREELIST]!;
-    i32[tailW] = prior;
+    i32[(tail + c.fp) >> 2] = prior;
     i32[m + P_FREELIST] = head;
     i32[m + P_INUSE] = inuse;
     i32[c.rec + R_FREE_SLOW] += n;
-    if (inuse === 0 && i32[c.d + C_NR_PARTIAL]! >= c.minPartial) {
-      listDel(i32, a.metaW, c.d, pfn);
-      this.discardLocked(c, pfn);
-    } else if (prior === 0) {
-      listDel(i32, a.metaW, c.d, pfn);
-      listAdd(i32, a.metaW, c.d, false, pfn, true);
-    }
+    this.placeAfterFree(c, pfn, prior, inuse);
     unlock(i32, c.d + C_LOCK);
     return true;
   }
 
-  // ------------------------------------------------------------- deactivate
-
-  /**
-   * deactivate_slab (under C_LOCK): unfreeze a cpu slab, merging the owner's cpu
-   * freelist and the remote list into the slab freelist, then put the slab where it
-   * belongs. Returns true if the slab was discarded.
-   */
-  deactivateLocked(c: Cache, pfn: number, cpuFreelist: number): boolean {
-    const a = this.a;
-    const i32 = a.i32;
-    const m = a.pm(pfn);
-    const remote = Atomics.exchange(i32, m + P_RFREE, 0) & ~FROZEN;
-    // Splice cpu freelist + remote list + (empty) slab freelist; count the free objects.
-    let head = 0;
-    let tail = 0;
-    let nfree = 0;
-    for (const list of [cpuFreelist, remote, i32[m + P_FREELIST]]) {
-      if (list === 0) continue;
-      if (tail === 0) head = list;
-      else i32[(tail + c.fp) >> 2] = list;
-      let o = list;
-      for (;;) {
-        nfree++;
-        const nx = i32[(o + c.fp) >> 2];
-        if (nx === 0 || nfree > c.objects) break;
-        o = nx;
-      }
-      tail = o;
-    }
-    if (nfree > c.objects) {
-      // A corrupted chain (user overwrote a free pointer of a free object): isolate the
-      // slab rather than hand out garbage (kernel: "Freechain corrupt", slab kept full).
-      i32[m + P_FREELIST] = 0;
-      i32[m + P_INUSE] = c.objects;
-      i32[m + P_OWNER] = 0;
-      listAdd(i32, a.metaW, c.d, true, pfn, false);
-      a.warn('slab-error', c.name, `Freechain corrupt`, `slab 0x${(pfn << PAGE_SHIFT).toString(16)} isolated: free list longer than the slab`);
-      return false;
-    }
-    i32[m + P_FREELIST] = head;
-    i32[m + P_INUSE] = c.objects - nfree;
-    i32[m + P_OWNER] = 0;
-    if (nfree === c.objects && i32[c.d + C_NR_PARTIAL] >= c.minPartial) {
-      this.discardLocked(c, pfn);
-      return true;
-    }
-    if (nfree > 0) listAdd(i32, a.metaW, c.d, false, pfn, remote !== 0);
-    else listAdd(i32, a.metaW, c.d, true, pfn, false);
-    return false;
-  }
-
   // ----------------------------------------------------------------- sheaves
 
-  /** Head pfn of the slab holding `ptr` (an object already validated as this cache's). */
-  private headPfn(ptr: number): number {
-    const i32 = this.a.i32;
-    const pfn = ptr >>> PAGE_SHIFT;
-    const m = this.a.pm(pfn);
-    return (i32[m + P_FLAGS]! & 15) === PK_TAIL ? i32[m + P_CACHE]! : pfn;
-  }
-
   /**
-   * The slow half of free_to_pcs, for a validated object of a sheaf cache: no sheaf yet
-   * (allocate one: kernel alloc_empty_sheaf, here a kmalloc'd array of u32), or the sheaf
-   * is full (flush its older half to the slabs: kernel sheaf_flush_main, in one batch
-   * instead of PCS_BATCH_MAX; there is no spare sheaf and no barn), then push. Returns
-   * false if the object must go to the slabs instead (the cache is being destroyed, the
-   * handle was, or no memory for a sheaf).
+   * Give back one CACHED object (from a ready kfree_rcu sheaf of record `rec`, ours or a
+   * dead thread's) to its slab, without counting it again (it was counted freed).
    */
-  freeToSheafSlow(c: Cache, pfn: number, ptr: number): boolean {
-    const a = this.a;
-    const i32 = a.i32;
-    const r = c.rec;
-    if (!c.allocOk()) return false; // destroy flushes sheaves; do not refill one
-    if (!this.ensureSheaf(c)) return false;
-    const sh = i32[r + R_SHEAF]!;
-    const base = sh >> 2;
-    let n = i32[r + R_SHEAF_TOP]! - base;
-    // The fast path checks only the top; here the whole sheaf is cheap enough to scan.
-    if (ptr === i32[r + R_FREELIST]) {
-      a.reportDoubleFree(c, ptr);
-      return true;
-    }
-    for (let k = 0; k < n; k++) {
-      if (i32[base + k] === ptr) {
-        a.reportDoubleFree(c, ptr);
-        return true;
-      }
-    }
-    if (n >= c.sheafCap) {
-      this.drainSheaf(c, r, Math.max(1, n >> 1));
-      n = i32[r + R_SHEAF_TOP]! - base;
-    }
-    i32[base + n] = ptr;
-    i32[r + R_SHEAF_TOP] = base + n + 1;
-    i32[r + R_FREE_SLOW]++;
-    void pfn;
-    return true;
+  freeUncounted(c: Cache, _rec: number, obj: number): void {
+    this.freeToSlab(c, obj, OS_CACHED, false, false);
   }
 
-  /**
-   * Give the `count` oldest objects (the bottom) of record `rec`'s sheaf back to their
-   * slabs (kernel: sheaf_flush_unused / __kmem_cache_free_bulk). They were counted as freed
-   * when they entered the sheaf, so nothing is counted again. An object of the record's
-   * own cpu slab goes onto its cpu freelist (the record is ours or a dead thread's: no
-   * one else touches it); the others take __slab_free (freeSlow).
-   */
-  private drainSheaf(c: Cache, rec: number, count: number): void {
-    const i32 = this.a.i32;
-    const base = i32[rec + R_SHEAF]! >> 2;
-    const n = i32[rec + R_SHEAF_TOP]! - base;
-    const k = Math.min(count, n);
-    // Take them out of the sheaf first: a report raised below must not find them there.
-    const objs = i32.slice(base, base + k);
-    i32.copyWithin(base, base + k, base + n);
-    i32[rec + R_SHEAF_TOP] = base + n - k;
-    for (let j = 0; j < k; j++) this.freeUncounted(c, rec, objs[j]!);
-  }
-
-  /** Empty record `rec`'s sheaf into the slabs and free the sheaf itself (kernel: pcs_flush_all). */
-  private dropSheaf(c: Cache, rec: number): void {
-    const i32 = this.a.i32;
-    const sh = i32[rec + R_SHEAF]!;
-    if (sh === 0) return;
-    this.drainSheaf(c, rec, i32[rec + R_SHEAF_TOP]! - (sh >> 2));
-    i32[rec + R_SHEAF] = 0;
-    i32[rec + R_SHEAF_TOP] = 0;
-    i32[rec + R_SHEAF_LIM] = 0;
-    this.a.kfree(sh);
-  }
-
-  /** True while record `rec` holds anything a flush must give back: a cpu slab, a sheaf, ready kfree_rcu sheaves. */
+  /** True while record `rec` holds anything a flush must give back: sheaves, ready kfree_rcu sheaves. */
   recordHolds(rec: number): boolean {
     const i32 = this.a.i32;
-    return i32[rec + R_SLAB] !== 0 || i32[rec + R_SHEAF] !== 0 || i32[rec + R_RCU_READY] !== 0;
+    return i32[rec + R_SHEAF_TOP] !== 0 || i32[rec + R_SHEAF] !== 0 || i32[rec + R_SPARE] !== 0 || i32[rec + R_RCU_READY] !== 0;
   }
 
-  // kfree edit: helpers for the kfree_rcu sheaves (src/kfree/index.ts).
-
   /**
-   * Make sure record c.rec has a main sheaf (as freeToSheafSlow allocates it). False if
-   * none can be had or the cache stopped accepting allocations meanwhile.
+   * Make sure record c.rec has a main sheaf (kfree edit: the ready kfree_rcu sheaves
+   * refill it). False if none can be had or the cache stopped accepting allocations.
    */
   ensureSheaf(c: Cache): boolean {
-    const a = this.a;
-    const i32 = a.i32;
+    const i32 = this.a.i32;
     const r = c.rec;
-    if (i32[r + R_SHEAF] !== 0) return true;
-    const p = a.kmalloc(c.sheafCap * 4);
-    if (p === 0) return false;
-    // kmalloc may have served requests (a flush of this very record): look again.
-    if (!c.allocOk() || i32[r + R_SHEAF] !== 0) {
-      a.kfree(p);
-      return c.allocOk() && i32[r + R_SHEAF] !== 0;
+    if (i32[r + R_SHEAF_TOP] !== 0) return true;
+    if (!c.allocOk() || c.sheafCap === 0) return false;
+    const s = this.barn.takeEmpty(c) || this.sheaves.alloc(c);
+    if (s === 0) return false;
+    if (!c.allocOk() || i32[r + R_SHEAF_TOP] !== 0) {
+      this.stashEmpty(c, s);
+      return c.allocOk() && i32[r + R_SHEAF_TOP] !== 0;
     }
-    i32[r + R_SHEAF] = p;
-    i32[r + R_SHEAF_TOP] = p >> 2;
-    i32[r + R_SHEAF_LIM] = (p >> 2) + c.sheafCap;
+    this.sheaves.attachMain(c, s);
     return true;
   }
 
-  /**
-   * Give back one object already counted as freed (from a sheaf-like cache of record
-   * `rec`, ours or a dead thread's) to its slab: onto the record's cpu freelist if it is
-   * the record's cpu slab, else __slab_free without counting (as drainSheaf does).
-   */
-  freeUncounted(c: Cache, rec: number, obj: number): void {
-    const i32 = this.a.i32;
-    const pfn = this.headPfn(obj);
-    if (pfn === i32[rec + R_SLAB]) {
-      i32[(obj + c.fp) >> 2] = i32[rec + R_FREELIST]!;
-      i32[rec + R_FREELIST] = obj;
-    } else {
-      this.freeSlow(c, pfn, obj, false);
-    }
-  }
-
-  /** Flush this thread's cpu slab and sheaf of cache `c` (kernel: flush_cpu_slab). */
+  /** Flush this thread's sheaves of cache `c` (kernel: pcs_flush_all). */
   flushCpu(c: Cache): void {
     this.flushRecord(c, c.rec);
   }
 
   /**
-   * Flush the sheaf and the cpu slab held in cpu record `rec` (this thread's own, or a
-   * dead thread's): kernel flush_cpu_slab, which does pcs_flush_all then flush_slab. The
-   * sheaf goes first so objects of the cpu slab land on its freelist before deactivation.
+   * pcs_flush_all for record `rec` (this thread's own, or a dead thread's): ready
+   * kfree_rcu sheaves, the spare and the main sheaf go back to the slabs and their
+   * storage is freed. Each sheaf leaves the record before it is flushed.
    */
   flushRecord(c: Cache, rec: number): void {
-    if (this.a.i32[rec + R_RCU_READY] !== 0) this.a.kfreeRcuImpl.dropReady(c, rec); // kfree edit
-    if (this.a.i32[rec + R_SHEAF] !== 0) this.dropSheaf(c, rec);
-    this.deactivateRecord(c, rec);
+    const a = this.a;
+    const i32 = a.i32;
+    if (i32[rec + R_RCU_READY] !== 0) a.kfreeRcuImpl.dropReady(c, rec); // kfree edit
+    const spare = i32[rec + R_SPARE]!;
+    if (spare !== 0) {
+      i32[rec + R_SPARE] = 0;
+      this.flushSheaf(c, spare);
+      this.sheaves.free(c, spare);
+    }
+    const main = this.sheaves.detachRecordMain(c, rec);
+    if (main !== 0) {
+      this.flushSheaf(c, main);
+      this.sheaves.free(c, main);
+    }
+    Atomics.store(i32, rec + R_FLUSH, 0);
   }
 
-  /** Deactivate the cpu slab of record `rec`, leaving its sheaf alone (kernel: flush_slab). */
-  private deactivateRecord(c: Cache, rec: number): void {
+  /** barn_shrink: every sheaf of the cache's barn back to the slabs, storage freed. Returns objects flushed. */
+  shrinkBarn(c: Cache): number {
     const i32 = this.a.i32;
-    const pfn = i32[rec + R_SLAB];
-    if (pfn === 0) return;
-    const fl = i32[rec + R_FREELIST];
-    i32[rec + R_SLAB] = 0;
-    i32[rec + R_FREELIST] = 0;
-    lock(i32, c.d + C_LOCK);
-    this.deactivateLocked(c, pfn, fl);
-    unlock(i32, c.d + C_LOCK);
-    Atomics.store(i32, rec + R_FLUSH, 0);
+    let n = 0;
+    for (;;) {
+      const s = this.barn.takeFull(c, false) || this.barn.takeEmpty(c);
+      if (s === 0) break;
+      n += i32[(s >> 2) + SH_COUNT]!;
+      this.flushSheaf(c, s);
+      this.sheaves.free(c, s);
+    }
+    return n;
   }
 
   // ---------------------------------------------------------------- discard
 
   /**
-   * discard_slab (under C_LOCK): the pages go back to the buddy allocator, or, for
-   * SLAB_TYPESAFE_BY_RCU, onto the cache's deferred list until a grace period has passed
-   * (kernel: call_rcu(&slab->rcu_head, rcu_free_slab)).
+   * discard_slab (under C_LOCK, the slab already off its list): the pages go back to the
+   * buddy allocator, or, for SLAB_TYPESAFE_BY_RCU, onto the cache's deferred list until a
+   * grace period has passed (kernel: call_rcu(&slab->rcu_head, rcu_free_slab)).
    */
   discardLocked(c: Cache, pfn: number): void {
     const a = this.a;
@@ -582,24 +620,22 @@ export class SlabCore {
     const m = a.pm(pfn);
     i32[c.d + C_NR_SLABS]--;
     i32[c.d + C_FREE_SLAB]++;
-    i32[m + P_OWNER] = 0;
     i32[m + P_FREELIST] = 0;
     if (c.typesafeByRcu) {
       i32[m + P_INUSE] = a.rcu.startPoll();
-      i32[m + P_NEXT] = i32[c.d + C_RCU_PENDING];
+      i32[m + P_NEXT] = i32[c.d + C_RCU_PENDING]!;
       i32[c.d + C_RCU_PENDING] = pfn;
       Atomics.store(i32, m + P_FLAGS, PK_RCU_FREE | (c.order << 4));
       return;
     }
-    i32[m + P_FLAGS] = 0;
     a.pages.free(pfn, c.order);
   }
 
   /**
-   * Return TYPESAFE_BY_RCU slabs whose grace period has completed (all of them after a
-   * synchronize when `wait`). Returns the number of slabs freed.
+   * Return TYPESAFE_BY_RCU slabs whose grace period has completed. Never waits (destroy
+   * waits for the grace period asynchronously first). Returns the number of slabs freed.
    */
-  reapRcuSlabs(c: Cache, wait: boolean): number {
+  reapRcuSlabs(c: Cache, wait = false): number {
     const a = this.a;
     const i32 = a.i32;
     if (!c.typesafeByRcu || i32[c.d + C_RCU_PENDING] === 0) return 0;
@@ -607,14 +643,13 @@ export class SlabCore {
     lock(i32, c.d + C_LOCK);
     let freed = 0;
     let prevW = c.d + C_RCU_PENDING;
-    for (let p = i32[prevW]; p !== 0; ) {
+    for (let p = i32[prevW]!; p !== 0; ) {
       const m = a.pm(p);
-      const next = i32[m + P_NEXT];
-      if (wait || a.rcu.pollState(i32[m + P_INUSE])) {
+      const next = i32[m + P_NEXT]!;
+      if (wait || a.rcu.pollState(i32[m + P_INUSE]!)) {
         i32[prevW] = next;
         i32[m + P_NEXT] = 0;
         i32[m + P_INUSE] = 0;
-        i32[m + P_FLAGS] = 0;
         a.pages.free(p, c.order);
         freed++;
       } else {
@@ -628,21 +663,30 @@ export class SlabCore {
 
   // ----------------------------------------------------------------- shrink
 
-  /** kmem_cache_shrink: flush our cpu slab, free every empty slab. Returns slabs freed. */
+  /**
+   * kmem_cache_shrink: flush our sheaves and the barn, free every empty slab. Returns the
+   * slabs freed, counting those the flushes themselves discarded (C_FREE_SLAB before and
+   * after; for SLAB_TYPESAFE_BY_RCU a discarded slab waits for its grace period).
+   */
   shrink(c: Cache): number {
+    const i32 = this.a.i32;
+    const before = Atomics.load(i32, c.d + C_FREE_SLAB);
     this.flushCpu(c);
-    return this.discardEmpty(c) + this.reapRcuSlabs(c, false);
+    this.shrinkBarn(c);
+    this.discardEmpty(c);
+    this.reapRcuSlabs(c);
+    return (Atomics.load(i32, c.d + C_FREE_SLAB) - before) | 0;
   }
 
-  /** Free every empty partial slab (under its own C_LOCK). */
+  /** Free every empty partial slab (under its own C_LOCK). Returns slabs freed. */
   discardEmpty(c: Cache): number {
     const a = this.a;
     const i32 = a.i32;
     lock(i32, c.d + C_LOCK);
     let n = 0;
-    for (let p = i32[c.d + C_PARTIAL_HEAD]; p !== 0; ) {
+    for (let p = i32[c.d + C_PARTIAL_HEAD]!; p !== 0; ) {
       const m = a.pm(p);
-      const next = i32[m + P_NEXT];
+      const next = i32[m + P_NEXT]!;
       if (i32[m + P_INUSE] === 0) {
         listDel(i32, a.metaW, c.d, p);
         this.discardLocked(c, p);
@@ -658,7 +702,7 @@ export class SlabCore {
   isSlabOf(c: Cache, pfn: number): boolean {
     const i32 = this.a.i32;
     const m = this.a.pm(pfn);
-    return (i32[m + P_FLAGS] & 15) === PK_SLAB && i32[m + P_CACHE] === c.idx;
+    return (i32[m + P_FLAGS]! & 15) === PK_SLAB && i32[m + P_CACHE] === c.idx;
   }
 
   /** Descriptor released? (handles compare generations) */
@@ -667,4 +711,3 @@ export class SlabCore {
     return i32[c.d + C_GEN] !== c.gen || i32[c.d + C_STATE] === CS_FREE;
   }
 }
-

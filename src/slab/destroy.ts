@@ -213,6 +213,7 @@ export class Destroyer {
    */
   private shutdown(h: Cache): boolean {
     const a = this.a;
+    a.slab.shrinkBarn(h); // barn_shrink: the barn's sheaves hold objects of live slabs
     a.slab.discardEmpty(h);
     return Atomics.load(a.i32, h.d + C_NR_SLABS) === 0;
   }

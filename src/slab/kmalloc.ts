@@ -48,6 +48,11 @@ export class Kmalloc {
     for (const size of KMALLOC_SIZES) this.a.registry.create(kmallocName(size), { size }, SLAB_KMALLOC);
   }
 
+  /** @internal The kmalloc cache that serves `size` bytes (size <= KMALLOC_MAX_CACHE_SIZE). */
+  cacheFor(size: number): Cache {
+    return this.handle(kmallocIndex(size));
+  }
+
   private handle(i: number): Cache {
     let h = this.handles[i];
     if (!h) {

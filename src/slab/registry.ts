@@ -14,16 +14,17 @@ import {
   SLAB_NO_MERGE, SLAB_PANIC, SLAB_TYPESAFE_BY_RCU,
 } from '../flags.js';
 import {
-  C_ALIGN, C_ALLOC_OK, C_ALLOC_SLAB, C_CTOR_NAME, C_CTOR_NAME_LEN, C_DESTROY_SEQ, C_FLAGS, C_FOLD_ALLOCS, C_FOLD_FREES,
-  C_FREE_SLAB, C_FULL_HEAD, C_FULL_TAIL, C_GEN, C_HAS_CTOR, C_INUSE, C_KFREE_PENDING, C_KMALLOC, C_MIN_PARTIAL, C_NAME,
+  C_ALIGN, C_ALLOC_OK, C_ALLOC_SLAB, C_CTOR_NAME, C_CTOR_NAME_LEN, C_FLAGS, C_FOLD_ALLOCS, C_FOLD_FREES,
+  C_FREE_SLAB, C_FULL_HEAD, C_FULL_TAIL, C_GEN, C_HAS_CTOR, C_INUSE, C_KMALLOC, C_MIN_PARTIAL, C_NAME,
   C_NAME_LEN, C_NR_PARTIAL, C_NR_SLABS, C_OBJECT_SIZE, C_OBJECTS, C_OFFSET, C_ORDER, C_ORIG_SIZE_OFF, C_PARTIAL_HEAD,
-  C_PARTIAL_TAIL, C_RCU_PENDING, C_RED_LEFT_PAD, C_REFCOUNT, C_SEQ, C_SHEAF_CAP, C_SIZE, C_KF_INV, C_KF_MASK, C_KF_PAD, C_KF_SIZE, C_KF_SPAN, C_STATE, C_TRACK_OFF, CPU_REC_BYTES,
+  C_PARTIAL_TAIL, C_RCU_PENDING, C_RED_LEFT_PAD, C_REFCOUNT, C_SEQ, C_SHEAF_CAP, C_SIZE, C_KF_INV, C_KF_MASK, C_KF_PAD, C_KF_SIZE, C_KF_SPAN, C_STATE, C_TRACK_OFF, CPU_REC_BYTES, CACHE_BYTES, C_BARN_LOCK, C_SHEAF_EXPLICIT,
   CS_FREE, CS_LIVE, H_CACHE_SEQ, H_SLAB_MUTEX, MAX_NAME, N_CACHE, N_CGEN, N_CHARS, N_LEN, N_STATE, NAME_BYTES,
   PAGE_SIZE, MAX_ORDER,
 } from '../layout.js';
 import { lock, unlock } from '../sync/mutex.js';
 import { Cache, strideReciprocal, type CacheGeometry, type Ctor } from './cache.js';
-import { calculateAlignment, calculateOrder, calculateSizes, minPartial, orderObjects, WORD } from './sizes.js';
+import { calculateAlignment, calculateOrder, calculateSizes, minPartial, orderObjects, sheafCapacityFor, WORD } from './sizes.js';
+import { writeStateGeometry } from './objstate.js';
 import { debugFlagsFor } from '../debug/options.js';
 
 export interface CacheOptions {
@@ -36,10 +37,12 @@ export interface CacheOptions {
   /** Constructor run once per object when a slab is created (in the thread that creates the slab). */
   ctor?: Ctor;
   /**
-   * Objects per percpu sheaf (kernel: kmem_cache_args.sheaf_capacity), 0..255, default 0
-   * (none). Each thread then keeps up to this many freed objects of the cache in an array
-   * and allocates from it first. A cache with sheaves never merges (SLAB_NO_MERGE is set).
-   * Ignored (0) for debug caches and when frees go through the quarantine.
+   * At least this many objects per percpu sheaf (kernel: kmem_cache_args.sheaf_capacity),
+   * 0..255. Every cache has sheaves (Linux 7.0), sized by object size (60 / 28 / 12 / 4
+   * objects below 256 B / 1 KiB / 4 KiB / above): each thread allocates from and frees
+   * into its own sheaves, and whole sheaves move between threads through the cache's barn.
+   * Giving a capacity makes the cache unmergeable (SLAB_NO_MERGE), as in the kernel.
+   * Debug caches and caches whose frees go through the quarantine have no sheaves.
    */
   sheafCapacity?: number;
 }
@@ -194,9 +197,11 @@ export class Registry {
     // do_kmem_cache_create: sheaves only without SLAB_DEBUG_FLAGS; here also not when every
     // free must reach the quarantine (arena quarantineBytes, not TYPESAFE_BY_RCU).
     const quarantined = this.a.options.quarantineBytes > 0 && (flags & SLAB_TYPESAFE_BY_RCU) === 0;
-    const sheafCapacity = flags & SLAB_DEBUG_FLAGS || quarantined ? 0 : sheafReq;
     const layout = calculateSizes(flags, size, calculateAlignment(flags, align, size), ctor !== undefined);
-    const order = calculateOrder(layout.size, this.a.layout.maxThreads);
+    const sheafCapacity = flags & SLAB_DEBUG_FLAGS || quarantined ? 0 : sheafCapacityFor(layout.size, sheafReq);
+    let order = calculateOrder(layout.size, this.a.layout.maxThreads);
+    // One state byte per object may not fit next to a single page-sized object.
+    while (order >= 0 && order < MAX_ORDER && orderObjects(order, layout.size) < 1) order++;
     const objects = order < 0 || order > MAX_ORDER ? 0 : orderObjects(order, layout.size);
     if (order < 0 || order > MAX_ORDER || objects < 1) {
       const err = `slabrcu: createCache('${name}'): object size ${size} is too large (stride ${layout.size} needs more than order ${MAX_ORDER} pages)`;
@@ -231,7 +236,7 @@ export class Registry {
       const d = a.descW(idx);
       const gen = (i32[d + C_GEN]! + 1) | 0;
       // Zero the descriptor (but its lock word) and every thread's cpu record for it.
-      for (let k = 0; k < 128; k++) if (k < 16 || k > 31) i32[d + k] = 0;
+      for (let k = 0; k < CACHE_BYTES >> 2; k++) if ((k < 16 || k > 31) && k !== C_BARN_LOCK) i32[d + k] = 0;
       for (let s = 0; s < a.layout.maxThreads; s++) {
         const r = a.recW(s, idx);
         for (let k = 0; k < CPU_REC_BYTES >> 2; k++) i32[r + k] = 0;
@@ -253,14 +258,14 @@ export class Registry {
       i32[d + C_HAS_CTOR] = ctor ? 1 : 0;
       i32[d + C_KMALLOC] = flags & SLAB_KMALLOC ? 1 : 0;
       i32[d + C_SHEAF_CAP] = sheafCapacity;
+      i32[d + C_SHEAF_EXPLICIT] = sheafReq > 0 ? 1 : 0;
+      writeStateGeometry(i32, d, a.metaW, layout.size, order, objects);
       i32[d + C_KF_MASK] = (layout.size & (layout.size - 1)) === 0 ? layout.size - 1 : -1;
       i32[d + C_KF_SPAN] = objects * layout.size;
       i32[d + C_KF_PAD] = layout.redLeftPad;
       i32[d + C_KF_SIZE] = layout.size;
       a.f64[(d + C_KF_INV) >> 1] = strideReciprocal(layout.size, objects);
       i32[d + C_SEQ] = ++i32[H_CACHE_SEQ];
-      for (const w of [C_PARTIAL_HEAD, C_PARTIAL_TAIL, C_NR_PARTIAL, C_NR_SLABS, C_FULL_HEAD, C_FULL_TAIL, C_ALLOC_SLAB,
-        C_FREE_SLAB, C_FOLD_ALLOCS, C_FOLD_FREES, C_RCU_PENDING, C_KFREE_PENDING, C_DESTROY_SEQ]) i32[d + w] = 0;
       i32[d + C_NAME_LEN] = name.length;
       this.writeStr(d + C_NAME, name);
       const cname = ctor ? (ctor.name || 'anonymous').slice(0, 32) : '';
@@ -297,7 +302,7 @@ export class Registry {
       const d = this.a.descW(idx);
       if (i32[d + C_STATE] !== CS_LIVE) continue; // a dying cache is never merged into
       const sf = i32[d + C_FLAGS]!;
-      if (sf & SLAB_NEVER_MERGE || i32[d + C_HAS_CTOR] || sf & SLAB_KMALLOC || i32[d + C_SHEAF_CAP]) continue;
+      if (sf & SLAB_NEVER_MERGE || i32[d + C_HAS_CTOR] || sf & SLAB_KMALLOC || i32[d + C_SHEAF_EXPLICIT]) continue;
       const ssize = i32[d + C_SIZE]!;
       if (sz > ssize) continue;
       if ((flags & SLAB_MERGE_SAME) !== (sf & SLAB_MERGE_SAME)) continue;

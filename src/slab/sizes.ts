@@ -102,9 +102,32 @@ export function calculateSizes(flags: number, objectSize: number, align: number,
   return { objectSize, size, align, inuse, offset, redLeftPad, trackOffset, origSizeOffset, freeptrOutside, objectPoison };
 }
 
-/** order_objects(order, size). */
+/**
+ * Strides from which a slab's object states live in its pages' metadata (8 bytes per
+ * page, enough for 8 objects a page) rather than at the slab's end: at 512 B and up one
+ * byte per object at the end would cost a whole object per slab for power-of-two sizes.
+ */
+export const STATE_IN_META_MIN = 512;
+
+/**
+ * order_objects(order, size), less the object-state bytes: below STATE_IN_META_MIN each
+ * object also needs one state byte at the end of its slab.
+ */
 export function orderObjects(order: number, size: number): number {
-  return Math.floor((PAGE_SIZE << order) / size);
+  const per = size >= STATE_IN_META_MIN ? size : size + 1;
+  return Math.floor((PAGE_SIZE << order) / per);
+}
+
+/**
+ * calculate_sheaf_capacity: 0 for debug caches and quarantined frees, else by stride
+ * (4 / 12 / 26 / 60 below PAGE_SIZE / 1024 / 256), grown to fill the sheaf's kmalloc
+ * bucket (header SH_HDR = 16 bytes + 4 per object), then at least what was asked for.
+ */
+export function sheafCapacityFor(size: number, requested: number): number {
+  const base = size >= PAGE_SIZE ? 4 : size >= 1024 ? 12 : size >= 256 ? 26 : 60;
+  let bucket = 32;
+  while (bucket < 16 + 4 * base) bucket <<= 1;
+  return Math.max((bucket - 16) >> 2, requested);
 }
 
 function calcSlabOrder(size: number, minOrder: number, maxOrder: number, fract: number): number {

@@ -16,7 +16,8 @@ import {
 import {
   C_ALLOC_SLAB, C_FLAGS, C_FOLD_ALLOCS, C_FOLD_EVENTS, C_FOLD_FREES, C_FREE_SLAB, C_LOCK, C_NR_PARTIAL, C_NR_SLABS,
   C_PARTIAL_HEAD, C_REFCOUNT, C_STATE, P_INUSE, P_NEXT, R_ALLOC_FAST, R_ALLOC_SLOW, R_FREE_FAST, R_FREE_REMOTE,
-  R_FREE_SLOW, R_SLAB,
+  R_FREE_SLOW, C_ST_BASE, ST_BARN_GET, ST_BARN_GET_FAIL, ST_BARN_PUT, ST_BARN_PUT_FAIL, ST_SHEAF_ALLOC, ST_SHEAF_FLUSH,
+  ST_SHEAF_FREE, ST_SHEAF_REFILL, C_NR_FULL, C_NR_EMPTY,
 } from '../layout.js';
 import { lock, unlock } from '../sync/mutex.js';
 import { CACHE_STATE_NAMES } from './cache.js';
@@ -59,6 +60,26 @@ export interface CacheStats {
   kfree_rcu_pending: number;
   /** Objects per percpu sheaf (sysfs sheaf_capacity); 0 = no sheaves. */
   sheaf_capacity: number;
+  /** Objects moved from slabs into sheaves (sysfs sheaf_refill). */
+  sheaf_refill: number;
+  /** Objects moved from sheaves back to slabs (sysfs sheaf_flush). */
+  sheaf_flush: number;
+  /** Sheaves allocated (sysfs sheaf_alloc). */
+  sheaf_alloc: number;
+  /** Sheaves freed (sysfs sheaf_free). */
+  sheaf_free: number;
+  /** Full sheaves taken from the barn (sysfs barn_get). */
+  barn_get: number;
+  /** Times the barn had no full sheaf to give (sysfs barn_get_fail). */
+  barn_get_fail: number;
+  /** Full sheaves put into the barn (sysfs barn_put). */
+  barn_put: number;
+  /** Full sheaves the barn could not take (MAX_FULL_SHEAVES; sysfs barn_put_fail). */
+  barn_put_fail: number;
+  /** Full sheaves in the barn now. */
+  barn_full: number;
+  /** Empty sheaves in the barn now. */
+  barn_empty: number;
 }
 
 export interface CacheCounts {
@@ -90,7 +111,6 @@ export function cacheCounts(a: Arena, idx: number, objectsPerSlab: number): Cach
     freeFast += i32[r + R_FREE_FAST]! >>> 0;
     freeRemote += i32[r + R_FREE_REMOTE]! >>> 0;
     freeSlow += i32[r + R_FREE_SLOW]! >>> 0;
-    if (i32[r + R_SLAB] !== 0) cpuSlabs++;
   }
   const active = allocFast + allocSlow + (Atomics.load(i32, d + C_FOLD_ALLOCS) >>> 0) -
     (freeFast + freeRemote + freeSlow + (Atomics.load(i32, d + C_FOLD_FREES) >>> 0));
@@ -120,6 +140,7 @@ export function cacheStats(a: Arena, idx: number): CacheStats {
   const f = i32[d + C_FLAGS]!;
   const bit = (x: number): 0 | 1 => ((f & x) !== 0 ? 1 : 0);
   const refcount = i32[d + C_REFCOUNT]!;
+  const st = (k: number): number => Atomics.load(i32, d + C_ST_BASE + k) >>> 0;
   return {
     name: g.name,
     state: CACHE_STATE_NAMES[i32[d + C_STATE]!] ?? 'live',
@@ -154,6 +175,16 @@ export function cacheStats(a: Arena, idx: number): CacheStats {
     free_slab: i32[d + C_FREE_SLAB]!,
     kfree_rcu_pending: Math.max(0, a.kfreeRcuImpl.pendingForCache(idx)),
     sheaf_capacity: g.sheafCapacity,
+    sheaf_refill: st(ST_SHEAF_REFILL),
+    sheaf_flush: st(ST_SHEAF_FLUSH),
+    sheaf_alloc: st(ST_SHEAF_ALLOC),
+    sheaf_free: st(ST_SHEAF_FREE),
+    barn_get: st(ST_BARN_GET),
+    barn_get_fail: st(ST_BARN_GET_FAIL),
+    barn_put: st(ST_BARN_PUT),
+    barn_put_fail: st(ST_BARN_PUT_FAIL),
+    barn_full: Math.max(0, Atomics.load(i32, d + C_NR_FULL)),
+    barn_empty: Math.max(0, Atomics.load(i32, d + C_NR_EMPTY)),
   };
 }
 

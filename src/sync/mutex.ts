@@ -76,25 +76,34 @@ export function tryLock(i32: Int32Array, w: number): boolean {
 export const LOCK_LEASE_MS = 10_000;
 let onBroken: ((owner: number, word: number) => void) | undefined;
 
-/** Called when a waiter breaks a lock whose owner held it past LOCK_LEASE_MS. */
+/**
+ * Called when a waiter breaks a lock whose owner held it past LOCK_LEASE_MS, *while the
+ * waiter holds it*: the handler repairs what the lock protects (src/arena/repair) before
+ * anyone else can see it; the waiter then goes on as the lock's owner.
+ */
 export function setBrokenLockHandler(fn: (owner: number, word: number) => void): void {
   onBroken = fn;
 }
 
-function breakIfStale(i32: Int32Array, w: number, c: number, since: { owner: number; t: number }): void {
+/** True if the lease ran out and this thread took the lock over (the caller then owns it). */
+function breakIfStale(i32: Int32Array, w: number, c: number, since: { owner: number; t: number }): boolean {
   const owner = c >>> 1;
   const now = Date.now();
   if (owner !== since.owner) {
     since.owner = owner;
     since.t = now;
-    return;
+    return false;
   }
-  if (now - since.t < LOCK_LEASE_MS) return;
-  if (Atomics.compareExchange(i32, w, c, 0) === c) {
-    Atomics.notify(i32, w);
-    onBroken?.(owner, w);
-  }
+  if (now - since.t < LOCK_LEASE_MS) return false;
   since.t = now;
+  // Keep the waiter bit: others may sleep on the word; our unlock wakes them.
+  if (Atomics.compareExchange(i32, w, c, MINE | 1) !== c) return false;
+  try {
+    onBroken?.(owner, w);
+  } catch {
+    /* a repair that throws still leaves the lock ours; the caller goes on */
+  }
+  return true;
 }
 
 /**
@@ -107,7 +116,7 @@ function contendedStep(i32: Int32Array, w: number, since: { owner: number; t: nu
     // We may have been woken with others still asleep: keep the waiter bit.
     return Atomics.compareExchange(i32, w, 0, MINE | 1) === 0 ? 0 : -1;
   }
-  breakIfStale(i32, w, c, since);
+  if (breakIfStale(i32, w, c, since)) return 0;
   if ((c & 1) === 0) {
     if (Atomics.compareExchange(i32, w, c, c | 1) !== c) return -1;
     c |= 1;
@@ -157,6 +166,17 @@ export function withLock<T>(i32: Int32Array, w: number, fn: () => T): T {
 /** Owner token of a held lock, 0 if free. */
 export function lockOwner(i32: Int32Array, w: number): number {
   return Atomics.load(i32, w) >>> 1;
+}
+
+/**
+ * Take the lock over from the (dead) thread with `token` if it holds it: afterwards the
+ * calling thread owns the lock (waiter bit kept), repairs what it protects, and unlocks.
+ * Returns true if it took it.
+ */
+export function takeOverIfOwner(i32: Int32Array, w: number, token: number): boolean {
+  const c = Atomics.load(i32, w);
+  if (c === 0 || c >>> 1 !== token) return false;
+  return Atomics.compareExchange(i32, w, c, MINE | 1) === c;
 }
 
 /**
