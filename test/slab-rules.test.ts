@@ -69,18 +69,22 @@ test('caches get the kernel alignment and object stride (s->size = ALIGN(total, 
  *   min_objects = 4 * (fls(nr_cpus) + 1); max_objects = max(order_objects(3, size), 1);
  *   min_objects = min(min_objects, max_objects); min_order = get_order(min_objects * size);
  *   first order in [min_order, 3] with (4096 << order) % size <= (4096 << order) / f for f = 16, 8, 4, 2;
- *   else get_order(size). objs_per_slab = (4096 << order) / size.
+ *   else get_order(size).
+ * objs_per_slab (7.0 design here): strides below 512 keep one object-state byte per object at
+ * the slab end, so objs = floor((4096 << order) / (size + 1)); from 512 on floor((4096 << order) / size).
+ * (For strides < 512, order_objects(3, size) >= 32768 / 512 = 64 > 32: min_objects stays 32, the
+ * orders are those of the classic formula.)
  * min_partial = clamp(ilog2(size) / 2, 5, 10).
  */
 test('slab order, objs_per_slab and min_partial follow calculate_order with nr_cpus = maxThreads (64)', () => {
   const a = Arena.create({ bytes: 8 * MiB }); // maxThreads 64: fls(64) = 7, min_objects = 32
   const cases: [number, number, number, number][] = [
     // stride, order, objs_per_slab, min_partial
-    [24, 0, 170, 5], // 32*24 = 768 -> order 0; 4096 % 24 = 16 <= 256
-    [104, 0, 39, 5], // 32*104 = 3328 -> order 0; 4096 % 104 = 40 <= 256
-    [128, 0, 32, 5], // 32*128 = 4096 -> order 0; rem 0
-    [400, 2, 40, 5], // 32*400 = 12800 -> order 2; 16384 % 400 = 384 <= 1024
-    [520, 3, 63, 5], // 16640 -> order 3; 32768 % 520 = 8
+    [24, 0, 163, 5], // 32*24 = 768 -> order 0; 4096 % 24 = 16 <= 256; 4096 / 25 = 163
+    [104, 0, 39, 5], // 32*104 = 3328 -> order 0; 4096 % 104 = 40 <= 256; 4096 / 105 = 39
+    [128, 0, 31, 5], // 32*128 = 4096 -> order 0; rem 0; 4096 / 129 = 31
+    [400, 2, 40, 5], // 32*400 = 12800 -> order 2; 16384 % 400 = 384 <= 1024; 16384 / 401 = 40
+    [520, 3, 63, 5], // 16640 -> order 3; 32768 % 520 = 8; >= 512: 32768 / 520 = 63
     [704, 3, 46, 5], // 32*704 = 22528 -> order 3; 32768 % 704 = 384 <= 2048
     [3000, 3, 10, 5], // max_objects 10 -> 30000 -> order 3; 2768 > 2048 (f=16), <= 4096 (f=8)
     [4096, 3, 8, 6], // max_objects 8 -> order 3, rem 0; ilog2(4096)/2 = 6
@@ -109,7 +113,7 @@ test('slab order, objs_per_slab and min_partial follow calculate_order with nr_c
 test('slab order uses nr_cpus = maxThreads: maxThreads 4 gives min_objects 16', () => {
   const a = Arena.create({ bytes: 4 * MiB, maxThreads: 4 }); // fls(4) = 3 -> min_objects = 16
   const cases: [number, number, number][] = [
-    [400, 1, 20], // 16*400 = 6400 -> order 1; 8192 % 400 = 192 <= 512
+    [400, 1, 20], // 16*400 = 6400 -> order 1; 8192 % 400 = 192 <= 512; 8192 / 401 = 20
     [704, 2, 23], // 11264 -> order 2; 16384 % 704 = 192 <= 1024
     [1024, 2, 16], // 16384 -> order 2, rem 0
     [3000, 3, 10], // max_objects 10 -> 30000 -> order 3
@@ -124,21 +128,73 @@ test('slab order uses nr_cpus = maxThreads: maxThreads 4 gives min_objects 16', 
 
 test('a slab spans 2^order pages: objs_per_slab objects fit, the next one opens a new slab', () => {
   const a = Arena.create({ bytes: 4 * MiB });
-  const c = a.createCache('span-704', { size: 704, flags: SLAB_NO_MERGE }); // order 3, 46 objects
-  const base = a.pageStats().used;
-  const ptrs: number[] = [];
-  for (let i = 0; i < 46; i++) ptrs.push(c.alloc());
+  // Without sheaves (a debug cache: consistency checks only, the stride stays 704): one
+  // object per alloc under the list lock, so the slab count follows the allocations exactly.
+  const d = a.createCache('span-704d', { size: 704, flags: SLAB_CONSISTENCY_CHECKS }); // order 3, 46 objects
+  assert.equal(d.stats().sheaf_capacity, 0);
+  assert.deepEqual([d.size, d.order, d.objects], [704, 3, 46]);
+  let base = a.pageStats().used;
+  let ptrs: number[] = [];
+  for (let i = 0; i < 46; i++) ptrs.push(d.alloc());
   assert.equal(a.pageStats().used - base, 8);
-  const first = ptrs[0]!;
+  let first = ptrs[0]!;
   assert.equal(first % (8 * 4096), 0, 'an order-3 slab is 8-page aligned (buddy)');
   for (let i = 0; i < 46; i++) assert.equal(ptrs[i], first + i * 704);
-  assert.equal(c.stats().slabs, 1);
-  ptrs.push(c.alloc());
-  assert.equal(c.stats().slabs, 2);
+  assert.equal(d.stats().slabs, 1);
+  ptrs.push(d.alloc());
+  assert.equal(d.stats().slabs, 2);
   assert.equal(a.pageStats().used - base, 16);
-  for (const p of ptrs) c.free(p);
-  assert.equal(c.shrink(), 2);
+  for (const p of ptrs) d.free(p);
+  assert.equal(d.shrink(), 2);
   assert.equal(a.pageStats().used, base);
+
+  // With sheaves (704 < 1024: capacity 28): the first alloc refills a whole sheaf (28
+  // objects of a new slab), the 29th refills another: the first slab's other 46 - 28 = 18
+  // objects, then 10 of a new slab. So two refills (56 objects) hold all 46 objects of
+  // slab 1, one stride apart from its 8-page aligned start, and 10 of slab 2.
+  const c = a.createCache('span-704', { size: 704, flags: SLAB_NO_MERGE });
+  const cap = c.stats().sheaf_capacity;
+  assert.equal(cap, 28);
+  base = a.pageStats().used;
+  ptrs = [];
+  for (let i = 0; i < 2 * cap; i++) ptrs.push(c.alloc());
+  assert.equal(c.stats().sheaf_refill, 2 * cap);
+  assert.equal(c.stats().slabs, 2);
+  const sorted = [...ptrs].sort((x, y) => x - y);
+  const slabOf = (p: number): number => p - (p % (8 * 4096));
+  const slabs = [...new Set(sorted.map(slabOf))];
+  assert.equal(slabs.length, 2);
+  for (const s0 of slabs) assert.equal(s0 % (8 * 4096), 0, 'an order-3 slab is 8-page aligned (buddy)');
+  const firstSlab = slabs.find((s0) => sorted.filter((p) => slabOf(p) === s0).length === 46);
+  assert.ok(firstSlab !== undefined, 'one slab gave all of its 46 objects');
+  const inFirst = sorted.filter((p) => slabOf(p) === firstSlab);
+  for (let i = 0; i < 46; i++) assert.equal(inFirst[i], firstSlab + i * 704);
+  const inSecond = sorted.filter((p) => slabOf(p) !== firstSlab);
+  assert.equal(inSecond.length, 2 * cap - 46, 'the next objects came from a new slab');
+  for (let i = 0; i < inSecond.length; i++) assert.equal(inSecond[i], inSecond[0]! + i * 704);
+  assert.equal(inSecond[0]! % (8 * 4096), 0, 'from its start');
+  // The two slabs (16 pages) plus the sheaf's storage (16 + 4 * 28 = 128 bytes: kmalloc-128).
+  const k128 = a.findCache('kmalloc-128')!;
+  assert.equal(a.pageStats().used - base, 16 + k128.stats().slabs * (1 << k128.order));
+  for (const p of ptrs) c.free(p);
+  assert.equal(c.stats().slabs, 2, 'freed objects sit in sheaves: both slabs stay in use');
+  assert.equal(c.shrink(), 2);
+  assert.equal(a.pageStats().used, base, 'shrink also gave back the sheaf storage\'s kmalloc slab');
+});
+
+test('sheaves: objects come out in address order within a refill, also one that spans a partial slab and a new slab', () => {
+  const a = Arena.create({ bytes: 4 * MiB });
+  const c = a.createCache('order-704', { size: 704, flags: SLAB_NO_MERGE }); // 46 per slab, sheaf capacity 28
+  const cap = c.stats().sheaf_capacity;
+  const first: number[] = [];
+  for (let i = 0; i < cap; i++) first.push(c.alloc()); // refill 1: 28 objects of slab 1
+  for (let i = 1; i < cap; i++) assert.equal(first[i], first[i - 1]! + 704, `refill 1, object ${i}`);
+  // Refill 2: slab 1's remaining 18 objects (address order), then 10 of a new slab.
+  const second: number[] = [];
+  for (let i = 0; i < cap; i++) second.push(c.alloc());
+  const rest = 46 - cap;
+  for (let i = 0; i < rest; i++) assert.equal(second[i], first[0]! + (cap + i) * 704, `refill 2, object ${i}: slab 1's next`);
+  for (let i = rest + 1; i < cap; i++) assert.equal(second[i], second[i - 1]! + 704, `refill 2, object ${i}: the new slab in order`);
 });
 
 // ---------------------------------------------------------------- merging
@@ -250,20 +306,21 @@ test('merging: a dying or leaked cache is never merged into; its name is free at
 // --------------------------------------------------------------- slabinfo
 
 const KMALLOC_GEOMETRY: [string, number, number, number][] = [
-  // name, objsize, objperslab, pagesperslab (maxThreads 64: min_objects 32)
+  // name, objsize, objperslab, pagesperslab (maxThreads 64: min_objects 32). Below 512 B
+  // each object also needs a state byte at the slab end: (4096 * pages) / (objsize + 1).
   ['kmalloc-8k', 8192, 4, 8], // max_objects 4 -> order 3
   ['kmalloc-4k', 4096, 8, 8],
   ['kmalloc-2k', 2048, 16, 8],
   ['kmalloc-1k', 1024, 32, 8], // 32 KiB -> order 3
-  ['kmalloc-512', 512, 32, 4], // 16 KiB -> order 2
-  ['kmalloc-256', 256, 32, 2],
-  ['kmalloc-192', 192, 42, 2], // 6144 -> order 1; 8192 % 192 = 128 <= 512
-  ['kmalloc-128', 128, 32, 1],
-  ['kmalloc-96', 96, 42, 1], // 4096 % 96 = 64
-  ['kmalloc-64', 64, 64, 1],
-  ['kmalloc-32', 32, 128, 1],
-  ['kmalloc-16', 16, 256, 1],
-  ['kmalloc-8', 8, 512, 1],
+  ['kmalloc-512', 512, 32, 4], // 16 KiB -> order 2 (>= 512: no state bytes in the slab)
+  ['kmalloc-256', 256, 31, 2], // 8192 / 257
+  ['kmalloc-192', 192, 42, 2], // 6144 -> order 1; 8192 % 192 = 128 <= 512; 8192 / 193 = 42
+  ['kmalloc-128', 128, 31, 1], // 4096 / 129
+  ['kmalloc-96', 96, 42, 1], // 4096 % 96 = 64; 4096 / 97 = 42
+  ['kmalloc-64', 64, 63, 1], // 4096 / 65
+  ['kmalloc-32', 32, 124, 1], // 4096 / 33
+  ['kmalloc-16', 16, 240, 1], // 4096 / 17
+  ['kmalloc-8', 8, 455, 1], // 4096 / 9
 ];
 
 test('slabinfo: exact text of a fresh arena (both headers, every kmalloc cache, newest first)', () => {
@@ -275,30 +332,39 @@ test('slabinfo: exact text of a fresh arena (both headers, every kmalloc cache, 
     '# name            <active_objs> <num_objs> <objsize> <objperslab> <pagesperslab> : tunables <limit> <batchcount> <sharedfactor> : slabdata <active_slabs> <num_slabs> <sharedavail>');
   // And one kmalloc row character by character: "%-17s %6lu %6lu %6u %4u %4d".
   assert.equal(a.slabinfo().split('\n')[14],
-    'kmalloc-8              0      0      8  512    1 : tunables    0    0    0 : slabdata      0      0      0');
+    'kmalloc-8              0      0      8  455    1 : tunables    0    0    0 : slabdata      0      0      0');
 });
 
 test('slabinfo: rows of user caches with exact counts, column widths and overflowing fields', () => {
   const a = Arena.create({ bytes: 16 * MiB });
-  const c1 = a.createCache('si-obj', { size: 100, flags: SLAB_NO_MERGE }); // stride 104, 39/slab, order 0
-  const c2 = a.createCache('a_rather_long_cache_name_x', { size: 8, flags: SLAB_NO_MERGE }); // 26 chars > 17
+  const c1 = a.createCache('si-obj', { size: 100, flags: SLAB_NO_MERGE }); // stride 104, 4096/105 = 39/slab, order 0
+  const c2 = a.createCache('a_rather_long_cache_name_x', { size: 8, flags: SLAB_NO_MERGE }); // 26 chars > 17; 4096/9 = 455/slab
+  // Both have sheaves of 60 (strides < 256): every refill takes 60 objects from the slabs.
+  assert.equal(c1.stats().sheaf_capacity, 60);
+  assert.equal(c2.stats().sheaf_capacity, 60);
   const p1: number[] = [];
-  for (let i = 0; i < 50; i++) p1.push(c1.alloc()); // 2 slabs: 39 + 11
-  for (let i = 0; i < 7; i++) c1.free(p1.pop()!); // 43 active
+  for (let i = 0; i < 50; i++) p1.push(c1.alloc()); // one refill of 60: 39 + 21 -> 2 slabs
+  for (let i = 0; i < 7; i++) c1.free(p1.pop()!); // 43 active (the 7 sit in the sheaf)
   const N = 1_000_000; // 7 digits: wider than %6lu
   for (let i = 0; i < N; i++) if (c2.alloc() === 0) throw new Error('exhausted');
-  const km = a.kmalloc(100); // kmalloc-128
+  const km = a.kmalloc(100); // kmalloc-128: one refill of 60 objects, 31 a slab
   assert.notEqual(km, 0);
-  const slabs2 = Math.ceil(N / 512); // 1954
+  // ceil(N / 60) = 16667 refills took 1000020 objects: ceil(1000020 / 455) = 2198 slabs.
+  const slabs2 = Math.ceil((Math.ceil(N / 60) * 60) / 455);
+  assert.equal(slabs2, 2198);
   const lines = a.slabinfo().split('\n');
   assert.equal(lines[0], SLABINFO_HEAD1);
   assert.equal(lines[1], SLABINFO_HEAD2);
   // Newest first (kernel: list_add at the head of slab_caches, shown from the head).
-  assert.equal(lines[2], 'a_rather_long_cache_name_x 1000000 1000448      8  512    1 : tunables    0    0    0 : slabdata   1954   1954      0');
-  assert.equal(lines[2], expectedRow('a_rather_long_cache_name_x', N, slabs2 * 512, 8, 512, 1, slabs2));
+  assert.equal(lines[2], 'a_rather_long_cache_name_x 1000000 1000090      8  455    1 : tunables    0    0    0 : slabdata   2198   2198      0');
+  assert.equal(lines[2], expectedRow('a_rather_long_cache_name_x', N, slabs2 * 455, 8, 455, 1, slabs2));
   assert.equal(lines[3], 'si-obj                43     78    104   39    1 : tunables    0    0    0 : slabdata      2      2      0');
   const rows = parseSlabinfo(a.slabinfo());
-  assert.equal(rows.get('kmalloc-128')!.line, expectedRow('kmalloc-128', 1, 32, 128, 32, 1, 1));
+  const k128slabs = Math.ceil(60 / 31); // 2
+  assert.equal(rows.get('kmalloc-128')!.line, expectedRow('kmalloc-128', 1, k128slabs * 31, 128, 31, 1, k128slabs));
+  // The three main sheaves (si-obj, the long one, kmalloc-128: 16 + 4 * 60 = 256 bytes
+  // each) are kmalloc-256 objects in use.
+  assert.equal(rows.get('kmalloc-256')!.active, 3);
   assert.equal(rows.size, 2 + 13);
   for (const [n] of KMALLOC_GEOMETRY) assert.ok(rows.has(n), `${n} listed`);
   // stats() agrees.
@@ -310,21 +376,22 @@ test('slabinfo: rows of user caches with exact counts, column widths and overflo
   assert.equal(parseSlabinfo(a.slabinfo()).get('kmalloc-128')!.active, 0);
 });
 
-test('slabinfo: active_objs is exact (cpu-slab free objects are not counted as active)', () => {
+test('slabinfo: active_objs is exact (free objects cached in sheaves are not counted as active)', () => {
   const a = Arena.create({ bytes: 2 * MiB });
-  const c = a.createCache('si-exact', { size: 64, flags: SLAB_NO_MERGE });
-  const p = c.alloc(); // one object; the other 63 sit free on this thread's cpu freelist
+  const c = a.createCache('si-exact', { size: 64, flags: SLAB_NO_MERGE }); // 4096 / 65 = 63 a slab
+  const p = c.alloc(); // one object; the refill put 60 in this thread's sheaf, 59 of them still free there
+  assert.equal(c.objects, 63);
   let r = parseSlabinfo(a.slabinfo()).get('si-exact')!;
   assert.equal(r.active, 1);
-  assert.equal(r.num, 64);
+  assert.equal(r.num, 63);
   c.free(p);
   r = parseSlabinfo(a.slabinfo()).get('si-exact')!;
   assert.equal(r.active, 0);
-  assert.equal(r.num, 64);
+  assert.equal(r.num, 63);
   assert.equal(r.numSlabs, 1);
   c.shrink();
   r = parseSlabinfo(a.slabinfo()).get('si-exact')!;
-  assert.equal(r.line, expectedRow('si-exact', 0, 0, 64, 64, 1, 0));
+  assert.equal(r.line, expectedRow('si-exact', 0, 0, 64, 63, 1, 0));
 });
 
 // ------------------------------------------------------------------ stats
@@ -335,13 +402,18 @@ const SYSFS_ATTRS = [
   'sanity_checks', 'red_zone', 'poison', 'store_user', 'trace', 'ctor',
 ];
 const STAT_COUNTERS = ['alloc_fastpath', 'alloc_slowpath', 'free_fastpath', 'free_remote', 'free_slowpath', 'alloc_slab', 'free_slab'];
+// 7.0's sheaf and barn counters (sysfs sheaf_* / barn_*), and the barn's current contents.
+const SHEAF_COUNTERS = [
+  'sheaf_refill', 'sheaf_flush', 'sheaf_alloc', 'sheaf_free', 'barn_get', 'barn_get_fail', 'barn_put', 'barn_put_fail',
+  'barn_full', 'barn_empty',
+];
 
 test('stats(): sysfs attribute names and flag attributes', () => {
   const a = Arena.create({ bytes: 2 * MiB });
   const c = a.createCache('st-attrs', { size: 100, flags: SLAB_HWCACHE_ALIGN | SLAB_NO_MERGE });
   const s = c.stats() as unknown as Record<string, unknown>;
-  for (const k of [...SYSFS_ATTRS, ...STAT_COUNTERS]) assert.ok(k in s, `stats() has ${k}`);
-  for (const k of [...SYSFS_ATTRS, ...STAT_COUNTERS]) if (k !== 'ctor') assert.equal(typeof s[k], 'number', `${k} is a number`);
+  for (const k of [...SYSFS_ATTRS, ...STAT_COUNTERS, ...SHEAF_COUNTERS, 'sheaf_capacity']) assert.ok(k in s, `stats() has ${k}`);
+  for (const k of [...SYSFS_ATTRS, ...STAT_COUNTERS, ...SHEAF_COUNTERS, 'sheaf_capacity']) if (k !== 'ctor') assert.equal(typeof s[k], 'number', `${k} is a number`);
   assert.equal(s['hwcache_align'], 1);
   assert.equal(s['destroy_by_rcu'], 0);
   assert.equal(s['ctor'], '');
@@ -356,75 +428,103 @@ test('stats(): sysfs attribute names and flag attributes', () => {
 
 function counters(c: Cache): Record<string, number> {
   const s = c.stats() as unknown as Record<string, number>;
-  return Object.fromEntries(STAT_COUNTERS.map((k) => [k, s[k]!]));
+  return Object.fromEntries([...STAT_COUNTERS, ...SHEAF_COUNTERS].map((k) => [k, s[k]!]));
 }
 
 test('event counters change as expected for a known sequence (two attached slots in one thread)', () => {
   const a = Arena.create({ bytes: 2 * MiB });
-  const c = a.createCache('ev-64', { size: 64, flags: SLAB_NO_MERGE }); // 64 objects per order-0 slab
-  const zero = { alloc_fastpath: 0, alloc_slowpath: 0, free_fastpath: 0, free_remote: 0, free_slowpath: 0, alloc_slab: 0, free_slab: 0 };
+  const c = a.createCache('ev-64', { size: 64, flags: SLAB_NO_MERGE }); // 4096 / 65 = 63 objects per order-0 slab
+  const cap = c.stats().sheaf_capacity;
+  assert.equal(cap, 60); // stride < 256
+  assert.equal(c.objects, 63);
+  const zero: Record<string, number> = Object.fromEntries([...STAT_COUNTERS, ...SHEAF_COUNTERS].map((k) => [k, 0]));
   assert.deepEqual(counters(c), zero);
-  const slab1: number[] = [];
-  for (let i = 0; i < 64; i++) slab1.push(c.alloc());
-  // First alloc: slow path + new slab; the other 63 from the cpu freelist.
-  assert.deepEqual(counters(c), { ...zero, alloc_slowpath: 1, alloc_fastpath: 63, alloc_slab: 1 });
-  assert.deepEqual([c.stats().slabs, c.stats().cpu_slabs, c.stats().partial], [1, 1, 0]);
-  const slab2 = [c.alloc(), c.alloc(), c.alloc()];
-  // The cpu slab was exhausted: it goes off-list full; a new slab becomes the cpu slab.
-  assert.deepEqual(counters(c), { ...zero, alloc_slowpath: 2, alloc_fastpath: 65, alloc_slab: 2 });
-  assert.deepEqual([c.stats().slabs, c.stats().cpu_slabs, c.stats().partial, c.stats().total_objects], [2, 1, 0, 128]);
-  c.free(slab2.pop()!); // into our cpu slab: fast path
-  assert.equal(counters(c).free_fastpath, 1);
-  c.free(slab1.pop()!); // into a full slab that is not ours: slow path, slab becomes partial
-  c.free(slab1.pop()!);
-  assert.equal(counters(c).free_slowpath, 2);
-  assert.deepEqual([c.stats().partial, c.stats().objects_partial], [1, 62]);
-  // A second CPU: another attachment of this thread gets its own slot.
+  // Three refills' worth: each time the main sheaf is empty, alloc takes the slow path, the
+  // barn has no full sheaf (barn_get_fail), and the sheaf is refilled with 60 objects:
+  // 60 of slab 1; its last 3 + 57 of slab 2; slab 2's last 6 + 54 of slab 3. The first
+  // refill also allocates the main sheaf itself.
+  const ptrs: number[] = [];
+  for (let i = 0; i < 3 * cap; i++) ptrs.push(c.alloc());
+  let want: Record<string, number> = {
+    ...zero, alloc_slowpath: 3, alloc_fastpath: 3 * cap - 3, alloc_slab: 3,
+    sheaf_refill: 3 * cap, sheaf_alloc: 1, barn_get_fail: 3,
+  };
+  assert.deepEqual(counters(c), want);
+  // No cpu slab; slab 3 is the only partial one (9 free, its 54 others in use).
+  assert.deepEqual([c.stats().slabs, c.stats().cpu_slabs, c.stats().partial, c.stats().objects_partial, c.stats().total_objects],
+    [3, 0, 1, 3 * cap - 2 * 63, 3 * 63]);
+  assert.equal(c.stats().objects, 3 * cap);
+  // A second CPU: another attachment of this thread gets its own slot, and frees onto
+  // its own sheaves (there is no remote free any more). 2 * 60 + 1 frees: the first
+  // allocates its main sheaf, the 61st a new main (the full one becomes the spare), the
+  // 121st finds main and spare full: the main goes to the barn (barn_put), a new one
+  // takes its place. The other 118 are fast.
   const b = Arena.attach(a.sab);
+  let detached = false;
   try {
     assert.notEqual(b.threadId, a.threadId);
     const cb = b.findCache('ev-64')!;
-    cb.free(slab2.pop()!); // into slot 0's frozen cpu slab: lock-free remote push
-    assert.equal(counters(c).free_remote, 1);
-    assert.equal(c.stats().objects, 63);
-    // Slot 0 gets the remote-freed object back once its cpu freelist runs dry.
-    const got = new Set<number>();
-    const n = 64 - 3 + 1; // the cpu freelist: 61 never-used + 1 freed locally
-    for (let i = 0; i < n; i++) got.add(c.alloc());
-    const before = counters(c);
-    const r = c.alloc(); // freelist empty: slow path takes the remote list with one exchange
-    assert.equal(counters(c).alloc_slowpath, before.alloc_slowpath! + 1);
-    assert.equal(counters(c).alloc_slab, 2, 'no new slab: the remote free was reused');
-    assert.ok(!got.has(r));
-    c.free(r);
-    for (const p of got) c.free(p);
-    for (const p of slab1) c.free(p);
-    assert.equal(c.stats().objects, 1); // slab2[0]
-    c.free(slab2.pop()!);
+    const fromB = ptrs.slice(0, 2 * cap + 1);
+    for (const p of fromB) cb.free(p);
+    want = { ...want, free_slowpath: 3, free_fastpath: 2 * cap - 2, sheaf_alloc: 4, barn_put: 1, barn_full: 1 };
+    assert.deepEqual(counters(c), want);
+    assert.equal(c.stats().objects, 3 * cap - (2 * cap + 1));
+    assert.equal(c.stats().slabs, 3, 'objects in sheaves keep their slabs in use');
+    // Slot 0's main sheaf is empty and it has no spare: its next alloc trades the empty main
+    // for the barn's full sheaf (barn_get; the empty one goes to the barn), and the next 59
+    // allocs pop it: exactly the objects slot 1 freed as its 61st..120th, no new slab.
+    const got: number[] = [];
+    for (let i = 0; i < cap; i++) got.push(c.alloc());
+    want = { ...want, alloc_slowpath: 4, alloc_fastpath: want.alloc_fastpath! + cap - 1, barn_get: 1, barn_full: 0, barn_empty: 1 };
+    assert.deepEqual(counters(c), want);
+    assert.deepEqual([...got].sort((x, y) => x - y), fromB.slice(cap, 2 * cap).sort((x, y) => x - y));
+    assert.equal(c.stats().alloc_slab, 3, 'no new slab: the other thread\'s frees were reused');
+    // Slot 0 frees all it holds (60 + the 59 never freed): 60 fill its main sheaf, the 61st
+    // moves it to the spare and takes the barn's empty sheaf as main, 58 more fast.
+    const held = [...got, ...ptrs.slice(2 * cap + 1)];
+    assert.equal(held.length, 2 * cap - 1);
+    for (const p of held) c.free(p);
+    want = { ...want, free_fastpath: want.free_fastpath! + 2 * cap - 2, free_slowpath: 4, barn_empty: 0 };
+    assert.deepEqual(counters(c), want);
     assert.equal(c.stats().objects, 0);
-    // Empty slabs stay while nr_partial < min_partial (5); shrink returns them.
-    assert.equal(counters(c).free_slab, 0);
-    assert.equal(c.shrink(), 2);
-    assert.equal(counters(c).free_slab, 2);
+    assert.equal(c.stats().free_remote, 0);
+    // Slot 1 detaches: its spare (60) and main (1) sheaves go back to the slabs and their
+    // storage is freed. No slab empties (slot 0's sheaves still hold objects of each).
+    b.detach();
+    detached = true;
+    want = { ...want, sheaf_flush: cap + 1, sheaf_free: 2 };
+    assert.deepEqual(counters(c), want);
+    assert.equal(c.stats().slabs, 3);
+    // shrink: slot 0's two sheaves (119 objects) go back, every slab is empty and all
+    // three (fewer than min_partial, so none was discarded by the flush) are freed now.
+    assert.equal(c.shrink(), 3);
+    want = { ...want, sheaf_flush: 3 * cap, sheaf_free: 4, free_slab: 3 };
+    assert.deepEqual(counters(c), want);
+    assert.equal(c.stats().sheaf_flush, c.stats().sheaf_refill, 'every object refilled came back');
     assert.deepEqual([c.stats().slabs, c.stats().partial, c.stats().cpu_slabs], [0, 0, 0]);
   } finally {
-    b.detach();
+    if (!detached) b.detach();
   }
-  assert.equal(a.pageStats().used, 0);
+  assert.equal(a.pageStats().used, 0, 'the sheaves\' kmalloc-256 slab went back too');
 });
 
 test('empty slabs beyond min_partial go back to the page allocator at free time', () => {
   const a = Arena.create({ bytes: 4 * MiB });
-  const c = a.createCache('mp-64', { size: 64, flags: SLAB_NO_MERGE }); // min_partial 5, 64 per slab
+  // The rule lives where objects come back to slabs. A cache without sheaves (consistency
+  // checks only: the stride stays 64, 4096 / 65 = 63 a slab, min_partial 5) gives every
+  // free straight back to its slab, so the rule is seen free by free.
+  const c = a.createCache('mp-64', { size: 64, flags: SLAB_CONSISTENCY_CHECKS });
+  assert.equal(c.stats().sheaf_capacity, 0);
+  const per = c.objects;
+  assert.equal(per, 63);
   const ptrs: number[][] = [];
   for (let s = 0; s < 8; s++) {
     const slab: number[] = [];
-    for (let i = 0; i < 64; i++) slab.push(c.alloc());
+    for (let i = 0; i < per; i++) slab.push(c.alloc());
     ptrs.push(slab);
   }
-  c.shrink(); // the last slab (full) leaves the cpu
   assert.equal(c.stats().slabs, 8);
-  assert.equal(c.stats().partial, 0);
+  assert.equal(c.stats().partial, 0, 'full slabs are on the full list');
   // Empty the slabs one by one. __slab_free discards a slab that becomes empty when
   // n->nr_partial >= min_partial, and the slab itself is on the partial list then: so
   // with min_partial 5 the 5th empty slab meets nr_partial = 4 empties + itself = 5 and
@@ -439,5 +539,25 @@ test('empty slabs beyond min_partial go back to the page allocator at free time'
   }
   assert.equal(a.pageStats().used, 4);
   assert.equal(c.shrink(), 4);
+  assert.equal(a.pageStats().used, 0);
+
+  // With sheaves, freed objects stay in sheaves and the barn (60 + 60 + 10 * 60 objects
+  // before anything is flushed): their slabs stay in use until a flush brings them back.
+  const sc = a.createCache('mp-64s', { size: 64, flags: SLAB_NO_MERGE });
+  const cap = sc.stats().sheaf_capacity;
+  assert.equal(cap, 60);
+  const all: number[] = [];
+  for (let i = 0; i < 8 * per; i++) all.push(sc.alloc());
+  // ceil(504 / 60) = 9 refills took 540 objects: ceil(540 / 63) = 9 slabs.
+  const slabs = Math.ceil((Math.ceil((8 * per) / cap) * cap) / per);
+  assert.equal(sc.stats().slabs, slabs);
+  for (const p of all) sc.free(p);
+  assert.equal(sc.stats().objects, 0);
+  assert.equal(sc.stats().slabs, slabs, 'objects cached in sheaves/barn keep their slabs');
+  assert.equal(sc.stats().free_slab, 0);
+  assert.equal(sc.stats().sheaf_flush, 0);
+  assert.equal(sc.shrink(), slabs);
+  assert.equal(sc.stats().sheaf_flush, sc.stats().sheaf_refill);
+  assert.equal(sc.stats().slabs, 0);
   assert.equal(a.pageStats().used, 0);
 });
