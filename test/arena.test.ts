@@ -43,14 +43,24 @@ test('thread slots: maxThreads defaults to 64; each attach gets its own slot unt
   assert.equal(ids.size, 64);
   assert.deepEqual([...ids].sort((x, y) => x - y), Array.from({ length: 64 }, (_, i) => i));
   assert.throws(() => Arena.attach(a.sab), /all 64 thread slots are in use/);
-  // Each slot has its own cpu slab: 64 threads allocating from one cache hold 64 slabs.
+  // Each slot has its own sheaves: 64 threads allocating one object each from one cache
+  // each refill their own main sheaf with a whole sheaf (60 objects: stride 64 < 256),
+  // taken from partial slabs, then new ones (4096 / 65 = 63 objects a slab).
   const c = a.createCache('slots-64', { size: 64 });
+  const cap = c.stats().sheaf_capacity;
+  assert.equal(cap, 60);
   const ptrs = [c.alloc(), ...others.map((o) => o.findCache('slots-64')!.alloc())];
-  assert.equal(c.stats().cpu_slabs, 64);
-  assert.equal(c.stats().slabs, 64);
+  assert.equal(new Set(ptrs).size, 64);
+  assert.equal(c.stats().cpu_slabs, 0);
+  assert.equal(c.stats().sheaf_alloc, 64, 'one main sheaf per slot');
+  assert.equal(c.stats().sheaf_refill, 64 * cap);
+  assert.equal(c.stats().slabs, Math.ceil((64 * cap) / c.objects)); // 3840 / 63 -> 61
   for (const o of others) o.detach();
-  assert.equal(c.stats().cpu_slabs, 1, 'detach flushed every other thread\'s cpu slab');
+  // detach flushed every other thread's sheaf (59 objects each) and freed its storage.
+  assert.equal(c.stats().sheaf_flush, 63 * (cap - 1), 'detach flushed every other thread\'s sheaf');
+  assert.equal(c.stats().sheaf_free, 63);
   assert.equal(c.stats().objects, 64);
+  assert.equal(c.validate().errors, 0);
   for (const p of ptrs) c.free(p);
   c.shrink();
   assert.equal(a.pageStats().used, 0);
