@@ -1,6 +1,7 @@
 /**
- * Percpu sheaves (createCache's sheafCapacity, kernel kmem_cache_args.sheaf_capacity):
- * round trips, the half flush of a full sheaf, exact counts, flushes (shrink, destroy
+ * Percpu sheaves (every non-debug cache has them; createCache's sheafCapacity, kernel
+ * kmem_cache_args.sheaf_capacity, raises the default 60 / 28 / 12 / 4): round trips,
+ * full sheaves to the spare and the barn, flushes to the slabs when the barn is full, exact counts, flushes (shrink, destroy
  * requests to live workers, dead workers drained by their detacher), bad pointers, no
  * merging, debug caches without sheaves, and a model-style random test.
  */
@@ -30,18 +31,23 @@ test('sheaf round trip: frees go to the sheaf, allocs take them back LIFO on the
   const a = Arena.create({ bytes: 4 * MiB });
   const k0 = kmallocInUse(a);
   const c = a.createCache('sh-rt', { size: 64, sheafCapacity: 16 });
-  assert.equal(c.stats().sheaf_capacity, 16);
+  // An explicit capacity below the default (60 for strides < 256) does not lower it.
+  assert.equal(c.stats().sheaf_capacity, 60);
   const ptrs: number[] = [];
   for (let i = 0; i < 10; i++) ptrs.push(c.alloc());
-  // The first free allocates the sheaf (slow path), the next ones are fast pushes.
-  for (const p of ptrs) c.free(p);
+  // The first alloc allocated the main sheaf and refilled it (60 objects); 9 fast pops.
   let s = c.stats();
+  assert.deepEqual([s.alloc_slowpath, s.alloc_fastpath, s.sheaf_alloc, s.sheaf_refill], [1, 9, 1, 60]);
+  // 50 left in the sheaf: the 10 frees are fast pushes.
+  for (const p of ptrs) c.free(p);
+  s = c.stats();
   assert.equal(s.objects, 0);
-  assert.equal(s.free_slowpath, 1);
-  assert.equal(s.free_fastpath, 9);
+  assert.equal(s.free_slowpath, 0);
+  assert.equal(s.free_fastpath, 10);
   assert.equal(kmallocInUse(a), k0 + 1, 'one kmalloc object: the sheaf');
   // Objects in a sheaf are in use for their slab (kernel: the slab does not see them).
   assert.equal(s.slabs, 1);
+  assert.equal(s.sheaf_flush, 0);
   const fast0 = s.alloc_fastpath;
   const again: number[] = [];
   for (let i = 0; i < 10; i++) again.push(c.alloc());
@@ -56,33 +62,49 @@ test('sheaf round trip: frees go to the sheaf, allocs take them back LIFO on the
   assert.equal(kmallocInUse(a), k0, 'destroy freed the sheaf');
 });
 
-test('a full sheaf flushes its older half to the slabs; counts stay exact', () => {
+test('full sheaves go to the spare, then the barn; with the barn full the spare is flushed to the slabs; counts stay exact', () => {
   const a = Arena.create({ bytes: 4 * MiB });
-  const c = a.createCache('sh-full', { size: 64, sheafCapacity: 8 });
+  const c = a.createCache('sh-full', { size: 64, sheafCapacity: 8 }); // capacity max(60, 8) = 60
+  const C = c.stats().sheaf_capacity;
+  assert.equal(C, 60);
+  const N = 1000;
   const ptrs: number[] = [];
-  for (let i = 0; i < 300; i++) ptrs.push(c.alloc()); // several slabs (63 per slab)
+  for (let i = 0; i < N; i++) ptrs.push(c.alloc()); // ceil(1000 / 60) = 17 refills: the main sheaf ends empty
+  assert.equal(c.stats().sheaf_refill, Math.ceil(N / C) * C);
   let live = ptrs.length;
-  // Free in an order that spreads over the slabs, checking counts as we go.
+  // Free in an order that spreads over the slabs (gcd(37, 1000) = 1), checking counts as we go.
   for (let i = 0; i < ptrs.length; i++) {
     c.free(ptrs[(i * 37) % ptrs.length]!);
     live--;
     if (i % 25 === 0) assertCounts(a, 'sh-full', live);
   }
   assertCounts(a, 'sh-full', 0);
+  // Free k*C + 1 (k = 1 .. floor((N - 1) / C) = 16) finds the main sheaf full: k = 1 makes it
+  // the spare; k = 2..11 put it into the barn (10 = MAX_FULL_SHEAVES); k = 12..16 find the
+  // barn full: the spare's 60 objects go back to their slabs and it becomes the main.
+  const slow = Math.floor((N - 1) / C);
+  const puts = Math.min(10, slow - 1);
+  const fails = slow - 1 - puts;
   const s = c.stats();
-  assert.ok(s.free_slowpath >= 1 && s.free_fastpath > s.free_slowpath, JSON.stringify(s));
+  assert.deepEqual(
+    [s.free_slowpath, s.free_fastpath, s.barn_put, s.barn_full, s.barn_put_fail, s.sheaf_flush],
+    [slow, N - slow, puts, puts, fails, fails * C],
+  );
+  assert.deepEqual([slow, puts, fails], [16, 10, 5]);
+  assert.equal(c.validate().errors, 0);
   // Everything comes back, no duplicates.
   const got = new Set<number>();
-  for (let i = 0; i < 300; i++) got.add(c.alloc());
-  assert.equal(got.size, 300);
-  assertCounts(a, 'sh-full', 300);
+  for (let i = 0; i < N; i++) got.add(c.alloc());
+  assert.equal(got.size, N);
+  assertCounts(a, 'sh-full', N);
+  assert.ok(c.stats().barn_get > 0, 'the barn\'s full sheaves were used');
   for (const p of got) c.free(p);
   assert.equal(c.destroySync().status, 'released');
 });
 
 test('shrink() drains the sheaf: every slab goes back, the sheaf is freed', () => {
   const a = Arena.create({ bytes: 4 * MiB });
-  const c = a.createCache('sh-shrink', { size: 128, sheafCapacity: 32 });
+  const c = a.createCache('sh-shrink', { size: 128, sheafCapacity: 32 }); // capacity max(60, 32) = 60
   const k0 = kmallocInUse(a);
   const ptrs: number[] = [];
   for (let i = 0; i < 200; i++) ptrs.push(c.alloc());
@@ -118,8 +140,18 @@ test('sheafCapacity: validated, never merged, ignored for debug caches', () => {
   const p = dbg.alloc();
   dbg.free(p);
   assert.equal(dbg.stats().free_fastpath, 0);
+  // 0 means the default (stride 72 < 256: 60); an explicit capacity raises it.
   const zero = a.createCache('sh-zero', { size: 72, sheafCapacity: 0, flags: SLAB_NO_MERGE });
-  assert.equal(zero.stats().sheaf_capacity, 0);
+  assert.equal(zero.stats().sheaf_capacity, 60);
+  assert.equal(plain.stats().sheaf_capacity, 60, 'every non-debug cache has sheaves');
+  assert.equal(sheafy.stats().sheaf_capacity, 60, 'max(default, 8)');
+  const big = a.createCache('sh-big', { size: 64, sheafCapacity: 100 });
+  assert.equal(big.stats().sheaf_capacity, 100);
+  assert.notEqual(big.idx, plain.idx);
+  const defaults: [number, number][] = [[248, 60], [256, 28], [1016, 28], [1024, 12], [4088, 12], [4096, 4], [10000, 4]]; // strides;
+  for (const [size, cap] of defaults) {
+    assert.equal(a.createCache(`sh-def-${size}`, { size, flags: SLAB_NO_MERGE }).stats().sheaf_capacity, cap, `default capacity for ${size}`);
+  }
 });
 
 test('bad pointers are still refused by a sheaf cache, and nothing changes', () => {
@@ -138,12 +170,17 @@ test('bad pointers are still refused by a sheaf cache, and nothing changes', () 
     [q, 'wrong-cache'],
     [a.sab.byteLength + 4096, 'invalid-free'],
     [64, 'invalid-free'], // the header page
-    [ptrs[1]!, 'double-free'], // the sheaf's top (the fast path checks only the top, like the kernel)
+    [ptrs[1]!, 'double-free'], // the sheaf's top
+    [ptrs[0]!, 'double-free'], // below the top: the object's state byte says it is cached, not allocated
   ];
   for (const [p, kind] of cases) {
     const { warnings } = withWarnings(a, () => c.free(p));
     assert.equal(warnings.length, 1, `free(0x${p.toString(16)})`);
     assert.equal(warnings[0]!.kind, kind, `free(0x${p.toString(16)})`);
+  }
+  for (const p of [ptrs[0]!, ptrs[1]!]) {
+    const { warnings } = withWarnings(a, () => c.free(p));
+    assert.equal(warnings[0]!.message.split('\n')[0], `sh-bad-ptr: double free of object 0x${p.toString(16)}`);
   }
   const after = c.stats();
   assert.equal(after.objects, before.objects);
@@ -163,19 +200,29 @@ test('bad pointers are still refused by a sheaf cache, and nothing changes', () 
   }
 });
 
-test('a sheaf is drained when the sheaf fills with the remaining objects of a full slab (frozen and unfrozen slabs)', () => {
+test('flushes from a full barn give objects back to full and partial slabs alike', () => {
   const a = Arena.create({ bytes: 4 * MiB });
-  const c = a.createCache('sh-mix', { size: 64, sheafCapacity: 4 });
+  const c = a.createCache('sh-mix', { size: 64, sheafCapacity: 4 }); // capacity 60, 63 objects a slab
+  const C = c.stats().sheaf_capacity;
+  const per = c.objects;
+  const S = 14;
   const ptrs: number[] = [];
-  for (let i = 0; i < 63 * 3; i++) ptrs.push(c.alloc()); // 3 slabs: the first two full, off-list
-  // Free from the full slabs and the cpu slab in turn: half flushes hit both kinds.
-  for (let i = 0; i < 63; i++) {
+  for (let i = 0; i < per * S; i++) ptrs.push(c.alloc()); // 15 refills = 900 objects: 14 full slabs + 18 of a 15th
+  assert.equal(c.stats().slabs, Math.ceil((Math.ceil((per * S) / C) * C) / per));
+  // Free from the first and the last slabs in turn: more than main + spare + 10 barn sheaves
+  // (720), so spares are flushed to full slabs and to slabs already partial.
+  const half = (per * S) / 2;
+  for (let i = 0; i < half; i++) {
     c.free(ptrs[i]!);
-    c.free(ptrs[126 + i]!);
+    c.free(ptrs[half + i]!);
   }
-  assertCounts(a, 'sh-mix', 63);
+  assertCounts(a, 'sh-mix', 0);
+  assert.ok(c.stats().barn_put_fail > 0 && c.stats().sheaf_flush > 0, 'the barn overflowed: spares were flushed');
   assert.equal(c.validate().errors, 0);
-  for (let i = 63; i < 126; i++) c.free(ptrs[i]!);
+  const got = new Set<number>();
+  for (let i = 0; i < per * S; i++) got.add(c.alloc());
+  assert.equal(got.size, per * S);
+  for (const p of got) c.free(p);
   c.shrink();
   assert.equal(c.stats().slabs, 0);
   assert.equal(c.destroySync().status, 'released');
@@ -185,7 +232,7 @@ test('destroy: objects in another worker\'s sheaf are flushed by that worker on 
   const a = Arena.create({ bytes: 8 * MiB });
   const k0 = kmallocInUse(a);
   const used0 = a.pageStats().used;
-  const c = a.createCache('hold-64', { size: 64, sheafCapacity: 32 });
+  const c = a.createCache('hold-64', { size: 64, sheafCapacity: 32 }); // capacity 60: one refill, one slab
   const n = 30;
   const w = new TestWorker(workerUrl('slab-hold'), { sab: a.sab, cache: 'hold-64', n, f: n, mode: 'terminate' });
   a.watch(w.w);
@@ -199,8 +246,9 @@ test('destroy: objects in another worker\'s sheaf are flushed by that worker on 
   assert.equal(kmallocInUse(a), k0, 'the worker freed its sheaf');
   await w.w.terminate();
   await w.exited.catch(() => 0);
-  // Its kmalloc cpu slab is flushed by the detach on exit: every page is back.
-  for (const name of ['kmalloc-128']) a.findCache(name)!.shrink();
+  // The worker's detach on exit flushed its kmalloc sheaves: every page is back once the
+  // kmalloc caches give their empty slabs back.
+  for (const [name] of parseSlabinfo(a.slabinfo())) if (name.startsWith('kmalloc-')) a.findCache(name)!.shrink();
   assert.equal(a.pageStats().used, used0);
 });
 
@@ -216,7 +264,7 @@ test('a terminated watched worker\'s sheaf is drained by the thread that detache
   await w.w.terminate();
   await w.exited.catch(() => 0);
   await new Promise((r) => setTimeout(r, 5));
-  // Detached for it: sheaf and cpu slab flushed, counts folded.
+  // Detached for it: its sheaves flushed and freed, counts folded.
   assertCounts(a, 'hold-sh', 50);
   assert.equal(kmallocInUse(a), k0, 'the dead worker\'s sheaf was freed');
   for (const p of msg.ptrs) c.free(p);
@@ -233,7 +281,7 @@ test('model: random alloc/free/shrink over sheaf caches keeps objects disjoint a
     { arbitrary: fc.record({ t: fc.constant('shrink' as const), c: fc.nat(1) }), weight: 1 },
   );
   fc.assert(
-    fc.property(fc.array(op, { maxLength: 40 }), fc.integer({ min: 1, max: 40 }), (ops, cap) => {
+    fc.property(fc.array(op, { maxLength: 40 }), fc.integer({ min: 1, max: 120 }), (ops, cap) => {
       const a = Arena.create({ bytes: 4 * MiB });
       const k0 = kmallocInUse(a);
       const caches = [
