@@ -166,8 +166,14 @@ export const C_RCU_PENDING = 46; // TYPESAFE_BY_RCU slabs waiting for a GP befor
 export const C_NAME_LEN = 48;
 export const C_FOLD_KQ = 49; // R_KFREE_Q / R_KFREE_D folded in from detached threads (Atomics.add)
 export const C_FOLD_KD = 50;
-/** sheaf_capacity (kernel: s->sheaf_capacity): 0 = no percpu sheaves; written at create. */
+/**
+ * Capacity of this cache's kfree_rcu sheaves (kernel: rcu_free), 0 = kfreeRcu batches its
+ * objects in blocks (4 bytes per object). Non-zero only for caches created with an
+ * explicit sheafCapacity; written at create. (Its percpu sheaves: C_PCS_CAP.)
+ */
 export const C_SHEAF_CAP = Hot.C_SHEAF_CAP;
+/** sheaf_capacity (kernel: s->sheaf_capacity) of the percpu sheaves: 0 = none (debug, quarantine). */
+export const C_PCS_CAP = 113;
 /**
  * Event counters of detached threads, per cpu-record counter R_ALLOC_FAST..R_FREE_SLOW
  * (words C_FOLD_EVENTS + 0..4; Atomics.add by whoever detaches the thread), so that

@@ -23,7 +23,7 @@
 import type { Arena } from '../arena.js';
 import type { Cache } from '../slab/cache.js';
 import {
-  C_FOLD_KD, C_FOLD_KQ, C_LOCK, C_KF_INV, C_KF_MASK, C_KF_PAD, C_KF_SIZE, C_KF_SPAN, C_SHEAF_CAP, CACHE_BYTES, R_ALLOC_SLOW, CPU_REC_BYTES, PK_PAGES, R_FREE_SLOW, R_RCU_READY, R_RCU_SHEAF, R_SHEAF, R_SHEAF_TOP, REQ_KFREE, TS_LIVE, Hot, OS_ALLOC, OS_CACHED, OS_RCU,
+  C_FOLD_KD, C_FOLD_KQ, C_LOCK, C_KF_INV, C_KF_MASK, C_KF_PAD, C_KF_SIZE, C_KF_SPAN, C_SHEAF_CAP, CACHE_BYTES, R_ALLOC_SLOW, CPU_REC_BYTES, PK_PAGES, R_FREE_SLOW, R_RCU_READY, R_RCU_SHEAF, R_SHEAF, R_SHEAF_TOP, REQ_KFREE, TS_LIVE, Hot, PK_LARGE, OS_ALLOC, OS_CACHED, OS_RCU,
 } from '../layout.js';
 import { lock, lockAsync, nap, tryLock, unlock } from '../sync/mutex.js';
 import {
@@ -225,7 +225,7 @@ export class KfreeRcu {
       // Every path below queues the object (the rcu_head fallback never fails).
       h.setState(ptr, OS_RCU);
       idx = k.idx;
-      if (rcuHeadOffset === undefined && h.sheafCap !== 0 && h.allocOk() && this.rcuSheafInsert(h, ptr)) return;
+      if (rcuHeadOffset === undefined && h.rcuSheafCap !== 0 && h.allocOk() && this.rcuSheafInsert(h, ptr)) return;
     } else if (k.kind === 'none') {
       a.reportInvalidFree(undefined, ptr, `kfreeRcu: ${k.why}`);
       return;
@@ -263,7 +263,7 @@ export class KfreeRcu {
     const a = this.a;
     const i32 = this.i32;
     const rec = h.rec;
-    const cap = Math.min(h.sheafCap, KVFREE_BULK_MAX_ENTR);
+    const cap = Math.min(h.rcuSheafCap, KVFREE_BULK_MAX_ENTR);
     let rp = i32[rec + R_RCU_SHEAF]!;
     if (rp !== 0) {
       const w = rp << (Hot.PAGE_SHIFT - 2);
@@ -369,7 +369,7 @@ export class KfreeRcu {
     const i32 = this.i32;
     const idx = i32[b + B_SHEAF]! - 1;
     const h = this.handle(idx);
-    if (h.gen !== i32[b + B_GEN] || h.sheafCap === 0 || !h.allocOk()) return false;
+    if (h.gen !== i32[b + B_GEN] || h.rcuSheafCap === 0 || !h.allocOk()) return false;
     Atomics.store(i32, this.me + S_DRAINING, next);
     const rec = h.rec;
     const n = i32[b + B_COUNT]!;
@@ -710,6 +710,12 @@ export class KfreeRcu {
       return first + Math.floor((link - first) / h.size) * h.size;
     }
     if (k.kind === 'large') return k.pfn << Hot.PAGE_SHIFT;
+    // A word inside a large kmalloc (the 2-argument form's rcu_head at an offset > 0):
+    // classify() refuses interior pointers, so find the block's head page here.
+    const i32 = this.i32;
+    let pfn = link >>> Hot.PAGE_SHIFT;
+    if ((i32[this.metaW + pfn * 8 + Hot.P_FLAGS]! & 15) === Hot.PK_TAIL) pfn = i32[this.metaW + pfn * 8 + Hot.P_CACHE]!;
+    if ((i32[this.metaW + pfn * 8 + Hot.P_FLAGS]! & 15) === PK_LARGE) return pfn << Hot.PAGE_SHIFT;
     return link;
   }
 

@@ -65,8 +65,10 @@ export interface CacheGeometry {
   origSizeOffset: number;
   hasCtor: boolean;
   kmalloc: boolean;
-  /** sheaf_capacity as stored (0 for debug caches and caches created without it). */
+  /** sheaf_capacity of the percpu sheaves (0 for debug and quarantined caches). */
   sheafCapacity: number;
+  /** Capacity of the kfree_rcu sheaves (0: kfreeRcu uses blocks; only with an explicit sheafCapacity). */
+  rcuSheafCapacity: number;
 }
 
 export class Cache {
@@ -102,6 +104,8 @@ export class Cache {
    * for, a debug cache, or frees go through the quarantine).
    */
   readonly sheafCap: number;
+  /** @internal Objects per kfree_rcu sheaf; 0 = kfreeRcu batches in blocks. */
+  readonly rcuSheafCap: number;
   /** @internal */ ctor: Ctor | undefined;
   /** @internal name-table entry this handle owns (-1 for internal handles) */
   nameIdx = -1;
@@ -178,6 +182,7 @@ export class Cache {
     // Sheaves only on the non-debug path (kernel: do_kmem_cache_create allocates them only
     // without SLAB_DEBUG_FLAGS); a quarantined free must reach the quarantine.
     this.sheafCap = this.debug || this.quarantine ? 0 : g.sheafCapacity;
+    this.rcuSheafCap = this.sheafCap === 0 ? 0 : g.rcuSheafCapacity;
   }
 
   /** The cache's canonical name (the first creator's; what slabinfo shows). */

@@ -157,21 +157,20 @@ export class SlabCore {
     let got = 0;
     for (let attempt = 0; attempt < 3; attempt++) {
       lock(i32, c.d + C_LOCK);
-      let top = i32[r + R_SHEAF_TOP]!;
-      const lim = i32[r + R_SHEAF_LIM]!;
-      for (let p = i32[c.d + C_PARTIAL_HEAD]!; p !== 0 && top < lim; ) {
+      const top = i32[r + R_SHEAF_TOP]!;
+      const want = i32[r + R_SHEAF_LIM]! - top;
+      const take: number[] = [];
+      for (let p = i32[c.d + C_PARTIAL_HEAD]!; p !== 0 && take.length < want; ) {
         const m = a.pm(p);
         const next = i32[m + P_NEXT]!;
         let o = i32[m + P_FREELIST]!;
         let inuse = i32[m + P_INUSE]!;
-        while (o !== 0 && top < lim) {
+        while (o !== 0 && take.length < want) {
           const nx = i32[(o + c.fp) >> 2]!;
           c.setState(o, OS_CACHED);
-          i32[top] = o;
-          i32[r + R_SHEAF_TOP] = ++top;
+          take.push(o);
           o = nx;
           inuse++;
-          got++;
         }
         i32[m + P_FREELIST] = o;
         i32[m + P_INUSE] = inuse;
@@ -182,7 +181,14 @@ export class SlabCore {
         p = next;
       }
       unlock(i32, c.d + C_LOCK);
-      if (top >= lim) break;
+      // Stored newest-last so the pops hand them out in freelist (address) order; the top
+      // moves once, after every slot is written: a thread stopped before that loses these
+      // objects (CACHED, in no sheaf), it never hands one out twice.
+      const n = take.length;
+      for (let j = 0; j < n; j++) i32[top + n - 1 - j] = take[j]!;
+      i32[r + R_SHEAF_TOP] = top + n;
+      got += n;
+      if (n >= want) break;
       const np = this.growCache(c);
       if (np === 0) break;
     }
@@ -200,7 +206,7 @@ export class SlabCore {
    * sheaf storage can be had (kernel: alloc_single_from_partial / ___slab_alloc): one
    * object under the list lock, checked where the cache has debug.
    */
-  allocLocked(c: Cache, mayReclaim = true): number {
+  allocLocked(c: Cache, mayReclaim = true, count = true): number {
     const a = this.a;
     const i32 = a.i32;
     for (let attempt = 0; attempt < 3; attempt++) {
@@ -226,7 +232,7 @@ export class SlabCore {
           listDel(i32, a.metaW, c.d, p);
           listAdd(i32, a.metaW, c.d, true, p, false);
         }
-        i32[c.rec + R_ALLOC_SLOW]++;
+        if (count) i32[c.rec + R_ALLOC_SLOW]++;
         if (dbg) dbg.afterAlloc(c, obj);
         unlock(i32, c.d + C_LOCK);
         return obj;
@@ -675,7 +681,14 @@ export class SlabCore {
     this.shrinkBarn(c);
     this.discardEmpty(c);
     this.reapRcuSlabs(c);
-    return (Atomics.load(i32, c.d + C_FREE_SLAB) - before) | 0;
+    const freed = (Atomics.load(i32, c.d + C_FREE_SLAB) - before) | 0;
+    // The sheaves' storage went back to a kmalloc cache: give its empty slabs back too, so
+    // a shrink returns every page the cache's sheaves held.
+    if (c.sheafCap !== 0) {
+      const kc = this.a.kmallocs.cacheFor(SH_HDR + 4 * c.sheafCap);
+      if (kc.idx !== c.idx) this.discardEmpty(kc);
+    }
+    return freed;
   }
 
   /** Free every empty partial slab (under its own C_LOCK). Returns slabs freed. */

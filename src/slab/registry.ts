@@ -17,7 +17,7 @@ import {
   C_ALIGN, C_ALLOC_OK, C_ALLOC_SLAB, C_CTOR_NAME, C_CTOR_NAME_LEN, C_FLAGS, C_FOLD_ALLOCS, C_FOLD_FREES,
   C_FREE_SLAB, C_FULL_HEAD, C_FULL_TAIL, C_GEN, C_HAS_CTOR, C_INUSE, C_KMALLOC, C_MIN_PARTIAL, C_NAME,
   C_NAME_LEN, C_NR_PARTIAL, C_NR_SLABS, C_OBJECT_SIZE, C_OBJECTS, C_OFFSET, C_ORDER, C_ORIG_SIZE_OFF, C_PARTIAL_HEAD,
-  C_PARTIAL_TAIL, C_RCU_PENDING, C_RED_LEFT_PAD, C_REFCOUNT, C_SEQ, C_SHEAF_CAP, C_SIZE, C_KF_INV, C_KF_MASK, C_KF_PAD, C_KF_SIZE, C_KF_SPAN, C_STATE, C_TRACK_OFF, CPU_REC_BYTES, CACHE_BYTES, C_BARN_LOCK, C_SHEAF_EXPLICIT,
+  C_PARTIAL_TAIL, C_RCU_PENDING, C_RED_LEFT_PAD, C_REFCOUNT, C_SEQ, C_SHEAF_CAP, C_SIZE, C_KF_INV, C_KF_MASK, C_KF_PAD, C_KF_SIZE, C_KF_SPAN, C_STATE, C_TRACK_OFF, CPU_REC_BYTES, CACHE_BYTES, C_BARN_LOCK, C_SHEAF_EXPLICIT, C_PCS_CAP,
   CS_FREE, CS_LIVE, H_CACHE_SEQ, H_SLAB_MUTEX, MAX_NAME, N_CACHE, N_CGEN, N_CHARS, N_LEN, N_STATE, NAME_BYTES,
   PAGE_SIZE, MAX_ORDER,
 } from '../layout.js';
@@ -159,7 +159,8 @@ export class Registry {
       origSizeOffset: i32[d + C_ORIG_SIZE_OFF]!,
       hasCtor: i32[d + C_HAS_CTOR] !== 0,
       kmalloc: i32[d + C_KMALLOC] !== 0,
-      sheafCapacity: i32[d + C_SHEAF_CAP]!,
+      sheafCapacity: i32[d + C_PCS_CAP]!,
+      rcuSheafCapacity: i32[d + C_SHEAF_CAP]!,
     };
   }
 
@@ -257,7 +258,8 @@ export class Registry {
       i32[d + C_ORIG_SIZE_OFF] = layout.origSizeOffset;
       i32[d + C_HAS_CTOR] = ctor ? 1 : 0;
       i32[d + C_KMALLOC] = flags & SLAB_KMALLOC ? 1 : 0;
-      i32[d + C_SHEAF_CAP] = sheafCapacity;
+      i32[d + C_PCS_CAP] = sheafCapacity;
+      i32[d + C_SHEAF_CAP] = sheafReq > 0 ? sheafCapacity : 0;
       i32[d + C_SHEAF_EXPLICIT] = sheafReq > 0 ? 1 : 0;
       writeStateGeometry(i32, d, a.metaW, layout.size, order, objects);
       i32[d + C_KF_MASK] = (layout.size & (layout.size - 1)) === 0 ? layout.size - 1 : -1;

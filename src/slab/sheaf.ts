@@ -17,7 +17,9 @@
  *
  * Storage comes from the kmalloc cache of its size through that cache's locked path
  * (never its own sheaves, so a kmalloc cache's sheaf never needs a sheaf), with no
- * memory-pressure reclaim (which could re-enter the caller's sheaf code).
+ * memory-pressure reclaim (which could re-enter the caller's sheaf code). It is not
+ * counted in that cache's allocation counters (stats().objects, slabinfo active_objs
+ * count what users allocated); its slabs and pages are counted as usual.
  */
 import type { Arena } from '../arena.js';
 import {
@@ -34,7 +36,7 @@ export class Sheaves {
     const a = this.a;
     const kc = a.kmallocs.cacheFor(SH_HDR + 4 * c.sheafCap);
     if (!kc.allocOk()) return 0;
-    const s = a.slab.allocLocked(kc, false);
+    const s = a.slab.allocLocked(kc, false, false); // storage, not counted as the kmalloc cache's objects
     if (s === 0) return 0;
     const i32 = a.i32;
     const h = s >> 2;
@@ -49,7 +51,7 @@ export class Sheaves {
   free(c: Cache, s: number): void {
     const a = this.a;
     const kc = a.kmallocs.cacheFor(SH_HDR + 4 * c.sheafCap);
-    a.slab.freeToSlab(kc, s, OS_ALLOC, true);
+    a.slab.freeToSlab(kc, s, OS_ALLOC, true, false);
     Atomics.add(a.i32, c.d + C_ST_BASE + ST_SHEAF_FREE, 1);
   }
 

@@ -36,7 +36,7 @@ export interface PingPongResult {
   remoteFrees: number;
   localFrees: number;
   badTags: number;
-  statsBeforeDone: { free_remote: number; free_slowpath: number; alloc_slab: number; free_slab: number };
+  statsBeforeDone: { free_remote: number; free_fastpath: number; free_slowpath: number; alloc_slab: number; free_slab: number };
 }
 
 if (!isMainThread && parentPort) {
@@ -54,7 +54,7 @@ if (!isMainThread && parentPort) {
   let lastSeqIn = 0;
   const r: PingPongResult = {
     me: d.me, slot: a.threadId, allocs: 0, exhaustions: 0, received: 0, remoteFrees: 0, localFrees: 0, badTags: 0,
-    statsBeforeDone: { free_remote: 0, free_slowpath: 0, alloc_slab: 0, free_slab: 0 },
+    statsBeforeDone: { free_remote: 0, free_fastpath: 0, free_slowpath: 0, alloc_slab: 0, free_slab: 0 },
   };
   const held: [number, number][] = []; // [ptr, seq] received from the peer, not yet freed
 
@@ -117,7 +117,7 @@ if (!isMainThread && parentPort) {
     receive();
   }
   const s = c.stats();
-  r.statsBeforeDone = { free_remote: s.free_remote, free_slowpath: s.free_slowpath, alloc_slab: s.alloc_slab, free_slab: s.free_slab };
+  r.statsBeforeDone = { free_remote: s.free_remote, free_fastpath: s.free_fastpath, free_slowpath: s.free_slowpath, alloc_slab: s.alloc_slab, free_slab: s.free_slab };
   Atomics.add(i32, ctrl, 1);
   // The peer may still push what it allocated before it saw the target: drain until it is done too.
   while (Atomics.load(i32, ctrl) < 2) {
