@@ -13,7 +13,11 @@ import { parseSlabinfo, TestWorker, withWarnings, workerUrl } from './helpers/sl
 
 const MiB = 1 << 20;
 
-/** kmalloc objects in use (sheaves are kmalloc'd arrays). */
+/**
+ * kmalloc objects in use. Sheaves are kmalloc'd arrays, but their storage is not counted
+ * as the kmalloc caches' objects (only their slabs and pages are): this must not move
+ * when sheaves come and go.
+ */
 function kmallocInUse(a: Arena): number {
   let n = 0;
   for (const [name, row] of parseSlabinfo(a.slabinfo())) if (name.startsWith('kmalloc-')) n += row.active;
@@ -44,7 +48,10 @@ test('sheaf round trip: frees go to the sheaf, allocs take them back LIFO on the
   assert.equal(s.objects, 0);
   assert.equal(s.free_slowpath, 0);
   assert.equal(s.free_fastpath, 10);
-  assert.equal(kmallocInUse(a), k0 + 1, 'one kmalloc object: the sheaf');
+  assert.equal(kmallocInUse(a), k0, 'the sheaf\'s storage is not a kmalloc object in use');
+  assert.equal(s.sheaf_alloc, 1);
+  const k256 = a.findCache('kmalloc-256')!; // 16 + 4 * 60 = 256 bytes
+  assert.equal(k256.stats().slabs, 1, 'the sheaf lives in a kmalloc-256 slab');
   // Objects in a sheaf are in use for their slab (kernel: the slab does not see them).
   assert.equal(s.slabs, 1);
   assert.equal(s.sheaf_flush, 0);
@@ -58,8 +65,13 @@ test('sheaf round trip: frees go to the sheaf, allocs take them back LIFO on the
   assertCounts(a, 'sh-rt', 10);
   for (const p of again) c.free(p);
   assertCounts(a, 'sh-rt', 0);
+  const sheafFree0 = c.stats().sheaf_free;
+  assert.equal(sheafFree0, 0);
   assert.equal(c.destroySync().status, 'released');
-  assert.equal(kmallocInUse(a), k0, 'destroy freed the sheaf');
+  assert.equal(kmallocInUse(a), k0);
+  assert.equal(k256.validate().errors, 0);
+  k256.shrink();
+  assert.equal(k256.stats().slabs, 0, 'its kmalloc-256 slab is empty');
 });
 
 test('full sheaves go to the spare, then the barn; with the barn full the spare is flushed to the slabs; counts stay exact', () => {
