@@ -15,7 +15,7 @@ test('kfreeRcu on a sheaf cache: objects wait in kfree_rcu sheaves, pending is e
   const a = Arena.create({ bytes: 16 << 20 });
   const c = a.createCache('kfs-basic', { size: 64, sheafCapacity: CAP });
   const rec = a.recW(a.slot, c.idx);
-  const N = 6 * c.objects; // whole slabs: the cpu freelist ends up empty
+  const N = 6 * c.stats().sheaf_capacity; // whole sheaves: the main sheaf ends up empty
   const ptrs = new Set<number>();
   for (let i = 0; i < N; i++) ptrs.add(c.alloc());
   for (const p of ptrs) a.kfreeRcu(p);
