@@ -26,6 +26,9 @@ export interface ExhaustParams {
   sheaves?: boolean;
   /** some kfreeRcu calls use the 2-argument form (default true) */
   headForm?: boolean;
+  /** 'lockstep' (default): every round in phases with checks between; 'free': workers run `chunk` rounds each on their own (alloc while the peer frees), checks after each chunk */
+  mode?: 'lockstep' | 'free';
+  chunk?: number;
 }
 
 export interface ExhaustResult {
@@ -57,11 +60,15 @@ export async function exhaustion(p: ExhaustParams, ctx: DriverCtx): Promise<Exha
   const result: ExhaustResult = { roundsRun: 0, roundsPlanned: p.rounds, failures: [], failedRound: -1, problems: [], problemTexts: [], allocated: 0, rcu: 0, exhaustions: 0 };
 
   const ws: Worker[] = [];
+  let exiting = false;
   const queues: { type: string; [k: string]: unknown }[][] = [];
   const waiters: (((m: { type: string; [k: string]: unknown }) => void) | undefined)[] = [];
+  const free = p.mode === 'free';
+  const rings = free ? Array.from({ length: nw }, () => new SharedArrayBuffer((2 + (1 << 15) * 4) * 4)) : [];
   for (let i = 0; i < nw; i++) {
     const w = new Worker(new URL('../workers/stress-exhaust.js', import.meta.url), {
-      workerData: { sab: a.sab, shared: sh, id: i + 1, widx: i + 1, seed: seed * 1000 + i, caches: [A.name, B.name], kfreeFraction: p.kfreeFraction ?? 0.35, headForm: p.headForm !== false },
+      workerData: { sab: a.sab, shared: sh, id: i + 1, widx: i + 1, seed: seed * 1000 + i, caches: [A.name, B.name], kfreeFraction: p.kfreeFraction ?? 0.35, headForm: p.headForm !== false,
+        ...(free ? { inbox: rings[i], outbox: rings[(i + 1) % nw], peerId: ((i + nw - 1) % nw) + 1 } : {}) },
     });
     a.watch(w);
     ws.push(w);
@@ -75,6 +82,9 @@ export async function exhaustion(p: ExhaustParams, ctx: DriverCtx): Promise<Exha
       } else queues[i]!.push(m);
     });
     w.on('error', (e) => ctx.fail(`exhaust worker ${i + 1} crashed: ${e.stack ?? e}`));
+    w.on('exit', (code) => {
+      if (!exiting) ctx.fail(`exhaust worker ${i + 1} exited (code ${code}) in round ${Atomics.load(ctx.ctl, CTL.ROUND)} while the driver waited for it`);
+    });
   }
   const next = (i: number, type: string): Promise<{ type: string; [k: string]: unknown }> =>
     new Promise((resolve) => {
@@ -108,9 +118,24 @@ export async function exhaustion(p: ExhaustParams, ctx: DriverCtx): Promise<Exha
     }
   };
 
-  for (let r = 1; r <= p.rounds; r++) {
+  const chunk = p.chunk ?? 10;
+  for (let r = free ? chunk : 1; r <= p.rounds; r += free ? chunk : 1) {
     Atomics.store(ctx.ctl, CTL.ROUND, r);
     fails = [];
+    if (free) {
+      ctx.phase(PH.waiting);
+      for (const w of ws) w.postMessage({ type: 'run', rounds: chunk });
+      const ran = await Promise.all(ws.map((_, i) => next(i, 'ran')));
+      collect(ran);
+      for (const m of ran) {
+        const t = m.tot as { allocated: number; rcu: number; zeros: number };
+        result.allocated += t.allocated;
+        result.rcu += t.rcu;
+        result.exhaustions += t.zeros;
+      }
+      for (const w of ws) w.postMessage({ type: 'flush-inbox' });
+      collect(await Promise.all(ws.map((_, i) => next(i, 'flushed'))));
+    } else {
     ctx.phase(PH.waiting);
     for (const w of ws) w.postMessage({ type: 'alloc' });
     const alloc = await Promise.all(ws.map((_, i) => next(i, 'allocated')));
@@ -145,6 +170,7 @@ export async function exhaustion(p: ExhaustParams, ctx: DriverCtx): Promise<Exha
     const rel = await Promise.all(ws.map((_, i) => next(i, 'released')));
     collect(rel);
     for (const m of rel) result.rcu += (m.out as { rcu: number }).rcu;
+    }
     ctx.phase(PH.barrier);
     await a.kvfreeRcuBarrierAsync();
     ctx.beat();
@@ -155,7 +181,7 @@ export async function exhaustion(p: ExhaustParams, ctx: DriverCtx): Promise<Exha
     const left = allClaims(book.own);
     check(left.length === 0, `round ${r} end: ${left.length} claims left in the ownership map (first ${JSON.stringify(left.slice(0, 4))})`);
     validateAll(`round ${r} end`);
-    if (r % 5 === 0) {
+    if (r % 5 === 0 || free) {
       ctx.phase(PH.shrink);
       A.shrink();
       B.shrink();
@@ -166,7 +192,7 @@ export async function exhaustion(p: ExhaustParams, ctx: DriverCtx): Promise<Exha
     const probs = problemTotals(ctx.ctl);
     if (probs.some((n) => n > 0)) fails.push(`problems so far: ${problemSummary(probs)}`);
     result.roundsRun = r;
-    if (r % 10 === 0 || fails.length) ctx.log(`exhaustion: round ${r}/${p.rounds}: allocated ${result.allocated}, kfreeRcu ${result.rcu}, problems ${problemSummary(probs)}, failed checks ${fails.length}`);
+    if (r % 10 === 0 || free || fails.length) ctx.log(`exhaustion: round ${r}/${p.rounds}: allocated ${result.allocated}, kfreeRcu ${result.rcu}, problems ${problemSummary(probs)}, failed checks ${fails.length}`);
     if (fails.length) {
       result.failures = fails;
       result.failedRound = r;
@@ -177,6 +203,7 @@ export async function exhaustion(p: ExhaustParams, ctx: DriverCtx): Promise<Exha
   result.problemTexts = texts;
   if (result.failedRound < 0) {
     ctx.phase(PH.detach);
+    exiting = true;
     for (const w of ws) w.postMessage({ type: 'exit' });
     collect(await Promise.all(ws.map((_, i) => next(i, 'detached'))));
     await Promise.all(ws.map((w) => new Promise((res) => w.once('exit', res))));
@@ -196,6 +223,7 @@ export async function exhaustion(p: ExhaustParams, ctx: DriverCtx): Promise<Exha
       result.failedRound = p.rounds + 1;
     }
   } else {
+    exiting = true;
     await Promise.all(ws.map((w) => w.terminate()));
   }
   return result;

@@ -35,7 +35,8 @@ if (!isMainThread && parentPort) {
         throw new Error(`unknown scenario ${d.scenario}`);
     }
   };
-  run().then(
+  const keepAlive = setInterval(() => {}, 1000); // an await on Atomics.waitAsync alone does not keep a thread alive
+  run().finally(() => clearInterval(keepAlive)).then(
     (result) => port.postMessage({ type: 'done', result }),
     (e: unknown) => port.postMessage({ type: 'error', message: String((e as Error)?.stack ?? e) }),
   );

@@ -23,6 +23,10 @@ export interface ExhaustWorkerData {
   kfreeFraction: number;
   /** use kfreeRcu(ptr, 4) on some objects (default true) */
   headForm: boolean;
+  /** free-running mode: rings (this worker's inbox, the peer's inbox) */
+  inbox?: SharedArrayBuffer;
+  outbox?: SharedArrayBuffer;
+  peerId?: number;
 }
 
 const KM_SIZES = [8, 24, 40, 64, 96, 200, 500, 1000, 2000, 3000, 8000, 12000];
@@ -62,9 +66,102 @@ if (!isMainThread && parentPort) {
     return 'free';
   };
 
-  port.on('message', (m: { type: string; remote?: Held[]; remoteHolder?: number }) => {
+  // Free-running mode: the peer's objects arrive through an inbox ring in shared memory
+  // (Int32 words: [0] head (producer), [1] tail (consumer), then cap records of 4 words).
+  const inbox = d.inbox ? new Int32Array(d.inbox) : undefined;
+  const outbox = d.outbox ? new Int32Array(d.outbox) : undefined;
+  const RING = 1 << 15;
+  const pushOut = (h: Held): boolean => {
+    if (!outbox) return false;
+    const head = outbox[0]!;
+    if (head - Atomics.load(outbox, 1) >= RING) return false;
+    const w = 2 + (head % RING) * 4;
+    outbox[w] = h.ptr;
+    outbox[w + 1] = h.len;
+    outbox[w + 2] = h.tag;
+    outbox[w + 3] = h.kind;
+    Atomics.store(outbox, 0, head + 1);
+    return true;
+  };
+  const drainIn = (): number => {
+    if (!inbox) return 0;
+    const head = Atomics.load(inbox, 0);
+    let tail = inbox[1]!;
+    let n = 0;
+    phase(PH['remote-free']);
+    while (tail < head) {
+      const w = 2 + (tail % RING) * 4;
+      const h: Held = { ptr: inbox[w]!, len: inbox[w + 1]!, tag: inbox[w + 2]!, kind: inbox[w + 3]! };
+      tail++;
+      freeOne(h, d.peerId!, true);
+      n++;
+    }
+    Atomics.store(inbox, 1, tail);
+    return n;
+  };
+  const freeRunning = async (rounds: number): Promise<{ allocated: number; rcu: number; zeros: number }> => {
+    const tot = { allocated: 0, rcu: 0, zeros: 0 };
+    for (let r = 0; r < rounds; r++) {
+      const exhausted = [false, false, false];
+      let n = 0;
+      while (n < MAX_ALLOCS && !(exhausted[0] && exhausted[1] && exhausted[2])) {
+        let src = Math.floor(rnd() * 3);
+        while (exhausted[src]) src = (src + 1) % 3;
+        let p: number;
+        let len: number;
+        if (src < 2) {
+          phase(PH.alloc);
+          p = caches[src]!.alloc();
+          len = caches[src]!.objectSize;
+        } else {
+          len = KM_SIZES[Math.floor(rnd() * KM_SIZES.length)]!;
+          phase(PH.kmalloc);
+          p = a.kmalloc(len);
+        }
+        n++;
+        if ((n & 255) === 0) {
+          book.beat();
+          drainIn();
+        }
+        if (p === 0) {
+          exhausted[src] = true;
+          tot.zeros++;
+          continue;
+        }
+        if (!book.claim(p, len, src < 2 ? `cache ${caches[src]!.name}.alloc()` : `kmalloc(${len})`)) continue;
+        const h: Held = { ptr: p, len, tag: tagOf(d.id, seq++), kind: src };
+        book.write(h);
+        tot.allocated++;
+        if (rnd() < 0.25 && pushOut(h)) continue;
+        held.push(h);
+      }
+      for (let i = held.length - 1; i > 0; i--) {
+        const j = Math.floor(rnd() * (i + 1));
+        [held[i], held[j]] = [held[j]!, held[i]!];
+      }
+      for (const h of held) {
+        if (freeOne(h, d.id, true) === 'rcu') tot.rcu++;
+        if ((++n & 255) === 0) book.beat();
+      }
+      held = [];
+      drainIn();
+      phase(PH.waiting);
+      await new Promise((res) => setImmediate(res)); // let the kfree_rcu pump run
+    }
+    return tot;
+  };
+
+  port.on('message', (m: { type: string; remote?: Held[]; remoteHolder?: number; rounds?: number }) => {
     try {
-      if (m.type === 'alloc') {
+      if (m.type === 'run') {
+        void freeRunning(m.rounds!).then((tot) => {
+          port.postMessage({ type: 'ran', tot, problems: book.counts, texts: book.texts.splice(0), warnings: warnings.splice(0).map((w) => `${w.kind}: ${w.message}`) });
+        }, (e: unknown) => port.postMessage({ type: 'error', message: `worker ${d.id}: ${String((e as Error)?.stack ?? e)}` }));
+      } else if (m.type === 'flush-inbox') {
+        drainIn();
+        phase(PH.waiting);
+        port.postMessage({ type: 'flushed' });
+      } else if (m.type === 'alloc') {
         const exhausted = [false, false, false];
         const counts = { a: 0, b: 0, km: 0, kmLarge: 0, zeros: 0 };
         let n = 0;
