@@ -40,6 +40,8 @@ export const PROBLEM_NAMES = ['double allocation', 'reuse before grace period', 
 export const CTL = {
   HEARTBEAT: 0,
   STOP: 1,
+  /** operations done by all workers (kill fuzz) */
+  OPS: 2,
   PROBLEMS: 8, // 8 .. 8+16
   PHASE: 32, // PHASE + worker index (0..63)
   ROUND: 100,
@@ -49,6 +51,9 @@ export const CTL = {
   /** Per-problem sample text ring (not used for asserting, only for diagnosis) */
   WORDS: 256,
 } as const;
+
+/** Published-object slots (kill fuzz): 4 per worker, each [seq, ptr, tag, 0] at CTL.PUB + 4 * slot. */
+export const PUB_PER_WORKER = 4;
 
 export interface Shared {
   own: SharedArrayBuffer;
