@@ -104,7 +104,14 @@ export async function killFuzz(p: KillParams, ctx: DriverCtx): Promise<KillResul
       a.kfreeRcu(ptr);
     }
     res.inFlightBound++;
+    // its own cache goes too (descriptors are limited): destroy waits for the kfreeRcu above
+    for (const n of parseSlabinfo(a.slabinfo()).keys()) {
+      if (!n.startsWith(`kf-own-${id}-`)) continue;
+      const c = a.findCache(n);
+      if (c) deadDestroys.push(c.destroy().then((rep) => ({ name: c.name, status: rep.status, leaked: rep.leaked })));
+    }
   };
+  const deadDestroys: Promise<{ name: string; status: string; leaked: number }[] | { name: string; status: string; leaked: number }>[] = [];
 
   const spawn = (widx: number): Slot => {
     const id = nextId;
@@ -207,6 +214,12 @@ export async function killFuzz(p: KillParams, ctx: DriverCtx): Promise<KillResul
   }
   ctx.phase(PH.destroy);
   res.kmallocExtra = kmTotal() - km0;
+  for (const d of await Promise.all(deadDestroys)) {
+    for (const x of ([] as { name: string; status: string; leaked: number }[]).concat(d)) {
+      res.destroy.push(x);
+      res.leakedTotal += x.leaked;
+    }
+  }
   const others = [...parseSlabinfo(a.slabinfo()).keys()].filter((n) => n.startsWith('kf-own-'));
   for (const c of [A, B, ...others.map((n) => a.findCache(n)!).filter(Boolean)]) {
     const rep = await c.destroy();
