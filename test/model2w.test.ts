@@ -1,0 +1,402 @@
+/**
+ * Issue 11: fast-check model test across 2 workers (test/workers/stress-model.ts), public
+ * API only. Random commands: alloc (one, or many until the small arena is exhausted),
+ * free by the allocating worker or the other one (remote free), kfree, kfreeRcu (with and
+ * without a valid rcuHeadOffset), barriers, shrink, and bad ops: double free, free of an
+ * object pending in kfreeRcu, kfreeRcu twice, kfreeRcu of a freed object, kfreeRcu with a
+ * bad rcuHeadOffset (unaligned, >= object size, huge, negative), free of an interior
+ * pointer, free through the wrong cache. Checked against a model after every command:
+ * - alloc returns a pointer inside the arena that is not live, and not pending in kfreeRcu
+ *   unless its grace period completed (rcu.pollState of the cookie taken before the
+ *   kfreeRcu); 0 only when fewer free pages than one slab remain;
+ * - every bad op raises exactly one warning (onWarning) in the worker that did it, of the
+ *   right kind (DESIGN.md §5: on every cache, debug or not), and changes nothing
+ *   (stats().objects and kfree_rcu_pending unchanged, the object stays as it was);
+ * - good ops raise no warning; stats().objects - kfree_rcu_pending = the model's live
+ *   count, kfree_rcu_pending <= the model's pending count, 0 after a barrier;
+ * - live objects keep their tags; at the end everything is freed, a barrier, objects 0,
+ *   validate() clean.
+ * All runs are executed and every violation is tallied (so the failure message says how
+ * often each check failed); then, if any failed, fast-check shrinks one failing case.
+ * Runs: 30 here, SLABRCU_STRESS=1 (npm run stress) 400.
+ */
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import { Worker } from 'node:worker_threads';
+import fc from 'fast-check';
+import { Arena, SLAB_NO_MERGE, type Cache, type SlabWarning } from '../src/index.js';
+import type { ModelCmd, ModelReply } from './workers/stress-model.js';
+import { LONG } from './stress/shared.js';
+
+const env = (globalThis as { process: { env: Record<string, string | undefined> } }).process.env;
+const RUNS = Number(env.SLABRCU_MODEL_RUNS ?? (LONG ? 400 : 30));
+const SEED = Number(env.SLABRCU_SEED ?? 4242);
+const ARENA_BYTES = 1 << 20;
+const CACHE_SPECS = [{ name: 'm2-a', size: 64 }, { name: 'm2-b', size: 96 }];
+const REPLY_TIMEOUT_MS = 5_000;
+
+type W = 0 | 1;
+type Cmd =
+  | { k: 'alloc'; w: W; cache: number; n: number }
+  | { k: 'free'; w: W; pick: number; kfree: boolean }
+  | { k: 'kfreeRcu'; w: W; pick: number; head: 'none' | 0 | 4 | 'last' }
+  | { k: 'barrier'; w: W }
+  | { k: 'shrink'; w: W; cache: number }
+  | { k: 'doubleFree'; w: W; pick: number; kfree: boolean }
+  | { k: 'freePending'; w: W; pick: number; kfree: boolean }
+  | { k: 'kfreeRcuTwice'; w: W; pick: number }
+  | { k: 'kfreeRcuFreed'; w: W; pick: number }
+  | { k: 'badHead'; w: W; pick: number; off: 1 | 2 | 'size' | 'size+4' | 1e9 | -4 }
+  | { k: 'interior'; w: W; pick: number; delta: 4 | 8 | 'half' }
+  | { k: 'wrongCache'; w: W; pick: number };
+
+const BAD = new Set(['doubleFree', 'freePending', 'kfreeRcuTwice', 'kfreeRcuFreed', 'badHead', 'interior', 'wrongCache']);
+/** What the one warning of a bad op must say (kind or message). */
+const EXPECT: Record<string, RegExp> = {
+  doubleFree: /double.?free|already free/i,
+  freePending: /double.?free|already free|pending|kfree_?rcu/i,
+  kfreeRcuTwice: /double.?free|already free|pending|kfree_?rcu/i,
+  kfreeRcuFreed: /double.?free|already free|kfree_?rcu/i,
+  badHead: /rcu_?head|offset/i,
+  interior: /interior|invalid/i,
+  wrongCache: /wrong.?slab.?cache|wrong-cache/i,
+};
+
+const w01 = fc.constantFrom<W>(0, 1);
+const pick = fc.nat(1000);
+const cmdArb: fc.Arbitrary<Cmd> = fc.oneof(
+  { weight: 6, arbitrary: fc.record({ k: fc.constant('alloc' as const), w: w01, cache: fc.nat(1), n: fc.constantFrom(1, 1, 1, 4, 40, 20000) }) },
+  { weight: 4, arbitrary: fc.record({ k: fc.constant('free' as const), w: w01, pick, kfree: fc.boolean() }) },
+  { weight: 3, arbitrary: fc.record({ k: fc.constant('kfreeRcu' as const), w: w01, pick, head: fc.constantFrom('none' as const, 0 as const, 4 as const, 'last' as const) }) },
+  { weight: 1, arbitrary: fc.record({ k: fc.constant('barrier' as const), w: w01 }) },
+  { weight: 1, arbitrary: fc.record({ k: fc.constant('shrink' as const), w: w01, cache: fc.nat(1) }) },
+  { weight: 1, arbitrary: fc.record({ k: fc.constant('doubleFree' as const), w: w01, pick, kfree: fc.boolean() }) },
+  { weight: 1, arbitrary: fc.record({ k: fc.constant('freePending' as const), w: w01, pick, kfree: fc.boolean() }) },
+  { weight: 1, arbitrary: fc.record({ k: fc.constant('kfreeRcuTwice' as const), w: w01, pick }) },
+  { weight: 1, arbitrary: fc.record({ k: fc.constant('kfreeRcuFreed' as const), w: w01, pick }) },
+  { weight: 1, arbitrary: fc.record({ k: fc.constant('badHead' as const), w: w01, pick, off: fc.constantFrom(1 as const, 2 as const, 'size' as const, 'size+4' as const, 1e9 as const, -4 as const) }) },
+  { weight: 1, arbitrary: fc.record({ k: fc.constant('interior' as const), w: w01, pick, delta: fc.constantFrom(4 as const, 8 as const, 'half' as const) }) },
+  { weight: 1, arbitrary: fc.record({ k: fc.constant('wrongCache' as const), w: w01, pick }) },
+);
+
+// ------------------------------------------------------------------ workers
+
+class Peer {
+  readonly w: Worker;
+  private pending: ((r: ModelReply) => void) | undefined;
+  private failed: Error | undefined;
+  constructor() {
+    this.w = new Worker(new URL('./workers/stress-model.js', import.meta.url));
+    this.w.on('message', (r: ModelReply) => {
+      const f = this.pending;
+      this.pending = undefined;
+      f?.(r);
+    });
+    this.w.on('error', (e) => { this.failed = e; });
+    this.w.on('exit', (c) => { this.failed ??= new Error(`model worker exited (${c})`); });
+  }
+  call(m: ModelCmd): Promise<ModelReply> {
+    if (this.failed) return Promise.reject(this.failed);
+    return new Promise((resolve, reject) => {
+      const t = setTimeout(() => {
+        this.pending = undefined;
+        reject(new Error(`HANG: model worker did not answer ${JSON.stringify({ ...m, sab: undefined })} within ${REPLY_TIMEOUT_MS} ms`));
+      }, REPLY_TIMEOUT_MS);
+      this.pending = (r) => {
+        clearTimeout(t);
+        resolve(r);
+      };
+      this.w.postMessage(m);
+    });
+  }
+}
+
+// ------------------------------------------------------------------ one run
+
+interface LiveObj { cache: number; tag: number; by: W }
+const tally = new Map<string, number>();
+const note = (k: string): void => void tally.set(k, (tally.get(k) ?? 0) + 1);
+const attempts = new Map<string, number>();
+let firstViolations: { cmds: Cmd[]; v: string[] } | undefined;
+
+let hangs = 0;
+/** runCase, but a worker that hangs (or dies) is a violation; the pair is replaced for the next run. */
+async function runCaseSafe(peers: Peer[], cmds: Cmd[]): Promise<string[]> {
+  try {
+    return await runCase(peers, cmds);
+  } catch (e) {
+    const msg = String((e as Error)?.message ?? e);
+    hangs++;
+    note(msg.startsWith('HANG') ? `HANG: ${msg.slice(0, 160)}` : `worker failure: ${msg.slice(0, 160)}`);
+    for (let i = 0; i < peers.length; i++) {
+      void peers[i]!.w.terminate();
+      peers[i] = new Peer();
+    }
+    return [msg];
+  }
+}
+
+async function runCase(peers: Peer[], cmds: Cmd[]): Promise<string[]> {
+  const v: string[] = [];
+  const a = Arena.create({ bytes: ARENA_BYTES, maxThreads: 4, maxCaches: 32, kfreeRcuDrainMs: 3_600_000 });
+  const mainWarnings: SlabWarning[] = [];
+  a.onWarning((w) => mainWarnings.push(w));
+  const caches: Cache[] = CACHE_SPECS.map((s) => a.createCache(s.name, { size: s.size, flags: SLAB_NO_MERGE }));
+  for (const p of peers) {
+    const r = await p.call({ op: 'attach', sab: a.sab, caches: CACHE_SPECS.map((s) => s.name) });
+    if (r.threw) throw new Error(`attach failed: ${r.threw}`);
+  }
+  const live = new Map<number, LiveObj>();
+  const pending = new Map<number, { cache: number; cookie: number }>();
+  const freed = new Map<number, number>(); // ptr -> cache
+  let tag = 1;
+  const ofCache = <T extends { cache: number }>(m: Map<number, T>, c: number): number => {
+    let n = 0;
+    for (const x of m.values()) if (x.cache === c) n++;
+    return n;
+  };
+  const keysOf = <T>(m: Map<number, T>): number[] => [...m.keys()].sort((x, y) => x - y);
+  const pickFrom = (list: number[], i: number): number | undefined => (list.length ? list[i % list.length] : undefined);
+  const snap = (): string => caches.map((c) => {
+    const s = c.stats();
+    return `${s.objects}/${s.kfree_rcu_pending}`;
+  }).join(' ');
+  const checkState = (what: string): void => {
+    caches.forEach((c, i) => {
+      const s = c.stats();
+      const lc = ofCache(live, i);
+      const pc = ofCache(pending, i);
+      if (s.objects - s.kfree_rcu_pending !== lc) v.push(`${what}: ${c.name} stats().objects ${s.objects} - kfree_rcu_pending ${s.kfree_rcu_pending} != ${lc} live in the model`);
+      if (s.kfree_rcu_pending > pc) v.push(`${what}: ${c.name} kfree_rcu_pending ${s.kfree_rcu_pending} > ${pc} pending in the model`);
+    });
+    if (live.size <= 4000) {
+      for (const [p, o] of live) {
+        const size = CACHE_SPECS[o.cache]!.size;
+        const t0 = a.dv.getInt32(p, true);
+        const t1 = a.dv.getInt32(p + size - 4, true);
+        if (t0 !== o.tag || t1 !== ~o.tag) {
+          v.push(`${what}: live object 0x${p.toString(16)} (${CACHE_SPECS[o.cache]!.name}) tag ${t0}/${~t1}, expected ${o.tag}`);
+          o.tag = t0; // report once
+        }
+      }
+    }
+  };
+  const applyAlloc = (c: number, ptrs: number[], by: W, tag0: number, what: string): void => {
+    ptrs.forEach((p, i) => {
+      if (p === 0) {
+        const free = a.pageStats().free;
+        if (free >= 1 << caches[c]!.order) v.push(`${what}: alloc returned 0 with ${free} free pages (a slab needs ${1 << caches[c]!.order})`);
+        return;
+      }
+      if (!Number.isInteger(p) || p <= 0 || p + CACHE_SPECS[c]!.size > a.committedBytes()) {
+        v.push(`${what}: alloc returned ${p}, outside the arena`);
+        return;
+      }
+      if (live.has(p)) {
+        note('double allocation (alloc returned a live object)');
+        v.push(`${what}: alloc returned 0x${p.toString(16)}, which is live (allocated by worker ${live.get(p)!.by})`);
+      }
+      const pe = pending.get(p);
+      if (pe && !a.rcu.pollState(pe.cookie)) {
+        note('reuse before grace period');
+        v.push(`${what}: alloc returned 0x${p.toString(16)}, pending in kfreeRcu and its grace period has not completed`);
+      }
+      pending.delete(p);
+      freed.delete(p);
+      live.set(p, { cache: c, tag: (tag0 + i) | 0, by });
+    });
+  };
+  const expectOneWarning = (cmd: Cmd, r: ModelReply, before: string, what: string): void => {
+    const key = cmd.k + ('off' in cmd ? `(${cmd.off})` : '') + ('kfree' in cmd && cmd.kfree ? '(kfree)' : '');
+    attempts.set(key, (attempts.get(key) ?? 0) + 1);
+    const ws = r.warnings;
+    if (ws.length !== 1) {
+      note(`${key}: ${ws.length} warnings, expected 1${r.threw ? ` (threw: ${r.threw.slice(0, 80)})` : ''}`);
+      v.push(`${what}: expected exactly one warning, got ${ws.length}: ${JSON.stringify(ws.map((w) => `${w.kind}: ${w.message}`))}${r.threw ? `; threw ${r.threw}` : ''}`);
+    } else if (!EXPECT[cmd.k]!.test(`${ws[0]!.kind} ${ws[0]!.message}`)) {
+      note(`${key}: warning of the wrong kind`);
+      v.push(`${what}: warning "${ws[0]!.kind}: ${ws[0]!.message}" does not match ${EXPECT[cmd.k]}`);
+    }
+    const after = snap();
+    if (after !== before) {
+      note(`${key}: changed stats (objects/kfree_rcu_pending)`);
+      v.push(`${what}: a refused op changed stats (objects/kfree_rcu_pending per cache): ${before} -> ${after}`);
+    }
+  };
+  const other = (w: W): W => (w === 0 ? 1 : 0);
+
+  for (let step = 0; step < cmds.length; step++) {
+    const cmd = cmds[step]!;
+    const what = `step ${step} ${JSON.stringify(cmd)}`;
+    const peer = peers[cmd.w]!;
+    const before = snap();
+    let r: ModelReply | undefined;
+    switch (cmd.k) {
+      case 'alloc': {
+        const tag0 = tag;
+        tag += cmd.n;
+        r = await peer.call({ op: 'alloc', cache: cmd.cache, n: cmd.n, tag0 });
+        applyAlloc(cmd.cache, r.ptrs ?? [], cmd.w, tag0, what);
+        break;
+      }
+      case 'free': {
+        const p = pickFrom(keysOf(live), cmd.pick);
+        if (p === undefined) continue;
+        const o = live.get(p)!;
+        live.delete(p);
+        freed.set(p, o.cache);
+        r = await peer.call(cmd.kfree ? { op: 'kfree', ptr: p } : { op: 'free', cache: o.cache, ptr: p });
+        break;
+      }
+      case 'kfreeRcu': {
+        const p = pickFrom(keysOf(live), cmd.pick);
+        if (p === undefined) continue;
+        const o = live.get(p)!;
+        const size = CACHE_SPECS[o.cache]!.size;
+        const head = cmd.head === 'none' ? undefined : cmd.head === 'last' ? size - 4 : cmd.head;
+        live.delete(p);
+        pending.set(p, { cache: o.cache, cookie: a.rcu.getState() });
+        r = await peer.call({ op: 'kfreeRcu', ptr: p, ...(head === undefined ? {} : { head }) });
+        break;
+      }
+      case 'barrier': {
+        r = await peer.call({ op: 'barrier' });
+        for (const [p, x] of pending) freed.set(p, x.cache);
+        pending.clear();
+        caches.forEach((c) => {
+          const s = c.stats();
+          if (s.kfree_rcu_pending !== 0) v.push(`${what}: ${c.name} kfree_rcu_pending ${s.kfree_rcu_pending} after kvfreeRcuBarrierAsync`);
+        });
+        break;
+      }
+      case 'shrink':
+        r = await peer.call({ op: 'shrink', cache: cmd.cache });
+        break;
+      case 'doubleFree': {
+        const p = pickFrom(keysOf(freed), cmd.pick);
+        if (p === undefined) continue;
+        r = await peer.call(cmd.kfree ? { op: 'kfree', ptr: p } : { op: 'free', cache: freed.get(p)!, ptr: p });
+        expectOneWarning(cmd, r, before, what);
+        break;
+      }
+      case 'freePending': {
+        const p = pickFrom(keysOf(pending), cmd.pick);
+        if (p === undefined) continue;
+        r = await peer.call(cmd.kfree ? { op: 'kfree', ptr: p } : { op: 'free', cache: pending.get(p)!.cache, ptr: p });
+        expectOneWarning(cmd, r, before, what);
+        break;
+      }
+      case 'kfreeRcuTwice': {
+        const p = pickFrom(keysOf(pending), cmd.pick);
+        if (p === undefined) continue;
+        r = await peer.call({ op: 'kfreeRcu', ptr: p });
+        expectOneWarning(cmd, r, before, what);
+        break;
+      }
+      case 'kfreeRcuFreed': {
+        const p = pickFrom(keysOf(freed), cmd.pick);
+        if (p === undefined) continue;
+        r = await peer.call({ op: 'kfreeRcu', ptr: p });
+        expectOneWarning(cmd, r, before, what);
+        break;
+      }
+      case 'badHead': {
+        const p = pickFrom(keysOf(live), cmd.pick);
+        if (p === undefined) continue;
+        const size = CACHE_SPECS[live.get(p)!.cache]!.size;
+        const off = cmd.off === 'size' ? size : cmd.off === 'size+4' ? size + 4 : cmd.off;
+        r = await peer.call({ op: 'kfreeRcu', ptr: p, head: off });
+        expectOneWarning(cmd, r, before, what);
+        break;
+      }
+      case 'interior': {
+        const p = pickFrom(keysOf(live), cmd.pick);
+        if (p === undefined) continue;
+        const c = live.get(p)!.cache;
+        const delta = cmd.delta === 'half' ? CACHE_SPECS[c]!.size >> 1 : cmd.delta;
+        r = await peer.call({ op: 'free', cache: c, ptr: p + delta });
+        expectOneWarning(cmd, r, before, what);
+        break;
+      }
+      case 'wrongCache': {
+        const p = pickFrom(keysOf(live), cmd.pick);
+        if (p === undefined) continue;
+        r = await peer.call({ op: 'free', cache: 1 - live.get(p)!.cache, ptr: p });
+        expectOneWarning(cmd, r, before, what);
+        break;
+      }
+    }
+    if (r && !BAD.has(cmd.k)) {
+      if (r.warnings.length) {
+        note(`${cmd.k}: unexpected warning`);
+        v.push(`${what}: unexpected warnings ${JSON.stringify(r.warnings.map((w) => `${w.kind}: ${w.message}`))}`);
+      }
+      if (r.threw) {
+        note(`${cmd.k}: threw`);
+        v.push(`${what}: threw ${r.threw}`);
+      }
+    }
+    void other;
+    checkState(what);
+    if (v.length > 12) break; // enough to diagnose
+  }
+  // End: barrier, free everything, barrier, counts 0, validate clean.
+  if (v.length === 0) {
+    await peers[0]!.call({ op: 'barrier' });
+    for (const [p, x] of pending) freed.set(p, x.cache);
+    pending.clear();
+    checkState('end, after a barrier');
+    for (const [p, o] of live) {
+      const r = await peers[o.by]!.call({ op: 'free', cache: o.cache, ptr: p });
+      if (r.warnings.length || r.threw) v.push(`end: free of live 0x${p.toString(16)}: ${JSON.stringify(r.warnings.map((w) => w.message))} ${r.threw ?? ''}`);
+    }
+    live.clear();
+    await peers[1]!.call({ op: 'barrier' });
+    checkState('end, everything freed');
+    for (const c of caches) {
+      const val = c.validate();
+      if (val.errors !== 0 || val.reports.length) v.push(`end: validate(${c.name}) errors=${val.errors} reports=${JSON.stringify(val.reports.slice(0, 3))}`);
+    }
+  }
+  for (const w of mainWarnings) v.push(`warning in the main thread: ${w.kind}: ${w.message}`);
+  return v;
+}
+
+test(`model test across 2 workers: ${RUNS} runs of random alloc/free/remote free/kfreeRcu/bad ops in a 1 MiB arena`, async (t) => {
+  const peers = [new Peer(), new Peer()];
+  t.after(() => Promise.all(peers.map((p) => p.w.terminate())));
+  hangs = 0;
+  const t0 = Date.now();
+  let failingRuns = 0;
+  // 1. Every run, every violation tallied.
+  await fc.assert(
+    fc.asyncProperty(fc.array(cmdArb, { minLength: 10, maxLength: 60, size: 'medium' }), async (cmds) => {
+      const v = await runCaseSafe(peers, cmds);
+      if (v.length) {
+        failingRuns++;
+        if (!firstViolations || cmds.length < firstViolations.cmds.length) firstViolations = { cmds, v };
+      }
+      return true;
+    }),
+    { numRuns: RUNS, seed: SEED },
+  );
+  const survey = [...tally].sort((x, y) => y[1] - x[1]).map(([k, n]) => {
+    const base = k.split(':')[0]!;
+    return `${k}: ${n}${attempts.has(base) ? ` of ${attempts.get(base)}` : ''}`;
+  });
+  const tried = [...attempts].sort().map(([k, n]) => `${k}=${n}`).join(' ');
+  const summary = `model2w: ${RUNS} runs, ${failingRuns} with violations, ${Date.now() - t0} ms\n  bad ops tried: ${tried}\n  ${survey.join('\n  ')}`;
+  console.log(summary);
+  if (failingRuns === 0) return;
+  // 2. Shrink one failing case for the report (not when a worker hung: each try would wait for the watchdog).
+  let shrunk = hangs ? `(not shrunk: ${hangs} runs hung)` : '';
+  if (!hangs) try {
+    await fc.assert(
+      fc.asyncProperty(fc.array(cmdArb, { minLength: 10, maxLength: 60, size: 'medium' }), async (cmds) => (await runCaseSafe(peers, cmds)).length === 0),
+      { numRuns: RUNS, seed: SEED },
+    );
+  } catch (e) {
+    shrunk = String((e as Error).message).split('\n').slice(0, 6).join('\n');
+  }
+  assert.fail(`${summary}\nshortest failing case seen (${firstViolations!.cmds.length} commands):\n  ${firstViolations!.v.slice(0, 8).join('\n  ')}\nshrunk by fast-check:\n${shrunk}`);
+});
