@@ -56,9 +56,15 @@ test('object layout: 0x5a new slab, 0xbb/0xcc red zones, 6b..a5 poison, free poi
   const p = c.alloc();
   const slab = p - c.redLeftPad;
   assert.equal(slab % 4096, 0, 'first object of a new slab');
-  // The slab tail (size % stride) is POISON_INUSE.
-  const tail = 4096 - (4096 % c.size);
-  assert.ok(all(u8, slab + tail, slab + 4096, POISON_INUSE));
+  // The slab's padding is POISON_INUSE: strides below 512 keep one object-state byte per
+  // object at the slab end, so objects = 4096 / (stride + 1) and the padding is what lies
+  // between the last object and those bytes.
+  assert.equal(c.objects, Math.floor(4096 / (c.size + 1)));
+  const padStart = c.objects * c.size;
+  const padEnd = 4096 - c.objects;
+  assert.ok(padEnd > padStart);
+  assert.ok(all(u8, slab + padStart, slab + padEnd, POISON_INUSE), 'padding is 0x5a');
+  assert.equal(w.length, 0, 'a new slab raises no report');
   // Allocated: red zones active (incl. right red zone 20..24), object poisoned as the kernel's init_object does.
   assert.ok(all(u8, p - c.redLeftPad, p, SLUB_RED_ACTIVE));
   assert.ok(all(u8, p + 20, p + 24, SLUB_RED_ACTIVE));
