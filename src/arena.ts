@@ -358,6 +358,8 @@ export class Arena {
    * kernel's 2-argument form) names a 4-byte word of the object that readers do not
    * need; it is written only if no batch page can be had (arena exhausted), in which
    * case the object is chained through that word (default: the cache's free-pointer word).
+   * It must be an integer multiple of 4 in 0..objectSize-4; any other offset is refused
+   * with a `kfree_rcu-bad-head` report and nothing is queued.
    */
   kfreeRcu(ptr: number, rcuHeadOffset?: number): void {
     if (rcuHeadOffset === undefined) this.kfreeRcuImpl.kfreeRcu(ptr);

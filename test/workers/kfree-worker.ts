@@ -79,6 +79,18 @@ async function main(): Promise<void> {
       clearInterval(keepAlive);
       return;
     }
+    case 'kfree-head': {
+      // kfreeRcu(ptr, off) for each [ptr, off] of workerData.calls; report the warning
+      // kinds this thread raised and the pending count after the calls
+      const kinds: string[] = [];
+      arena.onWarning((w) => kinds.push(w.kind));
+      const calls = workerData.calls as [number, number][];
+      for (const [p, off] of calls) arena.kfreeRcu(p, off);
+      port.postMessage({ type: 'done', kinds, pending: arena.kfreeRcuPending() });
+      clearInterval(keepAlive);
+      arena.detach();
+      return;
+    }
     case 'reader-hold': {
       arena.rcu.readLock();
       port.postMessage({ type: 'locked' });
