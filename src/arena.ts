@@ -539,7 +539,9 @@ export class Arena {
   /** Leave the arena: flush cached slabs, go offline for RCU, hand over kfree_rcu batches. */
   detach(): void {
     if (this.detached) return;
+    // Both refusals of rcu.detach() are checked here, before anything is handed over.
     if (this.rcu.inReadSection) throw new Error('slabrcu: detach() inside an RCU read-side critical section');
+    if (this.rcu.inCallback) throw new Error('slabrcu: detach() inside an RCU callback');
     if (!this.threads.beginDetach(this.slot, this.slotGen)) {
       // Someone detached this slot for us (it was taken for dead): nothing is ours any more.
       this.detached = true;

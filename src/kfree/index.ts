@@ -853,6 +853,7 @@ export class KfreeRcu {
   /** kvfree_rcu_barrier: every object passed to kfreeRcu before the call is freed on return. */
   barrier(): void {
     const a = this.a;
+    a.checkAttached();
     if (a.rcu.inReadSection) throw new Error('slabrcu: kvfreeRcuBarrier() inside an RCU read-side critical section would deadlock');
     this.closeOwn();
     let waiting = this.othersWithOpenBlocks();
@@ -870,6 +871,7 @@ export class KfreeRcu {
 
   async barrierAsync(): Promise<void> {
     const a = this.a;
+    a.checkAttached();
     if (a.rcu.inReadSection) throw new Error('slabrcu: kvfreeRcuBarrierAsync() inside an RCU read-side critical section would deadlock');
     this.closeOwn();
     let waiting = this.othersWithOpenBlocks();

@@ -91,6 +91,22 @@ async function main(): Promise<void> {
       arena.detach();
       return;
     }
+    case 'detach-then-destroy': {
+      // detach, then try both destroys through a handle found before: each must be
+      // refused before it drops the name or the reference
+      const c = arena.findCache(cache)!;
+      arena.detach();
+      const errors: string[] = [];
+      try {
+        c.destroySync();
+      } catch (e) {
+        errors.push((e as Error).message);
+      }
+      await c.destroy().then(() => errors.push('destroy() resolved'), (e: unknown) => errors.push((e as Error).message));
+      port.postMessage({ type: 'done', errors });
+      clearInterval(keepAlive);
+      return;
+    }
     case 'reader-hold': {
       arena.rcu.readLock();
       port.postMessage({ type: 'locked' });
