@@ -361,6 +361,8 @@ export class Arena {
    * kernel's 2-argument form) names a 4-byte word of the object that readers do not
    * need; it is written only if no batch page can be had (arena exhausted), in which
    * case the object is chained through that word (default: the cache's free-pointer word).
+   * It must be an integer multiple of 4 in 0..objectSize-4; any other offset is refused
+   * with a `kfree_rcu-bad-head` report and nothing is queued.
    */
   kfreeRcu(ptr: number, rcuHeadOffset?: number): void {
     if (rcuHeadOffset === undefined) this.kfreeRcuImpl.kfreeRcu(ptr);
@@ -570,7 +572,9 @@ export class Arena {
   /** Leave the arena: flush cached slabs, go offline for RCU, hand over kfree_rcu batches. */
   detach(): void {
     if (this.detached) return;
+    // Both refusals of rcu.detach() are checked here, before anything is handed over.
     if (this.rcu.inReadSection) throw new Error('slabrcu: detach() inside an RCU read-side critical section');
+    if (this.rcu.inCallback) throw new Error('slabrcu: detach() inside an RCU callback');
     if (!this.threads.beginDetach(this.slot, this.slotGen)) {
       // Someone detached this slot for us (it was taken for dead): nothing is ours any more.
       this.detached = true;

@@ -22,17 +22,19 @@ test('a ctor runs once per object when a slab is created, not on alloc or reuse'
     arena.dv.setUint32(ptr + 4, seen.length, true);
   }
   const c = a.createCache('ctor-obj', { size: 40, ctor: initObject });
-  const per = c.objects; // stride 48 (free pointer outside the object): 4096 / 48 = 85
+  const per = c.objects; // stride 48 (free pointer outside the object): 4096 / (48 + 1 state byte) = 83
   assert.equal(c.size, 48);
-  assert.equal(per, 85);
+  assert.equal(per, 83);
+  const cap = c.stats().sheaf_capacity; // 60: a refill fits in the first slab
+  assert.equal(cap, 60);
   assert.equal(seen.length, 0, 'nothing constructed before the first slab');
-  const first = c.alloc();
+  const first = c.alloc(); // refills the sheaf: 60 objects of one new slab
   assert.equal(seen.length, per, 'the whole slab was constructed');
   assert.equal(arenaArg, a);
   const base = first - (first % 4096);
   assert.deepEqual(seen, Array.from({ length: per }, (_, k) => base + k * 48), 'each object once, in order');
   const ptrs = [first];
-  for (let i = 1; i < per; i++) ptrs.push(c.alloc());
+  for (let i = 1; i < cap; i++) ptrs.push(c.alloc());
   assert.equal(seen.length, per, 'allocating from a constructed slab runs no ctor');
   for (const p of ptrs) {
     assert.equal(a.dv.getUint32(p, true), MAGIC);
@@ -41,16 +43,17 @@ test('a ctor runs once per object when a slab is created, not on alloc or reuse'
   // Objects go back in their constructed state (the free pointer lives outside them).
   for (const p of ptrs) c.free(p);
   const again: number[] = [];
-  for (let i = 0; i < per; i++) again.push(c.alloc());
+  for (let i = 0; i < cap; i++) again.push(c.alloc());
   assert.equal(seen.length, per, 'reuse runs no ctor');
   for (const p of again) assert.equal(a.dv.getUint32(p, true), MAGIC);
-  // A second slab: per more calls.
+  // The next refill takes the first slab's other 23 objects and 37 of a second slab:
+  // per more calls.
   again.push(c.alloc());
   assert.equal(seen.length, 2 * per);
   assert.equal(c.stats().alloc_slab, 2);
   assert.equal(c.stats().ctor, 'initObject');
   for (const p of again) c.free(p);
-  c.shrink();
+  assert.equal(c.shrink(), 2);
   // A slab that was freed and is created again is constructed again.
   c.alloc();
   assert.equal(seen.length, 3 * per);
@@ -60,7 +63,10 @@ test('a worker without the ctor gets a clear error when it must create a slab; w
   const a = Arena.create({ bytes: 4 * MiB });
   let mainCalls = 0;
   const c = a.createCache('ctor-w', { size: 64, flags: SLAB_NO_MERGE, ctor: (p, ar) => { mainCalls++; ar.dv.setUint32(p, MAGIC, true); } });
-  const n = c.objects + 5; // the worker needs two slabs
+  // One refill of a whole sheaf (60 objects, stride 72 < 256) needs two slabs of
+  // 4096 / 73 = 56 objects: the worker allocates exactly that many.
+  const n = c.stats().sheaf_capacity;
+  assert.ok(n > c.objects && n <= 2 * c.objects, `${n} objects need two slabs of ${c.objects}`);
   const w = new TestWorker(workerUrl('slab-ctor'), { sab: a.sab, name: 'ctor-w', n });
   a.watch(w.w);
   const msg = await w.next<{ error: string; calls: number; ptrs: number[]; values: number[][]; slot: number }>();
@@ -78,7 +84,8 @@ test('a worker without the ctor gets a clear error when it must create a slab; w
   const s = c.stats();
   assert.equal(s.objects, n);
   assert.equal(s.slabs, 2);
-  assert.equal(s.cpu_slabs, 0, 'the worker detached: its cpu slab was flushed');
+  assert.equal(s.cpu_slabs, 0);
+  assert.equal(s.sheaf_free, s.sheaf_alloc, 'the worker detached: its sheaves were flushed and freed');
   // The main thread sees the constructed contents and can free the worker's objects.
   for (const p of msg.ptrs) {
     assert.equal(a.dv.getUint32(p, true), MAGIC);

@@ -23,9 +23,10 @@
 import type { Arena } from '../arena.js';
 import type { Cache } from '../slab/cache.js';
 import {
-  C_FOLD_KD, C_FOLD_KQ, C_LOCK, C_KF_INV, C_KF_MASK, C_KF_PAD, C_KF_SIZE, C_KF_SPAN, C_SHEAF_CAP, CACHE_BYTES, R_ALLOC_SLOW, CPU_REC_BYTES, PK_PAGES, R_FREE_SLOW, R_RCU_READY, R_RCU_SHEAF, R_SHEAF, R_SHEAF_TOP, REQ_KFREE, TS_LIVE, Hot, PK_LARGE, OS_ALLOC, OS_CACHED, OS_RCU,
+  C_FOLD_KD, C_FOLD_KQ, C_LOCK, PAGE_SIZE, C_KF_INV, C_KF_MASK, C_KF_PAD, C_KF_SIZE, C_KF_SPAN, C_SHEAF_CAP, CACHE_BYTES, R_ALLOC_SLOW, CPU_REC_BYTES, PK_PAGES, R_FREE_SLOW, R_RCU_READY, R_RCU_SHEAF, R_SHEAF, R_SHEAF_TOP, REQ_KFREE, TS_LIVE, Hot, PK_LARGE, OS_ALLOC, OS_CACHED, OS_RCU,
 } from '../layout.js';
 import { lock, lockAsync, nap, tryLock, unlock } from '../sync/mutex.js';
+import { bugHeader, fixLine, userFrames } from '../report.js';
 import {
   B_COOKIE, B_COUNT, B_NEXT, B_OWNER, B_REC, G_CHAIN_COOKIE, G_CHAIN_COUNT, G_CHAIN_HEAD, G_CLOSED_HEAD, G_CLOSED_TAIL,
   G_DRAIN_LOCK, G_LOCK, G_NR_CLOSED, G_WORDS, KVFREE_BULK_MAX_ENTR, MAX_SPARE, S_ACK, S_CUR, S_DRAIN_N, S_DRAIN_OBJ, S_DRAINING, S_NSPARE, S_OPENED,
@@ -206,9 +207,6 @@ export class KfreeRcu {
     if (ptr === 0) return; // kfree_rcu(NULL) is a no-op
     const a = this.a;
     a.checkAttached();
-    if (rcuHeadOffset !== undefined && (!Number.isInteger(rcuHeadOffset) || rcuHeadOffset < 0 || (rcuHeadOffset & 3) !== 0)) {
-      throw new RangeError(`slabrcu: kfreeRcu(ptr, rcuHeadOffset): rcuHeadOffset must be a non-negative multiple of 4, got ${String(rcuHeadOffset)}`);
-    }
     // Refuse what is not an allocated object: never queue garbage.
     const k = a.kmallocs.classify(ptr);
     let idx = -1;
@@ -216,6 +214,10 @@ export class KfreeRcu {
       const h = this.handle(k.idx);
       h.checkNotReleased('kfreeRcu');
       if (h.slabOf(ptr) < 0) return; // reported (interior pointer)
+      // The 2-argument form's rcu_head must be a word of this object, checked before
+      // anything is queued: the chain fallback writes it and recovers the object from
+      // its address (an offset past the object named, and freed, the neighbour).
+      if (rcuHeadOffset !== undefined && !this.headInside(ptr, rcuHeadOffset, h.objectSize, h.cacheName)) return;
       const st = h.stateOf(ptr);
       if (st !== OS_ALLOC) {
         // Refused before anything is queued: a double kfreeRcu, or a freed object.
@@ -228,6 +230,8 @@ export class KfreeRcu {
       if (rcuHeadOffset === undefined && h.rcuSheafCap !== 0 && h.allocOk() && this.rcuSheafInsert(h, ptr)) return;
     } else if (k.kind === 'none') {
       a.reportInvalidFree(undefined, ptr, `kfreeRcu: ${k.why}`);
+      return;
+    } else if (rcuHeadOffset !== undefined && !this.headInside(ptr, rcuHeadOffset, PAGE_SIZE << k.order, undefined)) {
       return;
     }
     const i32 = a.i32;
@@ -245,6 +249,24 @@ export class KfreeRcu {
     i32[b + B_COUNT] = n + 1;
     if (idx >= 0) i32[a.recW(a.slot, idx) + Hot.R_KFREE_Q]++;
     if (n === 0) this.firstInsert();
+  }
+
+  /**
+   * kvfree_call_rcu's rcu_head (the kernel checks its offset at build time): a 4-byte
+   * aligned word inside the object, 0 <= off <= objectSize - 4. Else a report and false
+   * (the caller queues nothing).
+   */
+  private headInside(ptr: number, off: number, objectSize: number, cache: string | undefined): boolean {
+    if (Number.isInteger(off) && off >= 0 && off <= objectSize - 4 && off % 4 === 0) return true;
+    const a = this.a;
+    const name = cache ?? (objectSize > PAGE_SIZE ? 'kmalloc-large' : '<unknown>');
+    const msg = `kvfree_call_rcu(): rcu_head offset ${String(off)} of object 0x${ptr.toString(16)} is not a 4-byte aligned word inside the object (object_size ${objectSize}); not queued`;
+    const hdr = bugHeader(a, name, `Invalid rcu_head offset ${String(off)}`);
+    a.countSlabError(1);
+    a.warn('kfree_rcu-bad-head', cache, msg,
+      `${hdr}Object 0x${ptr.toString(16)}: rcu_head offset ${String(off)} must be an integer multiple of 4 in 0..${objectSize - 4}\n` +
+        `${userFrames(new Error().stack).slice(0, 8).join('\n')}\n${fixLine(name, `Object at 0x${ptr.toString(16)} not queued`)}`);
+    return false;
   }
 
   // ------------------------------------------------------ kfree_rcu sheaves
@@ -488,7 +510,7 @@ export class KfreeRcu {
     const a = this.a;
     const i32 = a.i32;
     let off = 0;
-    if (rcuHeadOffset !== undefined) off = rcuHeadOffset; // checked by kfreeRcu
+    if (rcuHeadOffset !== undefined) off = rcuHeadOffset; // a word inside the object: checked by kfreeRcuSlow (headInside)
     else if (idx >= 0) off = a.internalHandle(idx).fp;
     const w = (ptr + off) >> 2;
     lock(i32, this.g + G_LOCK);
@@ -858,6 +880,7 @@ export class KfreeRcu {
   /** kvfree_rcu_barrier: every object passed to kfreeRcu before the call is freed on return. */
   barrier(): void {
     const a = this.a;
+    a.checkAttached();
     if (a.rcu.inReadSection) throw new Error('slabrcu: kvfreeRcuBarrier() inside an RCU read-side critical section would deadlock');
     this.closeOwn();
     let waiting = this.othersWithOpenBlocks();
@@ -875,6 +898,7 @@ export class KfreeRcu {
 
   async barrierAsync(): Promise<void> {
     const a = this.a;
+    a.checkAttached();
     if (a.rcu.inReadSection) throw new Error('slabrcu: kvfreeRcuBarrierAsync() inside an RCU read-side critical section would deadlock');
     this.closeOwn();
     let waiting = this.othersWithOpenBlocks();

@@ -306,6 +306,11 @@ export class Rcu {
     return this.nesting > 0;
   }
 
+  /** True while this thread runs RCU callbacks (inside an `rcu.call` callback). */
+  get inCallback(): boolean {
+    return this.inCallbacks > 0;
+  }
+
   /** True when this thread tracks read sections (memb, or qsbr with debug on). */
   get tracksSections(): boolean {
     return this.memb || (this.slow & SLOW_DEBUG) !== 0;

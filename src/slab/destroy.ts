@@ -89,6 +89,8 @@ export class Destroyer {
     const t0 = performance.now();
     let early: DestroyReport | undefined;
     try {
+      // Every refusal comes before begin(), which drops the name and the reference.
+      this.a.checkAttached();
       early = this.begin(c);
     } catch (e) {
       return Promise.reject(e);
@@ -132,6 +134,12 @@ export class Destroyer {
   destroySync(c: Cache): DestroyReport {
     const t0 = performance.now();
     const caller = callerOf(new Error().stack);
+    // Refused before begin() drops the name and the reference: the barrier and the
+    // grace period below would wait for this thread's own read section.
+    this.a.checkAttached();
+    if (this.a.rcu.inReadSection) {
+      throw new Error(`slabrcu: kmem_cache_destroy ${c.name}: destroySync() inside an RCU read-side critical section would deadlock (leave the section, or use destroy())`);
+    }
     const early = this.begin(c);
     if (early) return early;
     const a = this.a;

@@ -108,6 +108,13 @@ export class Registry {
     return -1;
   }
 
+  /** True if the name table has a free entry (under slab_mutex). */
+  private hasFreeEntry(): boolean {
+    const i32 = this.a.i32;
+    for (let n = 0; n < this.a.layout.maxNames; n++) if (i32[this.nw(n) + N_STATE] === 0) return true;
+    return false;
+  }
+
   private newEntry(name: string, idx: number, gen: number): number {
     const i32 = this.a.i32;
     for (let n = 0; n < this.a.layout.maxNames; n++) {
@@ -216,6 +223,9 @@ export class Registry {
       if (this.findEntry(name) >= 0) {
         throw new Error(`slabrcu: kmem_cache of name '${name}' already exists`);
       }
+      // Refused before anything changes: a merge bumps the target's refcount and a new
+      // cache takes a descriptor, and neither may be left behind without a name.
+      if (!this.hasFreeEntry()) throw new Error(`slabrcu: too many cache names (the name table holds ${a.layout.maxNames}); destroy unused caches`);
       const merged = ctor === undefined ? this.findMergeable(flags, size, align) : -1;
       if (merged >= 0) {
         const d = a.descW(merged);

@@ -79,6 +79,34 @@ async function main(): Promise<void> {
       clearInterval(keepAlive);
       return;
     }
+    case 'kfree-head': {
+      // kfreeRcu(ptr, off) for each [ptr, off] of workerData.calls; report the warning
+      // kinds this thread raised and the pending count after the calls
+      const kinds: string[] = [];
+      arena.onWarning((w) => kinds.push(w.kind));
+      const calls = workerData.calls as [number, number][];
+      for (const [p, off] of calls) arena.kfreeRcu(p, off);
+      port.postMessage({ type: 'done', kinds, pending: arena.kfreeRcuPending() });
+      clearInterval(keepAlive);
+      arena.detach();
+      return;
+    }
+    case 'detach-then-destroy': {
+      // detach, then try both destroys through a handle found before: each must be
+      // refused before it drops the name or the reference
+      const c = arena.findCache(cache)!;
+      arena.detach();
+      const errors: string[] = [];
+      try {
+        c.destroySync();
+      } catch (e) {
+        errors.push((e as Error).message);
+      }
+      await c.destroy().then(() => errors.push('destroy() resolved'), (e: unknown) => errors.push((e as Error).message));
+      port.postMessage({ type: 'done', errors });
+      clearInterval(keepAlive);
+      return;
+    }
     case 'reader-hold': {
       arena.rcu.readLock();
       port.postMessage({ type: 'locked' });
