@@ -9,12 +9,30 @@ import { checkPattern, fillPattern, parseSlabinfo, withWarnings } from './helper
 
 const MiB = 1 << 20;
 
+/**
+ * Pages held by the kmalloc caches' slabs. Sheaf storage is kmalloc'd: a destroyed cache's
+ * sheaves go back to their kmalloc cache, whose empty slab may stay cached (min_partial).
+ */
+function kmallocPages(a: Arena): number {
+  let n = 0;
+  for (const [name, row] of parseSlabinfo(a.slabinfo())) if (name.startsWith('kmalloc-')) n += row.numSlabs * row.pagesPerSlab;
+  return n;
+}
+
+/** Give every kmalloc cache's empty slabs back (kmem_cache_shrink on each). */
+function shrinkKmalloc(a: Arena): void {
+  for (const [name] of parseSlabinfo(a.slabinfo())) if (name.startsWith('kmalloc-')) a.findCache(name)!.shrink();
+}
+
 test('destroySync() of an empty cache: released, pages back, gone from slabinfo', () => {
   const a = Arena.create({ bytes: 2 * MiB });
   const c = a.createCache('ds-empty', { size: 48, flags: SLAB_NO_MERGE });
   const ptrs = [c.alloc(), c.alloc(), c.alloc()];
   for (const p of ptrs) c.free(p);
-  assert.equal(a.pageStats().used, 1, 'the empty slab is still cached');
+  // The slab (3 objects of 48 B: one refill of 60 fits in one 4096 / 49 = 83-object slab)
+  // stays in use while its objects sit in the sheaf; the sheaf itself is a kmalloc-256 object.
+  assert.equal(c.stats().slabs, 1);
+  assert.equal(a.pageStats().used, 1 + kmallocPages(a), 'the slab is still cached');
   const { result, warnings } = withWarnings(a, () => c.destroySync());
   assert.equal(result.status, 'released');
   assert.equal(result.name, 'ds-empty');
@@ -23,7 +41,9 @@ test('destroySync() of an empty cache: released, pages back, gone from slabinfo'
   assert.deepEqual(result.objects, []);
   assert.equal(result.warning, undefined);
   assert.equal(warnings.length, 0);
-  assert.equal(a.pageStats().used, 0);
+  assert.equal(a.pageStats().used, kmallocPages(a), 'the cache\'s own slab is back');
+  shrinkKmalloc(a);
+  assert.equal(a.pageStats().used, 0, 'and the sheaf\'s storage');
   assert.ok(!parseSlabinfo(a.slabinfo()).has('ds-empty'));
   assert.equal(a.findCache('ds-empty'), undefined);
 });
@@ -82,6 +102,8 @@ test('destroying twice throws (destroySync) or rejects (destroy); alloc/free/shr
   await assert.rejects(d.destroy(), /already destroyed/);
   assert.throws(() => d.destroySync(), /already destroyed/);
   assert.throws(() => d.alloc());
+  assert.equal(a.pageStats().used, kmallocPages(a));
+  shrinkKmalloc(a);
   assert.equal(a.pageStats().used, 0);
 });
 
@@ -115,13 +137,15 @@ test('destroying an alias only drops a name; the cache lives on', () => {
   assert.equal(a.findCache('ds-al-a'), undefined);
   assert.equal(second.stats().aliases, 0);
   assert.equal(second.stats().objects, 1);
-  // The destroyed handle refuses alloc every time, although this thread's cpu freelist
+  // The destroyed handle refuses alloc every time, although this thread's main sheaf
   // has objects (the fast path compares a per-handle generation that destroy changed).
   for (let i = 0; i < 3; i++) assert.throws(() => first.alloc(), /destroyed/);
   const q = second.alloc(); // the surviving name still allocates
   second.free(q);
   second.free(p);
   assert.equal(second.destroySync().status, 'released');
+  assert.equal(a.pageStats().used, kmallocPages(a));
+  shrinkKmalloc(a);
   assert.equal(a.pageStats().used, 0);
 });
 
@@ -142,22 +166,34 @@ test('a leak found through an alias: the WARN and BUG header name the cache (s->
   assert.match(warnings[0]!.report, new RegExp(`Object 0x${p.toString(16)} `));
 });
 
-test('shrink() flushes the cpu slab and returns every empty slab', () => {
+test('shrink() flushes the sheaves and returns every empty slab', () => {
   const a = Arena.create({ bytes: 2 * MiB });
-  const c = a.createCache('ds-shrink', { size: 256, flags: SLAB_NO_MERGE }); // 32/slab, order 1
+  const c = a.createCache('ds-shrink', { size: 256, flags: SLAB_NO_MERGE }); // order 1: 8192 / 257 = 31 a slab
+  const per = c.objects;
+  const cap = c.stats().sheaf_capacity; // 28 (256 <= stride < 1024)
+  assert.deepEqual([c.order, per, cap], [1, 31, 28]);
+  // 4 refills = 112 objects: 3 * 31 < 112 <= 4 * 31, so exactly 4 slabs.
+  const n = 4 * cap;
   const ptrs: number[] = [];
-  for (let i = 0; i < 32 * 4; i++) ptrs.push(c.alloc());
+  for (let i = 0; i < n; i++) ptrs.push(c.alloc());
   assert.equal(c.stats().slabs, 4);
-  // Empty three slabs, keep one object in the last.
-  for (const p of ptrs.slice(0, 32 * 3)) c.free(p);
-  for (const p of ptrs.slice(32 * 3, 32 * 4 - 1)) c.free(p);
-  assert.equal(c.stats().cpu_slabs, 1);
+  // Keep one object, free the rest: they sit in sheaves and the barn, every slab stays.
+  const slabOf = (p: number): number => p - (p % 8192);
+  const keep = ptrs[n - 1]!;
+  for (const p of ptrs) if (p !== keep) c.free(p);
+  let s = c.stats();
+  assert.deepEqual([s.slabs, s.cpu_slabs, s.objects, s.sheaf_flush], [4, 0, 1, 0]);
+  // shrink: the sheaves and the barn go back, the three slabs without `keep` are empty and
+  // freed; the sheaves' kmalloc-128 storage (16 + 4 * 28 bytes) is freed and its slab too.
   assert.equal(c.shrink(), 3);
-  const s = c.stats();
+  s = c.stats();
   assert.deepEqual([s.slabs, s.cpu_slabs, s.partial, s.objects, s.objects_partial], [1, 0, 1, 1, 1]);
-  assert.equal(a.pageStats().used, 2);
+  assert.equal(s.sheaf_flush, s.sheaf_refill - 1);
+  assert.equal(a.pageStats().used, 2, 'one order-1 slab: the one holding the kept object');
+  assert.equal(parseSlabinfo(a.slabinfo()).get('ds-shrink')!.numSlabs, 1);
+  assert.ok(ptrs.filter((p) => slabOf(p) === slabOf(keep)).length > 0);
   assert.equal(c.shrink(), 0);
-  c.free(ptrs[32 * 4 - 1]!);
+  c.free(keep);
   assert.equal(c.shrink(), 1);
   assert.equal(a.pageStats().used, 0);
 });
