@@ -64,15 +64,52 @@ test('double free: "Object already free", the freelist is unchanged', () => {
   void q;
 });
 
-test('double free without debugging: the cheap check (object == freelist head) refuses it', () => {
+test('double free without debugging: the object state byte refuses it (one report, nothing changes)', () => {
   const { a, w } = setup({});
   const c = a.createCache('sec-double-nodebug', { size: 64 });
   const p = c.alloc();
   c.free(p);
   c.free(p);
   assert.deepEqual(kinds(w), ['double-free']);
+  assert.equal(w[0]!.message.split('\n')[0], `sec-double-nodebug: double free of object 0x${p.toString(16)}`);
   assert.match(w[0]!.report, /Object already free/);
   assert.equal(stress(a, c, 0).errors, 0);
+});
+
+test('without debugging, every misuse is refused, not only a free of the freelist head: delayed, interleaved, kfreeRcu', async () => {
+  const { a, w } = setup({});
+  const c = a.createCache('sec-misuse', { size: 64 });
+  const [p, q, r, s, t] = [c.alloc(), c.alloc(), c.alloc(), c.alloc(), c.alloc()];
+  const hex = (x: number): string => x.toString(16);
+  // Delayed: other allocations and frees in between (p is deep in a sheaf by then).
+  c.free(p);
+  const other: number[] = [];
+  for (let k = 0; k < 200; k++) other.push(a.kmalloc(64));
+  for (const o of other) a.kfree(o);
+  c.free(q);
+  c.free(p);
+  // Interleaved: free q again after r.
+  c.free(r);
+  c.free(q);
+  assert.deepEqual(kinds(w), ['double-free', 'double-free']);
+  assert.equal(w[0]!.message, `sec-misuse: double free of object 0x${hex(p)}`);
+  assert.equal(w[1]!.message, `sec-misuse: double free of object 0x${hex(q)}`);
+  // kfreeRcu: twice, then a free of the pending object, and a kfreeRcu of a free one.
+  a.kfreeRcu(s);
+  a.kfreeRcu(s);
+  c.free(s);
+  a.kfreeRcu(p);
+  assert.deepEqual(kinds(w), ['double-free', 'double-free', 'double-free', 'double-free', 'double-free']);
+  assert.equal(w[2]!.message, `sec-misuse: double free of object 0x${hex(s)} (double kfree_rcu)`);
+  assert.equal(w[3]!.message, `sec-misuse: double free of object 0x${hex(s)} (free of an object pending in kfree_rcu)`);
+  assert.equal(w[4]!.message, `sec-misuse: double free of object 0x${hex(p)} (kfree_rcu of a free object)`);
+  // Nothing moved: t is the only object in use (s is pending, and leaves after a grace period).
+  a.kvfreeRcuBarrier();
+  assert.equal(c.stats().objects, 1);
+  assert.equal(c.validate().errors, 0);
+  assert.equal(stress(a, c, 1).errors, 0);
+  c.free(t);
+  assert.equal(w.length, 5);
 });
 
 test('delayed double free (other allocations in between): found on the freelist', () => {
