@@ -24,6 +24,7 @@ import {
   C_ALLOC_OK, C_GEN, C_LOCK, C_NR_SLABS, C_REFCOUNT, C_STATE, CS_DYING, CS_FREE, CS_LEAKED, C_DESTROY_SEQ, H_SLAB_MUTEX,
   P_FREELIST, P_INUSE, PAGE_SHIFT, R_FLUSH, REQ_FLUSH, TS_FREE,
 } from '../layout.js';
+import { reclaimOrphans } from './repair.js';
 import { lock, nap, unlock } from '../sync/mutex.js';
 import type { Cache } from './cache.js';
 import { listPfns } from './lists.js';
@@ -230,7 +231,19 @@ export class Destroyer {
   private finish(h: Cache, name: string, caller: string | undefined, unflushed: number[], deferred: boolean): DestroyReport {
     const a = this.a;
     const i32 = a.i32;
-    const empty = this.shutdown(h);
+    let empty = this.shutdown(h);
+    if (!empty && unflushed.length === 0) {
+      // Every thread's sheaves are flushed and the kfree_rcu barrier has passed: objects
+      // still CACHED or RCU were lost in flight by threads that died (slab/repair.ts).
+      lock(i32, h.d + C_LOCK);
+      let n = 0;
+      try {
+        n = reclaimOrphans({ i32, u8: a.u8, metaW: a.metaW, firstPage: a.layout.firstPage, nrPages: a.pages.nrPages }, h);
+      } finally {
+        unlock(i32, h.d + C_LOCK);
+      }
+      if (n > 0) empty = this.shutdown(h);
+    }
     if (empty) {
       // SLAB_TYPESAFE_BY_RCU: the slabs freed above wait for a grace period (kernel: the
       // rcu_barrier() before kmem_cache_release). The async path already waited for one.

@@ -16,7 +16,7 @@
  * yet published) is lost with it; nothing is ever on two lists or handed out twice.
  */
 import {
-  C_FULL_HEAD, C_FULL_TAIL, C_NR_PARTIAL, C_NR_SLABS, C_PARTIAL_HEAD, C_PARTIAL_TAIL, C_RCU_PENDING, OS_FREE, P_CACHE,
+  C_FULL_HEAD, C_FULL_TAIL, C_NR_PARTIAL, C_NR_SLABS, C_PARTIAL_HEAD, C_PARTIAL_TAIL, C_RCU_PENDING, OS_CACHED, OS_FREE, OS_RCU, P_CACHE,
   P_FLAGS, P_FREELIST, P_INUSE, P_NEXT, P_PREV, PAGE_SHIFT, PK_RCU_FREE, PK_SLAB,
 } from '../layout.js';
 import type { Cache } from './cache.js';
@@ -71,4 +71,33 @@ export function rebuildCacheLists(h: RepairHost, c: Cache): { slabs: number; par
   }
   i32[d + C_NR_SLABS] = slabs;
   return { slabs, partial: i32[d + C_NR_PARTIAL]!, free };
+}
+
+/**
+ * At the final shutdown of a cache being destroyed, once every thread's sheaves of it have
+ * been flushed, the barn emptied and the kfree_rcu barrier passed: an object still in
+ * state CACHED is in no sheaf (a thread died between marking it and pushing it, or while
+ * it held a detached sheaf), and one still in state RCU was queued by a thread that died
+ * before its batch became visible (the barrier freed every batch that was). Both were
+ * given back by their user, so they are free: mark them FREE and rebuild the lists (the
+ * caller holds C_LOCK). Returns the objects reclaimed.
+ */
+export function reclaimOrphans(h: RepairHost, c: Cache): number {
+  const { i32, u8, metaW } = h;
+  let n = 0;
+  const step = 1 << c.order;
+  for (let pfn = h.firstPage; pfn < h.nrPages; pfn++) {
+    const m = metaW + pfn * 8;
+    if ((i32[m + P_FLAGS]! & 15) !== PK_SLAB || i32[m + P_CACHE] !== c.idx) continue;
+    for (let k = 0; k < c.objects; k++) {
+      const a = stateAddr(c.stGeo, pfn, k);
+      if (u8[a] === OS_CACHED || u8[a] === OS_RCU) {
+        u8[a] = OS_FREE;
+        n++;
+      }
+    }
+    pfn += step - 1;
+  }
+  if (n > 0) rebuildCacheLists(h, c);
+  return n;
 }
