@@ -7,6 +7,7 @@
  * other thread can reach (a new slab, an object being evicted from the quarantine), so
  * byte accesses are plain.
  */
+import { STATE_IN_META_MIN } from '../slab/sizes.js';
 import type { Arena } from '../arena.js';
 import { P_FLAGS, P_FREELIST, P_INUSE } from '../layout.js';
 import { Cache } from '../slab/cache.js';
@@ -196,14 +197,16 @@ export class Checker {
     Atomics.store(this.i32, (p + g.fp) >> 2, quarantineMarker(p));
   }
 
-  /** slab_pad_check: the slab's tail (size % stride bytes) is 0x5a. Counts 1 (the FIX). */
+  /** slab_pad_check: the slab's tail between its objects and its state bytes is 0x5a. Counts 1 (the FIX). */
   slabPadCheck(g: Geo, pfn: number): void {
     if (!g.poison) return;
     const start = pfn << 12;
-    const end0 = start + g.slabBytes;
-    const remainder = g.slabBytes % g.size;
-    if (!remainder) return;
-    const pad = end0 - remainder;
+    // The slab's padding lies between the last object and the object-state bytes, which
+    // strides below STATE_IN_META_MIN keep at the very end (slab/objstate.ts).
+    const end0 = start + g.slabBytes - (g.size < STATE_IN_META_MIN ? g.objects : 0);
+    const pad = start + g.objects * g.size;
+    const remainder = end0 - pad;
+    if (remainder <= 0) return;
     const u8 = this.u8;
     let fault = -1;
     for (let k = pad; k < end0; k++) {

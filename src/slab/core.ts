@@ -45,7 +45,7 @@
 import type { Arena } from '../arena.js';
 import {
   C_ALLOC_SLAB, C_FREE_SLAB, C_GEN, C_LOCK, C_NR_PARTIAL, C_NR_SLABS, C_PARTIAL_HEAD, C_RCU_PENDING, C_STATE, CS_FREE,
-  OS_ALLOC, OS_CACHED, OS_FREE, OS_RCU, P_CACHE, P_FLAGS, P_FREELIST, P_INUSE, P_NEXT, PAGE_SHIFT, PK_PAGES, PK_RCU_FREE,
+  OS_ALLOC, OS_CACHED, OS_FREE, OS_QUAR, OS_RCU, P_CACHE, P_FLAGS, P_FREELIST, P_INUSE, P_NEXT, PAGE_SHIFT, PK_PAGES, PK_RCU_FREE,
   PK_SLAB, PK_TAIL, R_ALLOC_SLOW, R_FLUSH, R_FREE_REMOTE, R_FREE_SLOW, R_RCU_READY, R_SHEAF, R_SHEAF_LIM, R_SHEAF_TOP,
   R_SPARE, SH_COUNT, SH_HDR, ST_SHEAF_FLUSH, ST_SHEAF_REFILL,
 } from '../layout.js';
@@ -154,12 +154,12 @@ export class SlabCore {
     const a = this.a;
     const i32 = a.i32;
     const r = c.rec;
-    let got = 0;
-    for (let attempt = 0; attempt < 3; attempt++) {
+    const top = i32[r + R_SHEAF_TOP]!;
+    const want = i32[r + R_SHEAF_LIM]! - top;
+    const take: number[] = [];
+    for (let attempt = 0; attempt < 3 && take.length < want; attempt++) {
+      if (attempt > 0 && this.growCache(c) === 0) break;
       lock(i32, c.d + C_LOCK);
-      const top = i32[r + R_SHEAF_TOP]!;
-      const want = i32[r + R_SHEAF_LIM]! - top;
-      const take: number[] = [];
       for (let p = i32[c.d + C_PARTIAL_HEAD]!; p !== 0 && take.length < want; ) {
         const m = a.pm(p);
         const next = i32[m + P_NEXT]!;
@@ -181,19 +181,16 @@ export class SlabCore {
         p = next;
       }
       unlock(i32, c.d + C_LOCK);
-      // Stored newest-last so the pops hand them out in freelist (address) order; the top
-      // moves once, after every slot is written: a thread stopped before that loses these
-      // objects (CACHED, in no sheaf), it never hands one out twice.
-      const n = take.length;
-      for (let j = 0; j < n; j++) i32[top + n - 1 - j] = take[j]!;
-      i32[r + R_SHEAF_TOP] = top + n;
-      got += n;
-      if (n >= want) break;
-      const np = this.growCache(c);
-      if (np === 0) break;
     }
-    if (got > 0) this.barn.stat(c, ST_SHEAF_REFILL, got);
-    return got;
+    // Stored newest-last so the pops hand them out in the order taken (freelist, then new
+    // slabs: address order); the top moves once, after every slot is written: a thread
+    // stopped before that loses these objects (CACHED, in no sheaf; a destroy reclaims
+    // them), it never hands one out twice.
+    const n = take.length;
+    for (let j = 0; j < n; j++) i32[top + n - 1 - j] = take[j]!;
+    i32[r + R_SHEAF_TOP] = top + n;
+    if (n > 0) this.barn.stat(c, ST_SHEAF_REFILL, n);
+    return n;
   }
 
   /** An empty sheaf that left a record: to the barn's empty list, else its storage is freed. */
@@ -396,7 +393,7 @@ export class SlabCore {
     const m = a.pm(pfn);
     lock(i32, c.d + C_LOCK);
     const dbg = c.debug ? a.debugHooks : undefined;
-    if (dbg && expect === OS_ALLOC && !dbg.freeCheck(c, pfn, ptr)) {
+    if (dbg && (expect === OS_ALLOC || expect === OS_QUAR) && !dbg.freeCheck(c, pfn, ptr)) {
       unlock(i32, c.d + C_LOCK);
       return false; // refused with a report: the object stays allocated, lists untouched
     }
