@@ -77,15 +77,16 @@ function assertAllocSane(w: World, c: Cache, n: number, what: string): void {
 }
 
 /**
- * Allocate exactly the free objects of c's existing slabs (total_objects - objects): they
- * must all be distinct, none live, and no new slab may be needed. Returns them.
+ * Allocate as many objects as c's existing slabs have free (total_objects - objects):
+ * they must all be distinct and none live. (A refill fills a whole sheaf, so it may take
+ * the last free objects and then open one new slab for the rest of the sheaf.) Returns them.
  */
 function drainFree(w: World, c: Cache, what: string): number[] {
   const st = c.stats();
   const n = st.total_objects - st.objects;
   const got: number[] = [];
   for (let i = 0; i < n; i++) got.push(c.alloc());
-  assert.equal(c.stats().alloc_slab, st.alloc_slab, `${what}: the ${n} free objects came from existing slabs`);
+  assert.ok(c.stats().alloc_slab - st.alloc_slab <= 1, `${what}: the ${n} objects needed at most the one slab of a sheaf refill`);
   assert.equal(new Set(got).size, n, `${what}: no object handed out twice`);
   for (const p of got) assert.ok(p !== 0 && !w.live.has(p), `${what}: 0x${p.toString(16)} is not live`);
   const extra = c.alloc();
@@ -198,7 +199,7 @@ test('double free right after a free is reported and the freelist stays intact (
     assert.equal(got.filter((x) => x === p).length, 1, `${what}: the freed object comes back exactly once`);
     for (const x of got) w.A.free(x);
   }
-  // Remote: another slot frees into our frozen cpu slab, then frees again.
+  // Remote: another slot frees one of our objects, then frees it again.
   const b = Arena.attach(w.a.sab);
   try {
     const bA = b.findCache('bad-a')!;
@@ -209,9 +210,14 @@ test('double free right after a free is reported and the freelist stays intact (
     assert.equal(warnings.length, 1);
     assert.equal(warnings[0]!.kind, 'double-free');
     assertIntact(w, s, 'double free (remote)');
-    const got = drainFree(w, w.A, 'remote');
-    assert.equal(got.filter((x) => x === p).length, 1);
-    for (const x of got) w.A.free(x);
+    // The object went into the freeing thread's own sheaf (free_to_pcs), once: b's next
+    // alloc gets it back, and the one after does not.
+    const again = bA.alloc();
+    assert.equal(again, p);
+    const next = bA.alloc();
+    assert.notEqual(next, p);
+    bA.free(next);
+    bA.free(again);
   } finally {
     b.detach();
   }
