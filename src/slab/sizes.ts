@@ -142,4 +142,5 @@ export function minPartial(size: number): number {
 }
 
 export const PAGE_BYTES_OF_ORDER = (order: number): number => PAGE_SIZE << order;
+/** @internal (its declaration would name the internal const enum Hot) */
 export const PAGES_SHIFT = PAGE_SHIFT;
