@@ -31,6 +31,7 @@ import { Kmalloc } from './slab/kmalloc.js';
 import { Registry, type CacheOptions, type FindOptions } from './slab/registry.js';
 import { cacheStats, slabinfo, type CacheStats } from './slab/stats.js';
 import { ThreadTable } from './threads.js';
+import type { SlabWarningKind } from './warnings.js';
 
 export interface ArenaOptions {
   /** Initial size in bytes (default 32 MiB). */
@@ -62,19 +63,23 @@ export interface ThreadOptions {
 
 /** A WARN()/BUG report as a structured event. */
 export interface SlabWarning {
-  /** e.g. 'kmem_cache_destroy', 'slab-error', 'double-free', 'invalid-free', 'rcu-stall'. */
-  kind: string;
-  cache?: string;
+  /** What happened: one of {@link SlabWarningKind} (the README's "Troubleshooting" lists them). */
+  readonly kind: SlabWarningKind;
+  /** The cache concerned, when there is one. */
+  readonly cache?: string;
   /** The kernel's one-line text. */
-  message: string;
+  readonly message: string;
   /** The full report block. */
-  report: string;
-  /** Thread slot that raised it. */
-  thread: number;
+  readonly report: string;
+  /** Thread slot (the {@link Arena.threadId} of the thread) that raised it. */
+  readonly thread: number;
 }
 
-interface WorkerLike {
+/** What {@link Arena.watch} needs of a worker: a Node `Worker` (or anything with its `threadId` and `'exit'` event). */
+export interface WorkerLike {
+  /** Node's `worker_threads` thread id of the worker (not a slot). */
   readonly threadId: number;
+  /** Subscribe once to the worker's exit. */
   once(event: 'exit', listener: (code: number) => void): unknown;
 }
 
@@ -114,8 +119,11 @@ export class Arena {
   private readonly internal = new Map<number, Cache>();
   private detached = false;
   private slabErrorCount = 0;
-  /** Reports raised in this thread (most recent last, at most 200 kept). */
-  readonly reports: SlabWarning[] = [];
+  private readonly reportLog: SlabWarning[] = [];
+  /** Reports raised in this thread (most recent last, at most 200 kept). A read-only view: it grows as reports come. */
+  get reports(): readonly SlabWarning[] {
+    return this.reportLog;
+  }
 
   /** Create an arena and attach the calling thread to it. */
   static create(opts: ArenaOptions & ThreadOptions = {}): Arena {
@@ -417,11 +425,11 @@ export class Arena {
   }
 
   /** @internal */
-  warn(kind: string, cache: string | undefined, message: string, report: string): void {
-    const w: SlabWarning = { kind, message, report, thread: this.slot };
+  warn(kind: SlabWarningKind, cache: string | undefined, message: string, report: string): void {
+    const w: { -readonly [K in keyof SlabWarning]: SlabWarning[K] } = { kind, message, report, thread: this.slot };
     if (cache !== undefined) w.cache = cache;
-    this.reports.push(w);
-    if (this.reports.length > 200) this.reports.shift();
+    this.reportLog.push(w);
+    if (this.reportLog.length > 200) this.reportLog.shift();
     if (this.listeners.length) {
       for (const fn of [...this.listeners]) fn(w);
     } else {

@@ -251,7 +251,7 @@ export class Destroyer {
     lock(i32, H_SLAB_MUTEX);
     Atomics.store(i32, h.d + C_STATE, CS_LEAKED);
     unlock(i32, H_SLAB_MUTEX);
-    a.warn('kmem_cache_destroy', cname, warning, `${warning}\n${report}`);
+    a.warn('kmem-cache-destroy', cname, warning, `${warning}\n${report}`);
     const rep: DestroyReport = { name, status: 'leaked', deferred, leaked: objects.length, objects, warning, report };
     if (unflushed.length) {
       rep.unflushedThreads = unflushed;
