@@ -33,6 +33,7 @@ import { cacheStats, slabinfo, type CacheStats } from './slab/stats.js';
 import { ThreadTable } from './threads.js';
 import type { SlabWarningKind } from './warnings.js';
 
+/** Options of {@link Arena.create} (fixed for the arena's lifetime; every thread reads them from the buffer). */
 export interface ArenaOptions {
   /** Initial size in bytes (default 32 MiB). */
   bytes?: number;
@@ -54,6 +55,7 @@ export interface ArenaOptions {
   kfreeRcuDrainMs?: number;
 }
 
+/** Per-thread options of {@link Arena.create} and {@link Arena.attach}. */
 export interface ThreadOptions {
   /** Warning listener for this thread (same as arena.onWarning(fn)). */
   onWarning?: (w: SlabWarning) => void;
@@ -83,6 +85,20 @@ export interface WorkerLike {
   once(event: 'exit', listener: (code: number) => void): unknown;
 }
 
+/** Page accounting of an arena, as {@link Arena.pageStats} returns it. */
+export interface PageStats {
+  /** Usable pages (the buffer's committed pages minus the metadata pages). */
+  total: number;
+  /** Pages free in the page allocator. */
+  free: number;
+  /** Pages in use (slabs, large kmalloc blocks, kfree_rcu batch pages, debug regions). */
+  used: number;
+  /** Bytes of the buffer committed now (see {@link Arena.committedBytes}). */
+  bytes: number;
+  /** Bytes the buffer may grow to (`maxBytes`). */
+  maxBytes: number;
+}
+
 const DEFAULT_BYTES = 32 << 20;
 
 function nodeThreadId(): number {
@@ -91,15 +107,50 @@ function nodeThreadId(): number {
   return typeof wt?.threadId === 'number' ? wt.threadId : -1;
 }
 
+/**
+ * An arena: one SharedArrayBuffer holding pages, caches, RCU state and kfree_rcu batches,
+ * and this thread's attachment to it. One Arena object per thread: {@link Arena.create} in
+ * one thread, {@link Arena.attach} with `arena.sab` in every other one. Pointers are byte
+ * offsets into `sab`; read and write objects through the views (`u8`, `i32`, `u32`, `f64`,
+ * `dv`) or with {@link defineStruct} layouts.
+ *
+ * @example
+ * ```ts
+ * import { Worker } from 'node:worker_threads';
+ * import { Arena } from 'slabrcu';
+ *
+ * const arena = Arena.create({ bytes: 32 << 20 });
+ * const cache = arena.createCache('session', { size: 64 });
+ * const worker = new Worker('./worker.js', { workerData: { sab: arena.sab } });
+ * arena.watch(worker); // detached for it if it exits without arena.detach()
+ *
+ * // worker.js
+ * import { workerData } from 'node:worker_threads';
+ * import { Arena } from 'slabrcu';
+ * const here = Arena.attach(workerData.sab);
+ * const sessions = here.findCache('session');
+ * if (sessions === undefined) throw new Error('no session cache');
+ * const p = sessions.alloc();
+ * here.kfreeRcu(p); // freed after a grace period
+ * here.detach();
+ * ```
+ */
 export class Arena {
+  /** The shared buffer: post it to workers, which call `Arena.attach(sab)`. */
   readonly sab: SharedArrayBuffer;
+  /** Byte view of the whole arena. */
   readonly u8: Uint8Array;
+  /** Int32 view of the whole arena (word index = pointer >> 2); use Atomics on it for shared words. */
   readonly i32: Int32Array;
+  /** Uint32 view of the whole arena. */
   readonly u32: Uint32Array;
+  /** Float64 view of the whole arena (index = pointer >> 3). */
   readonly f64: Float64Array;
+  /** DataView of the whole arena. */
   readonly dv: DataView;
   /** This thread's slot id (0..maxThreads-1). */
   readonly threadId: number;
+  /** This thread's RCU handle: read sections, grace periods, callbacks. */
   readonly rcu: Rcu;
   /** @internal */ readonly layout: ArenaLayout;
   /** @internal */ readonly slot: number;
@@ -668,7 +719,7 @@ The structure it protects may have been left half-updated.`);
   }
 
   /** Page accounting: total usable pages, free pages, used pages. */
-  pageStats(): { total: number; free: number; used: number; bytes: number; maxBytes: number } {
+  pageStats(): PageStats {
     const total = this.pages.nrUsable;
     const free = this.pages.nrFree;
     return { total, free, used: total - free, bytes: this.committedBytes(), maxBytes: this.layout.maxPages * PAGE_SIZE };

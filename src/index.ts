@@ -13,13 +13,13 @@
  * @module slabrcu
  */
 export { Arena } from './arena.js';
-export type { ArenaOptions, ThreadOptions, SlabWarning, WorkerLike } from './arena.js';
+export type { ArenaOptions, PageStats, ThreadOptions, SlabWarning, WorkerLike } from './arena.js';
 export type { SlabWarningKind } from './warnings.js';
 export { SLAB_WARNING_KINDS } from './warnings.js';
 export { Cache } from './slab/cache.js';
 export type { Ctor } from './slab/cache.js';
 export type { CacheOptions, FindOptions } from './slab/registry.js';
-export type { DestroyReport } from './slab/destroy.js';
+export type { DestroyReport, LeakedObject } from './slab/destroy.js';
 export type { CacheStats } from './slab/stats.js';
 export type { ValidateResult } from './debug/hooks.js';
 export { Rcu } from './rcu/index.js';
@@ -41,4 +41,4 @@ export {
   cacheTraces, objectTracks, quarantineFlush, quarantineStats, stackDepotStats,
   POISON_END, POISON_FREE, POISON_INUSE, SLUB_RED_ACTIVE, SLUB_RED_INACTIVE,
 } from './debug/index.js';
-export type { QuarantineStats, StackDepotStats, TraceLocation, TrackInfo } from './debug/index.js';
+export type { CacheTraces, ObjectTracks, QuarantineStats, StackDepotStats, TraceLocation, TrackInfo } from './debug/index.js';

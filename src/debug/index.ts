@@ -418,6 +418,22 @@ export interface TrackInfo {
   readonly frames: readonly string[];
 }
 
+/** Both tracks of an object, as {@link objectTracks} returns them (absent where none is stored). */
+export interface ObjectTracks {
+  /** The alloc track. */
+  alloc?: TrackInfo;
+  /** The free track (set once the object was freed). */
+  free?: TrackInfo;
+}
+
+/** debugfs alloc_traces / free_traces of a cache, as {@link cacheTraces} returns them. */
+export interface CacheTraces {
+  /** One entry per distinct stack, most frequent first. */
+  locations: TraceLocation[];
+  /** The kernel's text (one block per location). */
+  text: string;
+}
+
 /** The SlubDebug of an arena (installed by the Arena constructor). */
 export function slubDebugOf(a: Arena): SlubDebug {
   const d = a.debugHooks;
@@ -429,7 +445,7 @@ export function slubDebugOf(a: Arena): SlubDebug {
  * Alloc and free tracks of an object (caches with SLAB_STORE_USER), readable from any thread.
  * Empty for objects of caches that store no tracks, and for pointers that are no slab object.
  */
-export function objectTracks(a: Arena, ptr: number): { alloc?: TrackInfo; free?: TrackInfo } {
+export function objectTracks(a: Arena, ptr: number): ObjectTracks {
   const k = a.kmallocs.classify(ptr);
   if (k.kind !== 'slab') return {};
   return slubDebugOf(a).tracks(a.internalHandle(k.idx), ptr);
@@ -463,6 +479,6 @@ export function stackDepotStats(a: Arena): StackDepotStats {
  * debugfs alloc_traces / free_traces of a SLAB_STORE_USER cache: the tracks of the
  * objects in use grouped by stack, most frequent first (src/debug/traces.ts).
  */
-export function cacheTraces(a: Arena, c: Cache, which: 'alloc' | 'free' = 'alloc'): { locations: TraceLocation[]; text: string } {
+export function cacheTraces(a: Arena, c: Cache, which: 'alloc' | 'free' = 'alloc'): CacheTraces {
   return slabTraces(slubDebugOf(a), a.internalHandle(c.idx), which);
 }

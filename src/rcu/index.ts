@@ -151,6 +151,9 @@ function misuse(what: string): Error {
 /**
  * The RCU handle of one thread (`arena.rcu`). Same API for both flavours.
  *
+ * Safety contract: pointers loaded inside a read section may be used only inside it;
+ * RCU-protected words are loaded with Atomics.load and published with Atomics.store.
+ *
  * @example
  * ```ts
  * // reader (any thread)
@@ -160,8 +163,6 @@ function misuse(what: string): Error {
  * arena.rcu.synchronize();          // or: await arena.rcu.synchronizeAsync()
  * cache.free(old);                  // no reader can still see it
  * ```
- * Safety contract: pointers loaded inside a read section may be used only inside it;
- * RCU-protected words are loaded with Atomics.load and published with Atomics.store.
  */
 export class Rcu {
   /** This thread's slot (the same number as {@link Arena.threadId}). */

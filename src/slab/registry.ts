@@ -26,6 +26,7 @@ import { Cache, strideReciprocal, type CacheGeometry, type Ctor } from './cache.
 import { calculateAlignment, calculateOrder, calculateSizes, minPartial, orderObjects, WORD } from './sizes.js';
 import { debugFlagsFor } from '../debug/options.js';
 
+/** Options of {@link Arena.createCache}. */
 export interface CacheOptions {
   /** Object size in bytes. */
   size: number;
@@ -47,6 +48,7 @@ export interface CacheOptions {
 /** Largest sheafCapacity accepted. */
 export const MAX_SHEAF_CAPACITY = 255;
 
+/** Options of {@link Arena.findCache}. */
 export interface FindOptions {
   /** The constructor of a ctor cache, for threads that will create its slabs. */
   ctor?: Ctor;
