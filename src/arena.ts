@@ -116,8 +116,8 @@ function nodeThreadId(): number {
  *
  * @example
  * ```ts
- * import { Worker } from 'node:worker_threads';
  * import { Arena } from 'slabrcu';
+ * // (Worker and workerData below come from node:worker_threads)
  *
  * const arena = Arena.create({ bytes: 32 << 20 });
  * const cache = arena.createCache('session', { size: 64 });
@@ -125,8 +125,6 @@ function nodeThreadId(): number {
  * arena.watch(worker); // detached for it if it exits without arena.detach()
  *
  * // worker.js
- * import { workerData } from 'node:worker_threads';
- * import { Arena } from 'slabrcu';
  * const here = Arena.attach(workerData.sab);
  * const sessions = here.findCache('session');
  * if (sessions === undefined) throw new Error('no session cache');

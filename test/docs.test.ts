@@ -18,5 +18,5 @@ test('README Troubleshooting has a row for every SlabWarningKind, in one naming 
     assert.ok(section.includes(`| \`${k}\` |`), `Troubleshooting lists ${k}`);
   }
   const rows = [...section.matchAll(/^\| `([a-z-]+)` \|/gm)].map((m) => m[1]);
-  assert.deepEqual(rows, [...SLAB_WARNING_KINDS], 'the rows are the kinds, in the same order');
+  assert.deepEqual([...rows].sort(), [...SLAB_WARNING_KINDS].sort(), 'one row per kind, no other rows');
 });
