@@ -32,7 +32,9 @@ import { Kmalloc } from './slab/kmalloc.js';
 import { Registry, type CacheOptions, type FindOptions } from './slab/registry.js';
 import { cacheStats, slabinfo, type CacheStats } from './slab/stats.js';
 import { ThreadTable } from './threads.js';
+import type { SlabWarningKind } from './warnings.js';
 
+/** Options of {@link Arena.create} (fixed for the arena's lifetime; every thread reads them from the buffer). */
 export interface ArenaOptions {
   /** Initial size in bytes (default 32 MiB). */
   bytes?: number;
@@ -54,6 +56,7 @@ export interface ArenaOptions {
   kfreeRcuDrainMs?: number;
 }
 
+/** Per-thread options of {@link Arena.create} and {@link Arena.attach}. */
 export interface ThreadOptions {
   /** Warning listener for this thread (same as arena.onWarning(fn)). */
   onWarning?: (w: SlabWarning) => void;
@@ -63,20 +66,38 @@ export interface ThreadOptions {
 
 /** A WARN()/BUG report as a structured event. */
 export interface SlabWarning {
-  /** e.g. 'kmem_cache_destroy', 'slab-error', 'double-free', 'invalid-free', 'rcu-stall'. */
-  kind: string;
-  cache?: string;
+  /** What happened: one of {@link SlabWarningKind} (the README's "Troubleshooting" lists them). */
+  readonly kind: SlabWarningKind;
+  /** The cache concerned, when there is one. */
+  readonly cache?: string;
   /** The kernel's one-line text. */
-  message: string;
+  readonly message: string;
   /** The full report block. */
-  report: string;
-  /** Thread slot that raised it. */
-  thread: number;
+  readonly report: string;
+  /** Thread slot (the {@link Arena.threadId} of the thread) that raised it. */
+  readonly thread: number;
 }
 
-interface WorkerLike {
+/** What {@link Arena.watch} needs of a worker: a Node `Worker` (or anything with its `threadId` and `'exit'` event). */
+export interface WorkerLike {
+  /** Node's `worker_threads` thread id of the worker (not a slot). */
   readonly threadId: number;
+  /** Subscribe once to the worker's exit. */
   once(event: 'exit', listener: (code: number) => void): unknown;
+}
+
+/** Page accounting of an arena, as {@link Arena.pageStats} returns it. */
+export interface PageStats {
+  /** Usable pages (the buffer's committed pages minus the metadata pages). */
+  total: number;
+  /** Pages free in the page allocator. */
+  free: number;
+  /** Pages in use (slabs, large kmalloc blocks, kfree_rcu batch pages, debug regions). */
+  used: number;
+  /** Bytes of the buffer committed now (see {@link Arena.committedBytes}). */
+  bytes: number;
+  /** Bytes the buffer may grow to (`maxBytes`). */
+  maxBytes: number;
 }
 
 const DEFAULT_BYTES = 32 << 20;
@@ -87,15 +108,48 @@ function nodeThreadId(): number {
   return typeof wt?.threadId === 'number' ? wt.threadId : -1;
 }
 
+/**
+ * An arena: one SharedArrayBuffer holding pages, caches, RCU state and kfree_rcu batches,
+ * and this thread's attachment to it. One Arena object per thread: {@link Arena.create} in
+ * one thread, {@link Arena.attach} with `arena.sab` in every other one. Pointers are byte
+ * offsets into `sab`; read and write objects through the views (`u8`, `i32`, `u32`, `f64`,
+ * `dv`) or with {@link defineStruct} layouts.
+ *
+ * @example
+ * ```ts
+ * import { Arena } from 'slabrcu';
+ * // (Worker and workerData below come from node:worker_threads)
+ *
+ * const arena = Arena.create({ bytes: 32 << 20 });
+ * const cache = arena.createCache('session', { size: 64 });
+ * const worker = new Worker('./worker.js', { workerData: { sab: arena.sab } });
+ * arena.watch(worker); // detached for it if it exits without arena.detach()
+ *
+ * // worker.js
+ * const here = Arena.attach(workerData.sab);
+ * const sessions = here.findCache('session');
+ * if (sessions === undefined) throw new Error('no session cache');
+ * const p = sessions.alloc();
+ * here.kfreeRcu(p); // freed after a grace period
+ * here.detach();
+ * ```
+ */
 export class Arena {
+  /** The shared buffer: post it to workers, which call `Arena.attach(sab)`. */
   readonly sab: SharedArrayBuffer;
+  /** Byte view of the whole arena. */
   readonly u8: Uint8Array;
+  /** Int32 view of the whole arena (word index = pointer >> 2); use Atomics on it for shared words. */
   readonly i32: Int32Array;
+  /** Uint32 view of the whole arena. */
   readonly u32: Uint32Array;
+  /** Float64 view of the whole arena (index = pointer >> 3). */
   readonly f64: Float64Array;
+  /** DataView of the whole arena. */
   readonly dv: DataView;
   /** This thread's slot id (0..maxThreads-1). */
   readonly threadId: number;
+  /** This thread's RCU handle: read sections, grace periods, callbacks. */
   readonly rcu: Rcu;
   /** @internal */ readonly layout: ArenaLayout;
   /** @internal */ readonly slot: number;
@@ -115,8 +169,11 @@ export class Arena {
   private readonly internal = new Map<number, Cache>();
   private detached = false;
   private slabErrorCount = 0;
-  /** Reports raised in this thread (most recent last, at most 200 kept). */
-  readonly reports: SlabWarning[] = [];
+  private readonly reportLog: SlabWarning[] = [];
+  /** Reports raised in this thread (most recent last, at most 200 kept). A read-only view: it grows as reports come. */
+  get reports(): readonly SlabWarning[] {
+    return this.reportLog;
+  }
 
   /** Create an arena and attach the calling thread to it. */
   static create(opts: ArenaOptions & ThreadOptions = {}): Arena {
@@ -362,7 +419,7 @@ export class Arena {
    * need; it is written only if no batch page can be had (arena exhausted), in which
    * case the object is chained through that word (default: the cache's free-pointer word).
    * It must be an integer multiple of 4 in 0..objectSize-4; any other offset is refused
-   * with a `kfree_rcu-bad-head` report and nothing is queued.
+   * with a `kfree-rcu-bad-head` report and nothing is queued.
    */
   kfreeRcu(ptr: number, rcuHeadOffset?: number): void {
     if (rcuHeadOffset === undefined) this.kfreeRcuImpl.kfreeRcu(ptr);
@@ -422,11 +479,11 @@ export class Arena {
   }
 
   /** @internal */
-  warn(kind: string, cache: string | undefined, message: string, report: string): void {
-    const w: SlabWarning = { kind, message, report, thread: this.slot };
+  warn(kind: SlabWarningKind, cache: string | undefined, message: string, report: string): void {
+    const w: { -readonly [K in keyof SlabWarning]: SlabWarning[K] } = { kind, message, report, thread: this.slot };
     if (cache !== undefined) w.cache = cache;
-    this.reports.push(w);
-    if (this.reports.length > 200) this.reports.shift();
+    this.reportLog.push(w);
+    if (this.reportLog.length > 200) this.reportLog.shift();
     if (this.listeners.length) {
       for (const fn of [...this.listeners]) fn(w);
     } else {
@@ -723,7 +780,7 @@ export class Arena {
   }
 
   /** Page accounting: total usable pages, free pages, used pages. */
-  pageStats(): { total: number; free: number; used: number; bytes: number; maxBytes: number } {
+  pageStats(): PageStats {
     const total = this.pages.nrUsable;
     const free = this.pages.nrFree;
     return { total, free, used: total - free, bytes: this.committedBytes(), maxBytes: this.layout.maxPages * PAGE_SIZE };

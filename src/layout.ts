@@ -67,6 +67,7 @@ export const enum Hot {
 export const MAGIC = 0x534c5243; // 'SLRC'
 export const VERSION = 1;
 export const PAGE_SHIFT = Hot.PAGE_SHIFT;
+/** Bytes per page (4096): slabs are made of 2^order pages. */
 export const PAGE_SIZE = 1 << PAGE_SHIFT;
 export const MAX_ORDER = 10; // buddy orders 0..10 (4 KiB .. 4 MiB), like the kernel's MAX_PAGE_ORDER
 export const MAX_ARENA_BYTES = 1 << 30;

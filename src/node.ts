@@ -1,5 +1,9 @@
 /**
- * slabrcu/node: Node-only helpers (worker threads). The core entry stays browser-safe.
+ * slabrcu/node: everything in `slabrcu`, plus the Node-only helpers (worker threads): a
+ * dedicated RCU grace-period worker ({@link startRcuWorker}) and the RCU torture test
+ * ({@link runTorture}). The core entry `slabrcu` stays browser-safe.
+ *
+ * @module slabrcu/node
  */
 export * from './index.js';
 export { startRcuWorker } from './rcu/node.js';

@@ -35,10 +35,15 @@ export type StructSpec = Readonly<Record<string, FieldType>>;
 
 /** The views a struct accessor needs; an `Arena` satisfies it. */
 export interface ArenaViews {
+  /** Byte view of the arena. */
   readonly u8: Uint8Array;
+  /** Int32 view of the arena (word index = byte offset >> 2). */
   readonly i32: Int32Array;
+  /** Uint32 view of the arena. */
   readonly u32: Uint32Array;
+  /** Float64 view of the arena (index = byte offset >> 3). */
   readonly f64: Float64Array;
+  /** DataView of the arena (little-endian accesses at any offset). */
   readonly dv: DataView;
 }
 
@@ -50,17 +55,25 @@ export type Int32FieldOf<S extends StructSpec> = {
 
 /** A reusable accessor for one field: faster than `get(views, ptr, name)` in hot loops. */
 export interface FieldAccessor {
+  /** Field name. */
   readonly name: string;
+  /** Field type. */
   readonly type: FieldType;
+  /** Byte offset in the record. */
   readonly offset: number;
+  /** Size in bytes. */
   readonly size: number;
+  /** Read the field of the record at `ptr`. */
   get(views: ArenaViews, ptr: number): number;
+  /** Write the field of the record at `ptr`. */
   set(views: ArenaViews, ptr: number, value: number): void;
 }
 
 /** A field accessor with atomic load/store (u32, i32, ptr). */
 export interface AtomicFieldAccessor extends FieldAccessor {
+  /** Atomics.load of the field (`rcu_dereference`, `READ_ONCE`). */
   load(views: ArenaViews, ptr: number): number;
+  /** Atomics.store of the field (`rcu_assign_pointer`, `WRITE_ONCE`). */
   store(views: ArenaViews, ptr: number, value: number): void;
 }
 
@@ -68,8 +81,12 @@ export interface AtomicFieldAccessor extends FieldAccessor {
  * A movable view of one record: a property per field. Re-point it with `ptr` to walk
  * many records without allocating a view per record.
  */
-export type StructView<S extends StructSpec> = { -readonly [K in keyof S]: number } & { ptr: number };
+export type StructView<S extends StructSpec> = { -readonly [K in keyof S]: number } & {
+  /** The record the view reads and writes; assign to re-point it. */
+  ptr: number;
+};
 
+/** A C-like record layout made by {@link defineStruct}, with accessors over an arena's views. */
 export interface Struct<S extends StructSpec> {
   /** Size in bytes, a multiple of `align` (C `sizeof`). */
   readonly size: number;

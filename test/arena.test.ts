@@ -86,14 +86,16 @@ function reachable(entry: string): Map<string, string> {
 }
 
 test('package: "." is the browser-safe core (no node: imports reachable), "./node" the Node helpers', () => {
-  const pkg = JSON.parse(readFileSync(resolve(root, 'package.json'), 'utf8')) as { type: string; exports: Record<string, { types: string; default: string }> };
+  const pkg = JSON.parse(readFileSync(resolve(root, 'package.json'), 'utf8')) as { type: string; exports: Record<string, { types: string; default: string } | string> };
   assert.equal(pkg.type, 'module');
-  assert.deepEqual(Object.keys(pkg.exports).sort(), ['.', './node']);
-  for (const e of Object.values(pkg.exports)) {
+  assert.deepEqual(Object.keys(pkg.exports).sort(), ['.', './node', './package.json']);
+  assert.equal(pkg.exports['./package.json'], './package.json');
+  const entries = { '.': pkg.exports['.'] as { types: string; default: string }, './node': pkg.exports['./node'] as { types: string; default: string } };
+  for (const e of Object.values(entries)) {
     assert.ok(existsSync(resolve(root, e.default)), `${e.default} is built`);
     assert.ok(existsSync(resolve(root, e.types)), `${e.types} is built`);
   }
-  const core = reachable(resolve(root, pkg.exports['.']!.default));
+  const core = reachable(resolve(root, entries['.'].default));
   assert.ok(core.size > 10, `${core.size} modules reachable from the core entry`);
   for (const [f, src] of core) {
     assert.doesNotMatch(src, /from\s*['"]node:|import\(\s*['"]node:|require\(/, `${f} must not import node: modules`);

@@ -124,14 +124,14 @@ test('a trace recorded in one worker is readable in another thread, and in the l
   const r = await runWorker({ sab: a.sab, mode: 'read-tracks', cache: 'dbg-xthread', ptr });
   const there = (r.tracks as { alloc: TrackInfo }).alloc;
   assert.deepEqual(there.frames, here.frames);
-  assert.equal(there.threadId, here.threadId);
+  assert.equal(there.nodeThreadId, here.nodeThreadId);
   // The leak listing at destroy carries the worker's alloc track.
   const rep = await c.destroy();
   assert.equal(rep.status, 'leaked');
   assert.equal(rep.objects.length, 1);
-  assert.match(rep.objects[0]!.allocTrace!, new RegExp(`^Allocated in allocInWorker .* age=\\d+ cpu=${slot} pid=${here.threadId}\\n`));
+  assert.match(rep.objects[0]!.allocTrace!, new RegExp(`^Allocated in allocInWorker .* age=\\d+ cpu=${slot} pid=${here.nodeThreadId}\\n`));
   assert.match(rep.report!, /Objects remaining in dbg-xthread on __kmem_cache_shutdown\(\)/);
-  assert.ok(w.some((x) => x.kind === 'kmem_cache_destroy' && x.message === 'kmem_cache_destroy dbg-xthread: Slab cache still has objects'));
+  assert.ok(w.some((x) => x.kind === 'kmem-cache-destroy' && x.message === 'kmem_cache_destroy dbg-xthread: Slab cache still has objects'));
 });
 
 test('alloc_traces / free_traces: objects in use grouped by stack, most frequent first', () => {

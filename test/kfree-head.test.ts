@@ -35,7 +35,7 @@ test('kfreeRcu(ptr, off) refuses an offset outside the object or not on a word, 
     assert.equal(warnings.length, i + 1, `kfreeRcu(p, ${bad[i]}) must be refused with one report`);
     assert.equal(a.kfreeRcuPending(), 0, `kfreeRcu(p, ${bad[i]}) queued the object`);
     const w = warnings[i]!;
-    assert.equal(w.kind, 'kfree_rcu-bad-head');
+    assert.equal(w.kind, 'kfree-rcu-bad-head');
     assert.equal(w.cache, 'kh-64');
     assert.equal(w.message, `kvfree_call_rcu(): rcu_head offset ${String(bad[i])} of object 0x${p.toString(16)} is not a 4-byte aligned word inside the object (object_size 64); not queued`);
     assert.match(w.report, /^=+\nBUG kh-64 \((Not tainted|Tainted: B)\): Invalid rcu_head offset /);
@@ -71,7 +71,7 @@ test('kfreeRcu(ptr, off) from a worker: a kmalloc object and a large kmalloc blo
     calls: [[small, 128], [small, 126], [large, 4 * 4096], [large, 1e9], [small, 124], [large, 4 * 4096 - 4]],
   });
   const m = await nextMessage<{ kinds: string[]; pending: number }>(w, 'done');
-  assert.deepEqual(m.kinds, ['kfree_rcu-bad-head', 'kfree_rcu-bad-head', 'kfree_rcu-bad-head', 'kfree_rcu-bad-head']);
+  assert.deepEqual(m.kinds, ['kfree-rcu-bad-head', 'kfree-rcu-bad-head', 'kfree-rcu-bad-head', 'kfree-rcu-bad-head']);
   assert.equal(m.pending, 2);
   await a.kvfreeRcuBarrierAsync();
   assert.equal(a.kfreeRcuPending(), 0);

@@ -134,5 +134,5 @@ test('test_leak_destroy: destroying a cache with one leaked object: 2 errors (BU
   assert.equal(rep.status, 'leaked');
   assert.deepEqual(rep.objects.map((o) => o.ptr), [p]);
   assert.match(rep.objects[0]!.allocTrace!, /^Allocated in .*kunit\.test\.js.* age=\d+ cpu=0 pid=-?\d+\n /);
-  assert.ok(warnings.some((w) => w.kind === 'kmem_cache_destroy'));
+  assert.ok(warnings.some((w) => w.kind === 'kmem-cache-destroy'));
 });

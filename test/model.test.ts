@@ -364,7 +364,7 @@ class DestroyCmd implements Cmd {
       assert.equal(rep.name, this.name);
       assert.equal(r.warnings.length, nWarn + 1);
       assert.equal(r.warnings[nWarn]!.cache, desc.canonical);
-      assert.equal(r.warnings[nWarn]!.kind, 'kmem_cache_destroy');
+      assert.equal(r.warnings[nWarn]!.kind, 'kmem-cache-destroy');
       desc.state = 'leaked';
       desc.names.clear();
       totals.leaked++;

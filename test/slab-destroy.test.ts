@@ -65,7 +65,7 @@ test('destroySync() with objects left: leaked, kernel WARN text, leaked count an
   assert.ok(result.warning!.startsWith('kmem_cache_destroy ds-leak: Slab cache still has objects when called from '), result.warning);
   assert.match(result.warning!, /slab-destroy\.test\.js/, 'the caller is the test, not the library');
   assert.equal(warnings.length, 1);
-  assert.equal(warnings[0]!.kind, 'kmem_cache_destroy');
+  assert.equal(warnings[0]!.kind, 'kmem-cache-destroy');
   assert.equal(warnings[0]!.cache, 'ds-leak');
   assert.equal(warnings[0]!.message, result.warning);
   assert.match(warnings[0]!.report, /BUG ds-leak \(.*\): Objects remaining in ds-leak on __kmem_cache_shutdown\(\)/);

@@ -19,6 +19,7 @@ import {
 import { bugHeader } from '../report.js';
 import { hex, hexDump, type Reporter } from './report.js';
 import type { StackDepot } from './stackdepot.js';
+import type { SlabWarningKind } from '../warnings.js';
 
 /** How check_object treats an object. */
 export const enum Mode {
@@ -34,7 +35,7 @@ export class Checker {
   private readonly u8: Uint8Array;
   private readonly i32: Int32Array;
   /** Kind of the reports of check_bytes (the quarantine says 'use-after-free'). */
-  bytesKind = 'slab-error';
+  bytesKind: SlabWarningKind = 'slab-error';
 
   constructor(
     private readonly a: Arena,

@@ -5,11 +5,15 @@
  */
 import type { Cache } from '../slab/cache.js';
 
+/** What {@link Cache.validate} found. */
 export interface ValidateResult {
   /** Reports counted like the kernel's kunit slab_errors (a BUG report and each FIX count 1). */
   errors: number;
+  /** Objects counted over every slab. */
   objects: number;
+  /** Slabs walked. */
   slabs: number;
+  /** The texts of the reports raised by the walk. */
   reports: string[];
 }
 

@@ -365,7 +365,7 @@ export class SlubDebug implements DebugHooks {
       const i32 = this.a.i32;
       if (i32[w + 1] === 0) continue;
       const frames = this.depot.fetch(i32[w]!);
-      out[which] = { handle: i32[w]!, thread: i32[w + 1]! - 1, threadId: i32[w + 2]!, ageMs: (now - i32[w + 3]!) >>> 0, frames };
+      out[which] = { handle: i32[w]!, thread: i32[w + 1]! - 1, nodeThreadId: i32[w + 2]!, ageMs: (now - i32[w + 3]!) >>> 0, frames };
     }
     return out;
   }
@@ -392,16 +392,38 @@ export class SlubDebug implements DebugHooks {
   }
 }
 
+/**
+ * One alloc or free track of an object (SLAB_STORE_USER), as {@link objectTracks} returns it.
+ * `thread` is a thread slot, the same number as {@link Arena.threadId} and {@link SlabWarning.thread};
+ * `nodeThreadId` is Node's `worker_threads.threadId` of that thread (the report's `pid=`).
+ */
 export interface TrackInfo {
-  /** Stack depot handle. */
-  handle: number;
-  /** Thread slot (the kernel's cpu). */
-  thread: number;
-  /** Node worker threadId (the kernel's pid). */
-  threadId: number;
-  ageMs: number;
+  /** Stack depot handle (equal handles: the same stack). */
+  readonly handle: number;
+  /** Thread slot of the thread that allocated / freed (the kernel's cpu; {@link Arena.threadId} of that thread). */
+  readonly thread: number;
+  /** Node's `worker_threads.threadId` of that thread (the kernel's pid); -1 outside Node. */
+  readonly nodeThreadId: number;
+  /** Milliseconds since the alloc / free. */
+  readonly ageMs: number;
   /** Frames outside the library, innermost first. */
-  frames: string[];
+  readonly frames: readonly string[];
+}
+
+/** Both tracks of an object, as {@link objectTracks} returns them (absent where none is stored). */
+export interface ObjectTracks {
+  /** The alloc track. */
+  alloc?: TrackInfo;
+  /** The free track (set once the object was freed). */
+  free?: TrackInfo;
+}
+
+/** debugfs alloc_traces / free_traces of a cache, as {@link cacheTraces} returns them. */
+export interface CacheTraces {
+  /** One entry per distinct stack, most frequent first. */
+  locations: TraceLocation[];
+  /** The kernel's text (one block per location). */
+  text: string;
 }
 
 /** The SlubDebug of an arena (installed by the Arena constructor). */
@@ -411,8 +433,11 @@ export function slubDebugOf(a: Arena): SlubDebug {
   return d;
 }
 
-/** Alloc and free tracks of an object (caches with SLAB_STORE_USER), readable from any thread. */
-export function objectTracks(a: Arena, ptr: number): { alloc?: TrackInfo; free?: TrackInfo } {
+/**
+ * Alloc and free tracks of an object (caches with SLAB_STORE_USER), readable from any thread.
+ * Empty for objects of caches that store no tracks, and for pointers that are no slab object.
+ */
+export function objectTracks(a: Arena, ptr: number): ObjectTracks {
   const k = a.kmallocs.classify(ptr);
   if (k.kind !== 'slab') return {};
   return slubDebugOf(a).tracks(a.internalHandle(k.idx), ptr);
@@ -429,8 +454,16 @@ export function quarantineFlush(a: Arena): number {
   return slubDebugOf(a).quarantineFlushAll();
 }
 
-/** Stack depot counters. */
-export function stackDepotStats(a: Arena): { records: number; bytes: number } {
+/** Counters of the arena's stack depot (lib/stackdepot.c), as {@link stackDepotStats} returns them. */
+export interface StackDepotStats {
+  /** Distinct stacks stored. */
+  records: number;
+  /** Bytes the stored stacks take. */
+  bytes: number;
+}
+
+/** Stack depot counters: the distinct alloc / free stacks recorded so far (SLAB_STORE_USER caches). */
+export function stackDepotStats(a: Arena): StackDepotStats {
   return slubDebugOf(a).depot.stats();
 }
 
@@ -438,6 +471,6 @@ export function stackDepotStats(a: Arena): { records: number; bytes: number } {
  * debugfs alloc_traces / free_traces of a SLAB_STORE_USER cache: the tracks of the
  * objects in use grouped by stack, most frequent first (src/debug/traces.ts).
  */
-export function cacheTraces(a: Arena, c: Cache, which: 'alloc' | 'free' = 'alloc'): { locations: TraceLocation[]; text: string } {
+export function cacheTraces(a: Arena, c: Cache, which: 'alloc' | 'free' = 'alloc'): CacheTraces {
   return slabTraces(slubDebugOf(a), a.internalHandle(c.idx), which);
 }

@@ -27,6 +27,7 @@ import {
   QUARANTINE_PAGE_TAG,
 } from './layout.js';
 
+/** Counters of the KASAN-style quarantine, as {@link quarantineStats} returns them. */
 export interface QuarantineStats {
   /** Budget in bytes (the arena's quarantineBytes). */
   budget: number;

@@ -24,6 +24,7 @@ import type { Cache } from '../slab/cache.js';
 import type { Geo } from './geometry.js';
 import { TR_CPU, TR_HANDLE, TR_PID, TR_WHEN } from './layout.js';
 import type { StackDepot } from './stackdepot.js';
+import type { SlabWarningKind } from '../warnings.js';
 
 export const hex = (n: number): string => (n >>> 0).toString(16);
 
@@ -46,7 +47,7 @@ export function hexDump(u8: Uint8Array, label: string, addr: number, len: number
 }
 
 interface Incident {
-  kind: string;
+  kind: SlabWarningKind;
   cache: string;
   message: string;
   text: string;
@@ -75,7 +76,7 @@ export class Reporter {
   }
 
   /** Add text to the open incident (or deliver it at once). The first piece names the incident. */
-  emit(kind: string, cache: string, message: string, text: string, count: number): void {
+  emit(kind: SlabWarningKind, cache: string, message: string, text: string, count: number): void {
     if (count) this.a.countSlabError(count);
     if (this.open) {
       this.open.text += text;
@@ -148,7 +149,7 @@ export class Reporter {
   }
 
   /** BUG header + trailer (object_err), counted 1. */
-  objectErr(kind: string, g: Geo, pfn: number, obj: number, reason: string, pre = ''): void {
+  objectErr(kind: SlabWarningKind, g: Geo, pfn: number, obj: number, reason: string, pre = ''): void {
     const name = g.c.cacheName;
     let text = pre + bugHeader(this.a, name, reason);
     if (obj === 0 || !g.validPointer(pfn, obj)) text += this.slabInfo(g.c, pfn) + `Invalid pointer 0x${hex(obj)}\n`;
@@ -157,7 +158,7 @@ export class Reporter {
   }
 
   /** BUG header + slab info (slab_err), counted 1. */
-  slabErr(kind: string, c: Cache, pfn: number, msg: string): void {
+  slabErr(kind: SlabWarningKind, c: Cache, pfn: number, msg: string): void {
     const name = c.cacheName;
     this.emit(kind, name, `${name}: ${msg}`, bugHeader(this.a, name, msg) + this.slabInfo(c, pfn), 1);
   }
@@ -169,7 +170,7 @@ export class Reporter {
   }
 
   /** A plain pr_err line of validate (counted like slab_add_kunit_errors there). */
-  line(kind: string, c: Cache, msg: string, count: number): void {
+  line(kind: SlabWarningKind, c: Cache, msg: string, count: number): void {
     this.emit(kind, c.cacheName, msg, `${msg}\n`, count);
   }
 }

@@ -19,17 +19,25 @@ import { geoOf } from './geometry.js';
 import type { SlubDebug } from './index.js';
 import { quarantineMarker, TR_CPU, TR_HANDLE, TR_PID, TR_WHEN } from './layout.js';
 
+/** One line of alloc_traces / free_traces: the objects whose track has the same stack. */
 export interface TraceLocation {
+  /** Objects with this stack. */
   count: number;
   /** First frame of the stack ("<not-available>" for objects without a track). */
   caller: string;
+  /** The whole stack, innermost first. */
   frames: string[];
   /** Bytes kmalloc gave beyond the request, per object (kmalloc caches with orig_size). */
   waste: number;
+  /** Youngest track age (ms). */
   ageMin: number;
+  /** Average track age (ms). */
   ageAvg: number;
+  /** Oldest track age (ms). */
   ageMax: number;
+  /** Smallest Node thread id among the tracks (the kernel's pid; see TrackInfo.nodeThreadId). */
   pidMin: number;
+  /** Largest Node thread id among the tracks. */
   pidMax: number;
   /** Thread slots (the kernel's cpus). */
   cpus: number[];

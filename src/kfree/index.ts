@@ -263,7 +263,7 @@ export class KfreeRcu {
     const msg = `kvfree_call_rcu(): rcu_head offset ${String(off)} of object 0x${ptr.toString(16)} is not a 4-byte aligned word inside the object (object_size ${objectSize}); not queued`;
     const hdr = bugHeader(a, name, `Invalid rcu_head offset ${String(off)}`);
     a.countSlabError(1);
-    a.warn('kfree_rcu-bad-head', cache, msg,
+    a.warn('kfree-rcu-bad-head', cache, msg,
       `${hdr}Object 0x${ptr.toString(16)}: rcu_head offset ${String(off)} must be an integer multiple of 4 in 0..${objectSize - 4}\n` +
         `${userFrames(new Error().stack).slice(0, 8).join('\n')}\n${fixLine(name, `Object at 0x${ptr.toString(16)} not queued`)}`);
     return false;
@@ -874,7 +874,7 @@ export class KfreeRcu {
     if (waiting.length === 0) return;
     const slots = waiting.map((o) => o.slot).join(', ');
     const msg = `kvfree_rcu_barrier: thread(s) ${slots} did not close their kfree_rcu batch within ${this.a.options.destroyFlushTimeoutMs} ms`;
-    this.a.warn('kvfree_rcu_barrier', undefined, msg, `${msg}\nA thread serves the request on its next kfreeRcu() call or event-loop turn; a thread that never yields keeps its open batch.`);
+    this.a.warn('kvfree-rcu-barrier', undefined, msg, `${msg}\nA thread serves the request on its next kfreeRcu() call or event-loop turn; a thread that never yields keeps its open batch.`);
   }
 
   /** kvfree_rcu_barrier: every object passed to kfreeRcu before the call is freed on return. */
@@ -1051,7 +1051,7 @@ export class KfreeRcu {
       const msg = dn > 1
         ? `kfree_rcu: thread ${slot} died while freeing ${dn} objects of one slab from 0x${doubt.toString(16)}; they may still be allocated`
         : `kfree_rcu: thread ${slot} died while freeing object 0x${doubt.toString(16)}; it may still be allocated`;
-      a.warn('kfree_rcu-dead-drain', undefined, msg,
+      a.warn('kfree-rcu-dead-drain', undefined, msg,
         `${msg}\n${dn > 1 ? 'The slab\'s in-use count may also be stale (it was inside the cache lock). ' : ''}Every other object of its batches is re-queued and will be freed.`);
     }
     i32[w + S_DRAIN_OBJ] = 0;

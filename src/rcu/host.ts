@@ -1,3 +1,5 @@
+import type { SlabWarningKind } from '../warnings.js';
+
 /**
  * What the RCU subsystem gets from the arena. The RCU code owns the bytes
  * [baseWord*4, baseWord*4 + rcuRegionBytes(maxThreads)) of the arena and nothing else.
@@ -20,7 +22,7 @@ export interface RcuHost {
   /** Post a request to another thread's slot (it serves it on its event loop or next allocator call). */
   postRequest(slot: number, flags: number): void;
   /** Emit a warning event: kind e.g. 'rcu-stall', the kernel's one-line text, the full report. */
-  warn(kind: string, message: string, report: string): void;
+  warn(kind: SlabWarningKind, message: string, report: string): void;
   readonly rcuStallTimeoutMs: number;
   readonly debug: boolean;
 }

@@ -84,6 +84,7 @@ export { COOKIE_COMPLETED } from './poll.js';
 export { stallMessage, stallReport, stallRewarnMs, DEFAULT_STALL_MS } from './stall.js';
 export type { StallInfo, StalledSlot } from './stall.js';
 
+/** RCU flavour: `'memb'` (liburcu's memory-barrier flavour: read sections are tracked) or `'qsbr'` (quiescent-state based: threads announce quiescent states). */
 export type RcuFlavour = 'memb' | 'qsbr';
 
 /**
@@ -150,6 +151,9 @@ function misuse(what: string): Error {
 /**
  * The RCU handle of one thread (`arena.rcu`). Same API for both flavours.
  *
+ * Safety contract: pointers loaded inside a read section may be used only inside it;
+ * RCU-protected words are loaded with Atomics.load and published with Atomics.store.
+ *
  * @example
  * ```ts
  * // reader (any thread)
@@ -159,12 +163,13 @@ function misuse(what: string): Error {
  * arena.rcu.synchronize();          // or: await arena.rcu.synchronizeAsync()
  * cache.free(old);                  // no reader can still see it
  * ```
- * Safety contract: pointers loaded inside a read section may be used only inside it;
- * RCU-protected words are loaded with Atomics.load and published with Atomics.store.
  */
 export class Rcu {
+  /** This thread's slot (the same number as {@link Arena.threadId}). */
   readonly slot: number;
+  /** Generation of this thread's slot (bumped each time a thread attaches to the slot). */
   readonly gen: number;
+  /** The arena's RCU flavour: `'memb'` (read sections are tracked) or `'qsbr'` (threads announce quiescent states). */
   readonly flavour: RcuFlavour;
   /** @internal the grace-period engine (shared with the RCU worker and torture). */
   readonly core: RcuCore;
@@ -181,6 +186,7 @@ export class Rcu {
   slow = 0;
   /** @internal this thread's reader word (S_CTR) and the GP counter word. */
   readonly readerW: number;
+  /** @internal */
   readonly ctrW: number;
   /** @internal the arena's Int32 view, cached for the read path. */
   readonly i32: Int32Array;
@@ -199,7 +205,11 @@ export class Rcu {
   private sectionId = 0;
   private acrossAwaitReported = 0;
 
-  constructor(readonly host: RcuHost) {
+  /** @internal one per attached thread: the arena builds it (use {@link Arena.rcu}). */
+  constructor(
+    /** @internal */
+    readonly host: RcuHost,
+  ) {
     const i32 = host.i32;
     const b = host.baseWord;
     if (Atomics.load(i32, b + G_MAGIC) !== RCU_MAGIC) throw new Error('rcu: the RCU region is not initialised (initRcuRegion)');
@@ -724,6 +734,7 @@ export class Rcu {
   // ------------------------------------------------------------ arena-facing
 
   /**
+   * @internal
    * Serve a REQ_RCU request (the arena calls this from this thread's event-loop pump, and
    * possibly at other safe points): a qsbr quiescent state when legal, barrier
    * acknowledgements, ready callbacks.
@@ -777,6 +788,7 @@ export class Rcu {
   }
 
   /**
+   * @internal
    * Detach, for it, the thread that owned (slot, gen) and died (worker exit, terminate,
    * crash). Its open read section stops blocking GPs, a GP mutex it held is released
    * (the next GP completes its half-done GP), barriers stop waiting for it. Its queued

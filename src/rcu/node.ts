@@ -7,7 +7,9 @@ import { Worker } from 'node:worker_threads';
 import type { Arena } from '../arena.js';
 import { stopGpDriver } from './driver.js';
 
+/** The RCU worker started by {@link startRcuWorker}. */
 export interface RcuWorkerHandle {
+  /** The worker thread (unref'd: it never keeps the process alive). */
   readonly worker: Worker;
   /** Thread slot of the RCU worker in the arena. */
   readonly slot: number;
@@ -15,6 +17,20 @@ export interface RcuWorkerHandle {
   stop(): Promise<void>;
 }
 
+/**
+ * Start a background thread that drives grace periods for asynchronous waiters
+ * (`synchronizeAsync`, `barrierAsync`, `kvfreeRcuBarrierAsync`, `destroy()`), so they make
+ * progress without the waiting threads polling. One per arena; it is watched by `arena`.
+ *
+ * @example
+ * ```ts
+ * import { Arena, startRcuWorker } from 'slabrcu/node';
+ * const arena = Arena.create();
+ * const gp = await startRcuWorker(arena);
+ * await arena.rcu.synchronizeAsync();
+ * await gp.stop();
+ * ```
+ */
 export async function startRcuWorker(arena: Arena): Promise<RcuWorkerHandle> {
   const worker = new Worker(new URL('./worker-main.js', import.meta.url), { workerData: { sab: arena.sab } });
   arena.watch(worker);

@@ -34,9 +34,13 @@ export const TG_ELEMS = 16; // element pointers from here
 export const E_PIPE = 0;
 export const E_MBTEST = 1;
 
+/** Options of {@link runTorture}. */
 export interface TortureOptions {
+  /** RCU flavour of the torture arena (default 'memb'). */
   flavour?: 'memb' | 'qsbr';
+  /** How long to run (default 3 s). */
   seconds?: number;
+  /** Reader workers, 1..32 (default 2). */
   readers?: number;
   /** Skip the wait for readers in the writer's grace periods: must produce failures. */
   broken?: boolean;
@@ -49,22 +53,31 @@ export interface TortureOptions {
   onProgress?: (p: { elapsedMs: number; reads: number; updates: number }) => void;
 }
 
+/** What {@link runTorture} measured and found. */
 export interface TortureResult {
+  /** RCU flavour used. */
   flavour: 'memb' | 'qsbr';
+  /** Seconds run. */
   seconds: number;
+  /** Reader workers. */
   readers: number;
+  /** True when run with `broken` (failures expected). */
   broken: boolean;
   /** The readers' unlock path. */
   unlock: 'x64' | 'portable';
   /** histogram[age] = reads that saw an element of that age (the last bucket is "PIPE_LEN or more"). */
   histogram: number[];
+  /** Reads done by all readers. */
   reads: number;
+  /** Updates done by the writer. */
   updates: number;
+  /** Grace periods the writer waited for. */
   gracePeriods: number;
   /** Reads that saw an element older than one grace period. */
   failures: number;
   /** Reads that saw an element being recycled (mbtest == 0). */
   mbErrors: number;
+  /** True when no read saw an element older than one grace period and none was recycled under it (false is expected with `broken`). */
   passed: boolean;
   /** urcutorture-style text. */
   summary: string;
@@ -88,6 +101,7 @@ export interface TortureWorkerResult {
   error?: string;
 }
 
+/** rcutorture / urcutorture's rcu_stress test on real workers: readers check the age of what they see, a writer recycles elements after each grace period. */
 export async function runTorture(o: TortureOptions = {}): Promise<TortureResult> {
   const flavour = o.flavour ?? 'memb';
   const seconds = o.seconds ?? 5;

@@ -31,11 +31,17 @@ import {
 
 /** What the table needs from an arena (an `Arena` satisfies it). */
 export interface RhtArena extends ArenaViews {
+  /** Allocate the table's memory. */
   kmalloc(size: number): number;
+  /** Free the table's memory (destroy). */
   kfree(ptr: number): void;
+  /** Release an unlinked entry after a grace period (the default release). */
   kfreeRcu(ptr: number): void;
+  /** The RCU handle: destroy waits for readers with it. */
   readonly rcu: {
+    /** Block until pre-existing readers are done. */
     synchronize(): void;
+    /** Wait for pre-existing readers without blocking. */
     synchronizeAsync(): Promise<void>;
   };
 }
@@ -63,10 +69,15 @@ export interface RhtHandleOptions {
 
 /** Counters of a table, read without locks (each word is exact; together they may be a moment apart). */
 export interface RhtStats {
+  /** Number of buckets (a power of two). */
   buckets: number;
+  /** Entries linked now. */
   count: number;
+  /** Successful inserts so far. */
   inserts: number;
+  /** Entries unlinked so far. */
   removes: number;
+  /** Entries replaced (replace and update) so far. */
   replaces: number;
 }
 
@@ -76,6 +87,10 @@ const HASH_MUL = 0x9e3779b1; // 2^32 / golden ratio (Knuth's multiplicative hash
  * A handle to an RCU hash table in arena memory. Create it once, pass `table.ptr` to
  * other threads, and `RcuHashTable.attach(arena, ptr)` there.
  *
+ * Safety contract: `lookup`, `forEach` and every use of the pointers they return must
+ * happen inside an RCU read section; a pointer must not be used after the section ends.
+ *
+ * @example
  * ```ts
  * const Session = defineStruct({ id: 'u32', hits: 'u32', next: 'ptr' });
  * const cache = arena.createCache('session', { size: Session.size, align: Session.align });
@@ -84,9 +99,6 @@ const HASH_MUL = 0x9e3779b1; // 2^32 / golden ratio (Knuth's multiplicative hash
  * arena.rcu.read(() => Session.get(arena, table.lookup(1), 'hits'));
  * table.update(1, () => cache.alloc(), (nw) => Session.set(arena, nw, 'hits', 1)); // old one: kfreeRcu
  * ```
- *
- * Safety contract: `lookup`, `forEach` and every use of the pointers they return must
- * happen inside an RCU read section; a pointer must not be used after the section ends.
  */
 export class RcuHashTable {
   private readonly w: number; // word index of the header
@@ -166,6 +178,7 @@ export class RcuHashTable {
     return Atomics.load(this.arena.i32, this.w + H_COUNT);
   }
 
+  /** The table's counters, read without locks. */
   stats(): RhtStats {
     const i32 = this.arena.i32;
     return {

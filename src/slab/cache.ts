@@ -15,7 +15,9 @@ import { SLAB_DEBUG_FLAGS, SLAB_TYPESAFE_BY_RCU } from '../flags.js';
 import type { DestroyReport } from './destroy.js';
 import type { CacheStats } from './stats.js';
 import { readStateGeometry, type StateGeometry } from './objstate.js';
+import type { ValidateResult } from '../debug/hooks.js';
 
+/** A cache constructor: run once per object when a new slab is set up, with the object's pointer and the arena of the thread that sets it up. */
 export type Ctor = (ptr: number, arena: Arena) => void;
 
 /**
@@ -71,6 +73,24 @@ export interface CacheGeometry {
   rcuSheafCapacity: number;
 }
 
+/**
+ * A kmem cache handle: objects of one size, allocated from slabs. Get one from
+ * {@link Arena.createCache} (the thread that creates the cache) or {@link Arena.findCache}
+ * (any other thread); each thread uses its own handle. Pointers are byte offsets into
+ * `arena.sab`, 0 meaning none.
+ *
+ * @example
+ * ```ts
+ * import { Arena, SLAB_HWCACHE_ALIGN } from 'slabrcu';
+ *
+ * const arena = Arena.create();
+ * const cache = arena.createCache('point', { size: 16, flags: SLAB_HWCACHE_ALIGN });
+ * const p = cache.alloc();              // 0 when the arena is exhausted
+ * arena.i32[p >> 2] = 42;
+ * cache.free(p);                        // or arena.kfreeRcu(p) when readers may still see it
+ * const report = await cache.destroy(); // { status: 'released', leaked: 0, ... }
+ * ```
+ */
 export class Cache {
   /** Cache index in the arena's cache table. */
   readonly idx: number;
@@ -78,12 +98,17 @@ export class Cache {
   readonly gen: number;
   /** The name this handle was created or found under (an alias name for a merged cache). */
   readonly name: string;
+  /** Object size requested at create (slabinfo object_size). */
   readonly objectSize: number;
   /** Stride between objects (slabinfo objsize, sysfs slab_size). */
   readonly size: number;
+  /** Object alignment in bytes. */
   readonly align: number;
+  /** Objects per slab (slabinfo objperslab). */
   readonly objects: number;
+  /** Pages per slab, as a power of two (a slab is 2^order pages). */
   readonly order: number;
+  /** The cache's SLAB_* flags (the debug flags included). */
   readonly flags: number;
   /** @internal */ readonly d: number;
   /** @internal */ readonly rec: number;
@@ -478,7 +503,7 @@ export class Cache {
   }
 
   /** validate_slab_cache: walk every slab and check it (debug checks where enabled). */
-  validate(): { errors: number; objects: number; slabs: number; reports: string[] } {
+  validate(): ValidateResult {
     this.checkNotReleased('validate');
     return this.arena.validateCache(this);
   }

@@ -30,14 +30,26 @@ import type { Cache } from './cache.js';
 import { listPfns } from './lists.js';
 import { bugHeader, callerOf } from '../report.js';
 
+/** An object still allocated when a destroy found the cache leaked. */
+export interface LeakedObject {
+  /** The object's pointer. */
+  ptr: number;
+  /** Its alloc track ("Allocated in ... age=... cpu=... pid=..." and frames), with SLAB_STORE_USER. */
+  allocTrace?: string;
+}
+
+/** The outcome of {@link Cache.destroy} / {@link Cache.destroySync}. */
 export interface DestroyReport {
+  /** The cache (or alias) name destroyed. */
   name: string;
+  /** `released`: the cache's memory went back; `leaked`: objects remained, the memory is kept (never reused); `alias`: only an alias name of a merged cache was dropped. */
   status: 'released' | 'leaked' | 'alias';
   /** True when the asynchronous work had to run (objects remained at the first, silent shutdown). */
   deferred: boolean;
   /** Objects still allocated at the final shutdown. */
   leaked: number;
-  objects: { ptr: number; allocTrace?: string }[];
+  /** The objects still allocated when leaked: pointer and, with SLAB_STORE_USER, the alloc track text. */
+  objects: LeakedObject[];
   /** The exact WARN text when leaked. */
   warning?: string;
   /** Full kernel-style report (BUG banner and object list) when leaked. */
@@ -273,7 +285,7 @@ export class Destroyer {
     lock(i32, H_SLAB_MUTEX);
     Atomics.store(i32, h.d + C_STATE, CS_LEAKED);
     unlock(i32, H_SLAB_MUTEX);
-    a.warn('kmem_cache_destroy', cname, warning, `${warning}\n${report}`);
+    a.warn('kmem-cache-destroy', cname, warning, `${warning}\n${report}`);
     const rep: DestroyReport = { name, status: 'leaked', deferred, leaked: objects.length, objects, warning, report };
     if (unflushed.length) {
       rep.unflushedThreads = unflushed;

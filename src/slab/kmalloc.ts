@@ -12,10 +12,12 @@ import { P_CACHE, P_FLAGS, PAGE_SHIFT, PAGE_SIZE, PK_LARGE, PK_SLAB, PK_TAIL } f
 import type { Cache } from './cache.js';
 import { getOrder } from './sizes.js';
 
+/** Object sizes of the kmalloc caches (kmalloc-8 … kmalloc-8k); larger requests take whole pages. */
 export const KMALLOC_SIZES = [8, 16, 32, 64, 96, 128, 192, 256, 512, 1024, 2048, 4096, 8192] as const;
 export const KMALLOC_MAX_CACHE_SIZE = 8192;
 export const KMALLOC_MAX_SIZE = PAGE_SIZE << 10;
 
+/** Name of the kmalloc cache of object size `size` (`kmalloc-96`, `kmalloc-8k`). */
 export function kmallocName(size: number): string {
   return size >= 1024 ? `kmalloc-${size / 1024}k` : `kmalloc-${size}`;
 }

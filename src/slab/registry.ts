@@ -27,6 +27,7 @@ import { calculateAlignment, calculateOrder, calculateSizes, minPartial, orderOb
 import { writeStateGeometry } from './objstate.js';
 import { debugFlagsFor } from '../debug/options.js';
 
+/** Options of {@link Arena.createCache}. */
 export interface CacheOptions {
   /** Object size in bytes. */
   size: number;
@@ -50,6 +51,7 @@ export interface CacheOptions {
 /** Largest sheafCapacity accepted. */
 export const MAX_SHEAF_CAPACITY = 255;
 
+/** Options of {@link Arena.findCache}. */
 export interface FindOptions {
   /** The constructor of a ctor cache, for threads that will create its slabs. */
   ctor?: Ctor;

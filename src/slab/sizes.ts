@@ -43,17 +43,28 @@ export function calculateAlignment(flags: number, align: number, size: number): 
   return alignUp(align, WORD);
 }
 
+/** Where everything lives in one object's stride, as {@link calculateSizes} computes it (mm/slub.c calculate_sizes). */
 export interface ObjectLayout {
+  /** Object size requested. */
   objectSize: number;
-  size: number; // stride (s->size)
+  /** Stride between objects (s->size). */
+  size: number;
+  /** Object alignment. */
   align: number;
-  inuse: number; // s->inuse: object + right red zone
-  offset: number; // free pointer offset from the object start
-  redLeftPad: number; // left red zone before each object (0 without SLAB_RED_ZONE)
-  trackOffset: number; // alloc track at trackOffset, free track at trackOffset + TRACK_BYTES (-1 if none)
-  origSizeOffset: number; // kmalloc orig_size (u32) (-1 if none)
+  /** s->inuse: object plus right red zone. */
+  inuse: number;
+  /** Free pointer offset from the object start. */
+  offset: number;
+  /** Left red zone before each object (0 without SLAB_RED_ZONE). */
+  redLeftPad: number;
+  /** Alloc track at trackOffset, free track at trackOffset + 16 (-1 if none). */
+  trackOffset: number;
+  /** kmalloc orig_size (u32) offset (-1 if none). */
+  origSizeOffset: number;
+  /** The free pointer lives after the object (TYPESAFE_BY_RCU, poison, a ctor, or a red zone on a small or kmalloc object). */
   freeptrOutside: boolean;
-  objectPoison: boolean; // __OBJECT_POISON: free objects really are poisoned
+  /** __OBJECT_POISON: free objects really are poisoned. */
+  objectPoison: boolean;
 }
 
 /** calculate_sizes(): where everything lives in one object's stride. */
@@ -165,4 +176,5 @@ export function minPartial(size: number): number {
 }
 
 export const PAGE_BYTES_OF_ORDER = (order: number): number => PAGE_SIZE << order;
+/** @internal (its declaration would name the internal const enum Hot) */
 export const PAGES_SHIFT = PAGE_SHIFT;

@@ -22,39 +22,69 @@ import {
 import { lock, unlock } from '../sync/mutex.js';
 import { CACHE_STATE_NAMES } from './cache.js';
 
+/** Per-cache counters and attributes, named as in /sys/kernel/slab/<cache>/ (see {@link Cache.stats}). */
 export interface CacheStats {
+  /** Cache name. */
   name: string;
+  /** Descriptor state: 'live', 'dying' (destroy in progress), 'leaked' (destroyed with objects left) or 'free'. */
   state: 'free' | 'live' | 'dying' | 'leaked';
+  /** Object size requested (sysfs object_size). */
   object_size: number;
+  /** Stride between objects (sysfs slab_size). */
   slab_size: number;
+  /** Objects per slab (sysfs objs_per_slab). */
   objs_per_slab: number;
+  /** Pages per slab as a power of two (sysfs order). */
   order: number;
   /** Objects allocated and not freed (exact). */
   objects: number;
   /** Objects in use on partial slabs. */
   objects_partial: number;
+  /** Object capacity of all slabs (sysfs total_objects). */
   total_objects: number;
+  /** Slabs of the cache (sysfs slabs). */
   slabs: number;
+  /** Slabs on the partial list (sysfs partial). */
   partial: number;
+  /** Slabs held as threads' cpu slabs (sysfs cpu_slabs). */
   cpu_slabs: number;
+  /** Other names merged into this cache (sysfs aliases). */
   aliases: number;
+  /** Object alignment (sysfs align). */
   align: number;
+  /** Partial slabs kept before empty ones go back (sysfs min_partial). */
   min_partial: number;
+  /** 1 with SLAB_TYPESAFE_BY_RCU (sysfs destroy_by_rcu). */
   destroy_by_rcu: 0 | 1;
+  /** 1 with SLAB_HWCACHE_ALIGN (sysfs hwcache_align). */
   hwcache_align: 0 | 1;
+  /** 1 with SLAB_RECLAIM_ACCOUNT (sysfs reclaim_account). */
   reclaim_account: 0 | 1;
+  /** 1 with SLAB_CONSISTENCY_CHECKS (sysfs sanity_checks). */
   sanity_checks: 0 | 1;
+  /** 1 with SLAB_RED_ZONE (sysfs red_zone). */
   red_zone: 0 | 1;
+  /** 1 with SLAB_POISON (sysfs poison). */
   poison: 0 | 1;
+  /** 1 with SLAB_STORE_USER (sysfs store_user). */
   store_user: 0 | 1;
+  /** 1 with SLAB_TRACE (sysfs trace). */
   trace: 0 | 1;
+  /** Name of the constructor function, empty without one (sysfs ctor). */
   ctor: string;
+  /** Allocations from a cpu slab freelist or sheaf (SLUB_STATS alloc_fastpath). */
   alloc_fastpath: number;
+  /** Allocations that took the slow path (alloc_slowpath). */
   alloc_slowpath: number;
+  /** Frees to the thread's own cpu slab or sheaf (free_fastpath). */
   free_fastpath: number;
+  /** Lock-free frees to another thread's slab (cross-thread frees). */
   free_remote: number;
+  /** Frees that took the slow path (free_slowpath). */
   free_slowpath: number;
+  /** Slabs allocated from the page allocator (alloc_slab). */
   alloc_slab: number;
+  /** Slabs given back to the page allocator (free_slab). */
   free_slab: number;
   /** Objects of this cache queued in kfree_rcu batches, not yet freed. */
   kfree_rcu_pending: number;
