@@ -31,6 +31,8 @@ import { Kmalloc } from './slab/kmalloc.js';
 import { Registry, type CacheOptions, type FindOptions } from './slab/registry.js';
 import { cacheStats, slabinfo, type CacheStats } from './slab/stats.js';
 import { ThreadTable } from './threads.js';
+import { registerArena, trackWorker } from './hotplug/autowatch.js';
+import { attachArgError } from './hotplug/attach-arg.js';
 
 export interface ArenaOptions {
   /** Initial size in bytes (default 32 MiB). */
@@ -184,9 +186,8 @@ export class Arena {
 
   /** Attach the calling thread to an arena created elsewhere (e.g. sent in workerData). */
   static attach(sab: SharedArrayBuffer, opts: ThreadOptions = {}): Arena {
-    if (!(sab instanceof SharedArrayBuffer)) throw new TypeError('slabrcu: Arena.attach(sab): sab must be the SharedArrayBuffer of an arena (arena.sab)');
-    if (sab.byteLength < PAGE_SIZE || new Int32Array(sab, 0, 1)[0] !== MAGIC) {
-      throw new TypeError('slabrcu: Arena.attach(sab): this SharedArrayBuffer is not a slabrcu arena');
+    if (!(sab instanceof SharedArrayBuffer) || sab.byteLength < PAGE_SIZE || new Int32Array(sab, 0, 1)[0] !== MAGIC) {
+      throw new TypeError(attachArgError(sab));
     }
     return new Arena(sab, opts);
   }
@@ -248,6 +249,8 @@ export class Arena {
       self.warn('dead-lock-holder', undefined, msg, `${msg}\nA thread was probably terminated inside a critical section; the structure it protects may be half-updated.`);
     });
     this.armPump();
+    // Workers this thread creates from now on are watched by themselves (hotplug/autowatch).
+    registerArena(this);
   }
 
   // ------------------------------------------------------------ addressing
@@ -648,15 +651,19 @@ The structure it protects may have been left half-updated.`);
    * detach its slot for it.
    */
   watch(worker: WorkerLike): void {
-    const tid = worker.threadId;
-    worker.once('exit', () => {
-      const s = this.threads.findByTid(tid);
-      if (s < 0) return;
-      // Mark first: if other workers died with it, holding a lock this cleanup needs,
-      // the cleanup releases every marked thread's locks before taking any.
-      this.threads.markDead(s);
-      if (!this.detached) this.detachDead(s, this.threads.gen(s));
-    });
+    // One exit listener per worker, shared with the automatic watch of workers created
+    // by this thread (hotplug/autowatch): every arena attached here gets workerExited.
+    trackWorker(worker);
+  }
+
+  /** @internal The Node thread `tid` exited: detach its slot if it still holds one. */
+  workerExited(tid: number): void {
+    const s = this.threads.findByTid(tid);
+    if (s < 0) return;
+    // Mark first: if other workers died with it, holding a lock this cleanup needs,
+    // the cleanup releases every marked thread's locks before taking any.
+    this.threads.markDead(s);
+    if (!this.detached) this.detachDead(s, this.threads.gen(s));
   }
 
   /** Page accounting: total usable pages, free pages, used pages. */
