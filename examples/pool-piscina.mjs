@@ -38,5 +38,5 @@ clearInterval(keepAlive);
 await pool.destroy();
 
 const report = await cache.destroy();
-console.log(`${threads.size} pool workers (recycled) in ${slots.size} thread slots ; destroy: ${report.status}, leaked ${report.leaked}`);
+console.log(`${threads.size} pool workers (recycled) in ${slots.size} thread slots; destroy: ${report.status}, leaked ${report.leaked}`);
 arena.detach();

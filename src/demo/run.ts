@@ -28,7 +28,7 @@ import { SESSION_CACHE, Session, initSession } from './session.js';
 import { createLogUpdate } from 'log-update';
 import { leakReport } from './leak.js';
 import { compactSlabinfo, fitSlabinfo, parseSlabinfo } from './slabinfo.js';
-import { renderFrame, renderLine, type Snapshot, type WorkerRate } from './view.js';
+import { renderFrame, renderLine, wrapText, type Snapshot, type WorkerRate } from './view.js';
 import { useColor } from '../cli/util.js';
 
 export interface DemoOptions {
@@ -102,11 +102,11 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoSummary> {
   if (!(durationS > 0) || !Number.isFinite(durationS)) throw new RangeError(`runDemo: duration must be a positive number of seconds, got ${String(o.duration)}`);
   const sessions = o.sessions ?? 20_000;
   const out = o.out;
-  const say = (s = ''): void => void out?.write(s + '\n');
   const tty = out?.isTTY === true;
   const color = useColor(out);
   // What fits: the terminal's columns (80 at least); logs and pipes get whole lines.
   const columns = (): number => (tty ? Math.max(80, out!.columns ?? 80) : Infinity);
+  const say = (s = ''): void => void out?.write(wrapText(s, columns()) + '\n');
 
   const warnings: SlabWarning[] = [];
   const arena = Arena.create({ bytes: 64 << 20, maxBytes: 512 << 20, maxThreads: DEMO_MAX_THREADS, onWarning: (w) => warnings.push(w) });

@@ -142,8 +142,8 @@ export function renderFrame(s: Snapshot, o: FrameOptions = {}): string {
   const bad = s.workers.reduce((a, w) => a + w.errors, 0);
   // Title in two short lines rather than one that wraps at 80 columns.
   const title = [
-    `slabrcu demo  ${s.elapsedS.toFixed(1)}s / ${s.durationS}s   sessions in table: ${s.tableCount}`,
-    `RCU grace periods: ${s.gpsCompleted} (${s.gpsPerSec.toFixed(0)}/s)   total: ${k(total)} reads/s, ${k(totalU)} updates/s, ${bad} bad reads`,
+    `slabrcu demo  ${s.elapsedS.toFixed(1)}s / ${s.durationS}s   sessions in table: ${s.tableCount}   RCU GPs: ${s.gpsCompleted} (${s.gpsPerSec.toFixed(0)}/s)`,
+    `total: ${k(total)} reads/s, ${k(totalU)} updates/s, ${bad} bad reads`,
   ];
   // Rows left for the two tables: each takes its rows + 4 (borders, header, separator).
   const budget = height - 1 - title.length - 8;
@@ -175,4 +175,34 @@ export function renderLine(s: Snapshot): string {
     (sess ? ` | session active ${sess.activeObjs} total ${sess.numObjs} slabs ${sess.numSlabs} kfreeRcu pending ${sess.kfreeRcuPending ?? '?'}` : '') +
     ` | GPs ${s.gpsCompleted}`
   );
+}
+
+/**
+ * Word-wrap prose to `width` columns (each line separately; a continuation is indented
+ * two columns more than its line). Infinity: unchanged. Lines without spaces to break
+ * at (paths, tables) are cut with fitLine rather than left to wrap.
+ */
+export function wrapText(text: string, width: number): string {
+  if (!Number.isFinite(width)) return text;
+  const out: string[] = [];
+  for (const line of text.split('\n')) {
+    if (visibleWidth(line) <= width) {
+      out.push(line);
+      continue;
+    }
+    const indent = /^\s*/.exec(line)![0];
+    const cont = indent + '  ';
+    let cur = '';
+    for (const word of line.slice(indent.length).split(' ')) {
+      const lead = cur === '' ? '' : ' ';
+      if (cur !== '' && visibleWidth(cur + lead + word) > width) {
+        out.push(fitLine(cur, width));
+        cur = cont + word;
+      } else {
+        cur = cur === '' ? indent + word : cur + lead + word;
+      }
+    }
+    if (cur !== '') out.push(fitLine(cur, width));
+  }
+  return out.join('\n');
 }

@@ -10,13 +10,15 @@ import { MAGIC, PAGE_SIZE } from '../layout.js';
 const isArenaBuffer = (x: unknown): x is SharedArrayBuffer =>
   x instanceof SharedArrayBuffer && x.byteLength >= PAGE_SIZE && new Int32Array(x, 0, 1)[0] === MAGIC;
 
+const article = (word: string): string => (/^[AEIOUaeiou]/.test(word) ? 'an' : 'a');
+
 /** A short description of a value's type: "undefined", "an array of 2 items", "an object with keys {sab, ctl}". */
 export function describeValue(x: unknown): string {
   if (x === null) return 'null';
   if (x === undefined) return 'undefined';
   if (x instanceof SharedArrayBuffer) return `a SharedArrayBuffer of ${x.byteLength} bytes that is not a slabrcu arena`;
   if (x instanceof ArrayBuffer) return `an ArrayBuffer of ${x.byteLength} bytes (not shared: it was copied, not shared, on its way to this thread)`;
-  if (ArrayBuffer.isView(x)) return `a ${x.constructor.name} (a view; the arena is its .buffer)`;
+  if (ArrayBuffer.isView(x)) return `${article(x.constructor.name)} ${x.constructor.name} (a view; the arena is its .buffer)`;
   if (Array.isArray(x)) {
     const items = x.slice(0, 4).map((v) => (v === null ? 'null' : v instanceof SharedArrayBuffer ? 'SharedArrayBuffer' : Array.isArray(v) ? 'array' : typeof v));
     return `an array of ${x.length} item${x.length === 1 ? '' : 's'} [${items.join(', ')}${x.length > 4 ? ', …' : ''}]`;
@@ -25,10 +27,10 @@ export function describeValue(x: unknown): string {
     const keys = Object.keys(x);
     const shown = keys.slice(0, 8).join(', ') + (keys.length > 8 ? `, … (${keys.length} keys)` : '');
     const ctor = (x as object).constructor?.name;
-    return `${ctor && ctor !== 'Object' ? `a ${ctor}` : 'an object'} with keys {${shown}}`;
+    return `${ctor && ctor !== 'Object' ? `${article(ctor)} ${ctor}` : 'an object'} with keys {${shown}}`;
   }
   if (typeof x === 'string') return `a string (${JSON.stringify(x.length > 40 ? x.slice(0, 40) + '…' : x)})`;
-  return `a ${typeof x} (${String(x)})`;
+  return `${article(typeof x)} ${typeof x} (${String(x)})`;
 }
 
 /** Where an arena buffer sits inside x, one or two levels down: "[1]", ".sab", "[1].sab". */

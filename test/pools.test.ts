@@ -1,0 +1,145 @@
+/**
+ * slabrcu in the worker pools people use, with no wiring: the pool workers attach once
+ * (the examples' task files), never detach by hand, and are recycled by the pool. The
+ * thread that created the pool (here: this one, which created the arena first) watches
+ * every Worker it creates (process.on('worker')), so each retired worker's slot is
+ * detached for it and reused: 200 workers go through an arena of 8 thread slots, and
+ * destroy() finds everything released.
+ *
+ * Recycling is forced for real and waited for on conditions, never on time:
+ * - piscina: minThreads 0 and a 1 ms idleTimeout retire each worker once idle; each
+ *   round waits for the exit of every worker created so far before the next round.
+ * - tinypool: isolateWorkers terminates the worker after each task.
+ */
+import test from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import type { Worker } from 'node:worker_threads';
+import { Piscina } from 'piscina';
+import Tinypool from 'tinypool';
+import { Arena, type SlabWarning } from '../src/index.js';
+
+const WORKERS = 200;
+const SLOTS = 8;
+const OBJECTS = 100;
+const EXAMPLES = new URL('../../examples/', import.meta.url);
+
+/** Every Worker this thread creates from now on, and a promise for its exit. */
+function recordWorkers(): { created: () => number; exited: () => number; allExited: () => Promise<unknown>; stop: () => void } {
+  const exits: Promise<unknown>[] = [];
+  let nExited = 0;
+  const on = (w: Worker): void => {
+    exits.push(new Promise((resolve) => w.once('exit', () => resolve(++nExited))));
+  };
+  process.on('worker', on);
+  return {
+    created: () => exits.length,
+    exited: () => nExited,
+    allExited: () => Promise.all(exits),
+    stop: () => void process.off('worker', on),
+  };
+}
+
+interface TaskResult { slot: number; threadId: number }
+
+function checkArena(a: Arena, warnings: SlabWarning[], results: TaskResult[]): void {
+  const threads = new Set(results.map((r) => r.threadId));
+  const slots = new Set(results.map((r) => r.slot));
+  assert.ok(threads.size >= WORKERS, `${threads.size} distinct worker threads ran tasks`);
+  assert.ok(slots.size <= SLOTS - 1, `slots reused: ${[...slots].join(',')}`);
+  assert.ok(!slots.has(a.threadId), 'no worker got the main thread slot');
+  // Every retired worker was detached for it: only the main thread holds a slot.
+  assert.deepEqual(a.threads.liveSlots(), [a.threadId]);
+  const bad = warnings.filter((w) => w.kind === 'kvfree_rcu_barrier' || w.kind === 'kmem_cache_destroy');
+  assert.deepEqual(bad.map((w) => w.message), []);
+}
+
+test(`piscina: ${WORKERS} workers recycled by idleTimeout through ${SLOTS} thread slots; destroy() releases everything`, { timeout: 120_000 }, async () => {
+  const warnings: SlabWarning[] = [];
+  const a = Arena.create({ bytes: 16 << 20, maxThreads: SLOTS, onWarning: (w) => warnings.push(w) });
+  const cache = a.createCache('item', { size: 64 });
+  const rec = recordWorkers();
+  const pool = new Piscina({
+    filename: new URL('pool-piscina-task.mjs', EXAMPLES).href,
+    workerData: a.sab,
+    minThreads: 0,
+    maxThreads: 2,
+    idleTimeout: 1,
+    atomics: 'async',
+  });
+  // piscina's idle workers and timers are unref'd: keep this thread's loop alive while
+  // waiting for their exits.
+  const keepAlive = setInterval(() => {}, 1 << 30);
+  const results: TaskResult[] = [];
+  try {
+    while (rec.created() < WORKERS) {
+      results.push(...(await Promise.all([pool.run({ objects: OBJECTS }), pool.run({ objects: OBJECTS })])) as TaskResult[]);
+      await rec.allExited(); // the round's workers were retired: the next round gets new ones
+    }
+    await pool.destroy();
+    await rec.allExited();
+  } finally {
+    clearInterval(keepAlive);
+    rec.stop();
+  }
+  assert.equal(rec.exited(), rec.created());
+  assert.ok(rec.created() >= WORKERS, `${rec.created()} workers created`);
+  checkArena(a, warnings, results);
+  const rep = await cache.destroy();
+  assert.equal(rep.status, 'released');
+  assert.equal(rep.leaked, 0);
+  assert.deepEqual(rep.objects, []);
+  assert.equal(rep.unflushedThreads, undefined);
+  a.detach();
+});
+
+test(`tinypool: isolateWorkers, ${WORKERS} tasks on ${WORKERS} new workers through ${SLOTS} thread slots; destroy() releases everything`, { timeout: 120_000 }, async () => {
+  const warnings: SlabWarning[] = [];
+  const a = Arena.create({ bytes: 16 << 20, maxThreads: SLOTS, onWarning: (w) => warnings.push(w) });
+  const cache = a.createCache('item', { size: 64 });
+  const rec = recordWorkers();
+  const pool = new Tinypool({
+    filename: new URL('pool-tinypool-task.mjs', EXAMPLES).href,
+    workerData: a.sab,
+    minThreads: 0,
+    maxThreads: 2,
+    isolateWorkers: true,
+    useAtomics: false,
+  });
+  const results: TaskResult[] = [];
+  try {
+    for (let i = 0; i < WORKERS; i += 2) {
+      results.push(...(await Promise.all([pool.run({ objects: OBJECTS }), pool.run({ objects: OBJECTS })])) as TaskResult[]);
+    }
+    await pool.destroy();
+    await rec.allExited();
+  } finally {
+    rec.stop();
+  }
+  assert.equal(results.length, WORKERS);
+  checkArena(a, warnings, results);
+  const rep = await cache.destroy();
+  assert.equal(rep.status, 'released');
+  assert.equal(rep.leaked, 0);
+  assert.deepEqual(rep.objects, []);
+  a.detach();
+});
+
+function runExample(file: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [fileURLToPath(new URL(file, EXAMPLES)), ...args], (err, stdout, stderr) => {
+      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+test('examples/pool-piscina.mjs and examples/pool-tinypool.mjs run as the README shows them', { timeout: 60_000 }, async () => {
+  const p = await runExample('pool-piscina.mjs', ['10']);
+  assert.equal(p.code, 0, p.stderr);
+  const m = /^(\d+) pool workers \(recycled\) in ([12]) thread slots; destroy: released, leaked 0$/m.exec(p.stdout);
+  assert.ok(m && Number(m[1]) >= 10, p.stdout);
+  const t = await runExample('pool-tinypool.mjs', ['10']);
+  assert.equal(t.code, 0, t.stderr);
+  assert.match(t.stdout, /^10 tasks on 10 worker threads in [12] thread slots; destroy: released, leaked 0$/m);
+});
