@@ -16,7 +16,7 @@ export const DEMO_JSON_FIELDS: readonly (readonly [field: string, meaning: strin
   ['unload.kfreeRcuInFlight', 'objects of the cache still waiting in kfreeRcu batches when destroy() was called'],
   ['unload.destroyReturnedMs', 'how long cache.destroy() took to return its promise'],
   ['unload.destroyReturnedBeforeReport', 'true: destroy() returned before the report existed (the barrier ran asynchronously)'],
-  ['unload.recreatedSameName, recreateMs', 'a new cache with the same name could be created at once, and how long it took'],
+  ['unload.recreatedSameName, unload.recreateMs', 'a new cache with the same name could be created at once, and how long it took'],
   ['unload.reportMs', 'from destroy() to its report'],
   ['unload.report', 'the DestroyReport: name, status (released|leaked), deferred, leaked (count), objects[] ({ ptr, allocTrace? }), ' +
     'warning?, report? (the kernel-style text), waitedFor?, elapsedMs?, unflushedThreads?'],
