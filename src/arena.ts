@@ -648,7 +648,9 @@ The structure it protects may have been left half-updated.`);
 
   /**
    * Node: when `worker` exits for any reason (return, throw, terminate(), process.exit()),
-   * detach its slot for it.
+   * detach its slot for it. Workers this thread creates after it attached an arena
+   * (worker pools included) are watched by themselves (src/hotplug/autowatch.ts); call
+   * this for workers created before that, or by another thread.
    */
   watch(worker: WorkerLike): void {
     // One exit listener per worker, shared with the automatic watch of workers created

@@ -131,8 +131,19 @@ export async function main(argv: readonly string[]): Promise<number> {
 }
 
 // Run when this file is the entry point (node dist/src/cli/main.js, or the npm bin link).
-const entry = process.argv[1];
-if (entry !== undefined && pathToFileURL(realpathSync(entry)).href === import.meta.url) {
+function isEntry(entry: string | undefined): boolean {
+  if (entry === undefined) return false;
+  for (const f of [entry, `${entry}.js`]) {
+    try {
+      if (pathToFileURL(realpathSync(f)).href === import.meta.url) return true;
+    } catch {
+      // not this spelling
+    }
+  }
+  return false;
+}
+
+if (isEntry(process.argv[1])) {
   // `slabrcu --help | head`: the reader went away; that is not an error.
   process.stdout.on('error', (e: NodeJS.ErrnoException) => {
     if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
