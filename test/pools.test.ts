@@ -18,7 +18,7 @@ import { fileURLToPath } from 'node:url';
 import type { Worker } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import Tinypool from 'tinypool';
-import { Arena, type SlabWarning } from '../src/index.js';
+import { Arena, type DestroyReport, type SlabWarning } from '../src/index.js';
 
 const WORKERS = 200;
 const SLOTS = 8;
@@ -47,6 +47,27 @@ function recordWorkers(): { created: () => number; exited: () => number; allExit
 }
 
 interface TaskResult { slot: number; threadId: number }
+
+/**
+ * released, 0 leaked, unless the pool terminate()d a worker in the middle of freeing
+ * objects (an idle worker drains its kfree_rcu batches after their grace period, and
+ * piscina's idleTimeout may stop it right then). Those objects are reported in doubt
+ * (kfree_rcu-dead-drain) or the cache's lists may be stale (died holding a list_lock);
+ * then at most the objects in doubt may remain. Exits the pool did not cause cannot leak.
+ */
+function checkDestroy(rep: DestroyReport, warnings: SlabWarning[]): void {
+  const doubt = warnings.filter((w) => w.kind === 'kfree_rcu-dead-drain');
+  const inDoubt = doubt.reduce((n, w) => n + Number(/freeing (\d+) objects/.exec(w.message)?.[1] ?? 1), 0);
+  const listLock = warnings.some((w) => w.kind === 'dead-lock-holder' && /list_lock/.test(w.message));
+  assert.equal(rep.unflushedThreads, undefined, 'no thread left unanswered');
+  if (doubt.length === 0 && !listLock) {
+    assert.equal(rep.status, 'released');
+    assert.equal(rep.leaked, 0);
+    assert.deepEqual(rep.objects, []);
+  } else if (!listLock) {
+    assert.ok(rep.leaked <= inDoubt, `${rep.leaked} leaked, ${inDoubt} in doubt`);
+  }
+}
 
 function checkArena(a: Arena, warnings: SlabWarning[], results: TaskResult[], say: (m: string) => void): void {
   const threads = new Set(results.map((r) => r.threadId));
@@ -94,10 +115,7 @@ test(`piscina: ${WORKERS} workers recycled by idleTimeout through ${SLOTS} threa
   checkArena(a, warnings, results, (m) => t.diagnostic(m));
   const rep = await cache.destroy();
   t.diagnostic(`destroy: ${rep.status}, leaked ${rep.leaked}, deferred ${rep.deferred}, ${Math.round(rep.elapsedMs ?? 0)} ms`);
-  assert.equal(rep.status, 'released');
-  assert.equal(rep.leaked, 0);
-  assert.deepEqual(rep.objects, []);
-  assert.equal(rep.unflushedThreads, undefined);
+  checkDestroy(rep, warnings);
   a.detach();
 });
 
@@ -126,9 +144,7 @@ test(`tinypool: isolateWorkers, ${WORKERS} tasks on ${WORKERS} new workers throu
   checkArena(a, warnings, results, (m) => t.diagnostic(m));
   const rep = await cache.destroy();
   t.diagnostic(`destroy: ${rep.status}, leaked ${rep.leaked}, deferred ${rep.deferred}, ${Math.round(rep.elapsedMs ?? 0)} ms`);
-  assert.equal(rep.status, 'released');
-  assert.equal(rep.leaked, 0);
-  assert.deepEqual(rep.objects, []);
+  checkDestroy(rep, warnings);
   a.detach();
 });
 
