@@ -11,6 +11,7 @@
  * BenchOptions): Promise<BenchSection | BenchSection[]>` and add a line to SECTIONS.
  *
  * Usage: node dist/bench/run.js [--only slab,rcu] [--quick] [--out DIR] [--json]
+ * (--quick writes to bench/quick/, gitignored, unless --out says otherwise).
  */
 import { fork } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -62,6 +63,17 @@ type ChildMsg =
 const HERE = new URL('.', import.meta.url);
 /** The source bench/ directory (this file runs from dist/bench/). */
 export const DEFAULT_OUT = fileURLToPath(new URL('../../bench/', import.meta.url));
+/** Where --quick runs write (gitignored): their figures are not representative. */
+export const QUICK_OUT = fileURLToPath(new URL('../../bench/quick/', import.meta.url));
+
+/** The output directory of a run: --out, else bench/quick/ for --quick, else bench/. */
+export function outDir(o: { out?: string; quick?: boolean }): string {
+  const out = resolve(o.out ?? (o.quick ? QUICK_OUT : DEFAULT_OUT));
+  if (o.quick && out === resolve(DEFAULT_OUT)) {
+    throw new RangeError(`runBench: --quick figures are not representative: refusing to write them over ${join(out, 'results.md')} (use another --out)`);
+  }
+  return out;
+}
 
 export function machine(): Machine {
   const c = cpus();
@@ -123,10 +135,10 @@ async function childMain(id: string, quick: boolean): Promise<void> {
 
 /** Run the sections, write results.md and the charts, return what was written. */
 export async function runBench(o: RunOptions = {}): Promise<BenchResults & { files: string[] }> {
-  const out = resolve(o.out ?? DEFAULT_OUT);
+  const out = outDir(o);
   const chosen = o.only?.length ? SECTIONS.filter((s) => o.only!.includes(s.id)) : SECTIONS;
   const unknown = (o.only ?? []).filter((id) => !SECTIONS.some((s) => s.id === id));
-  if (unknown.length) throw new Error(`unknown bench section(s): ${unknown.join(', ')} (known: ${SECTIONS.map((s) => s.id).join(', ')})`);
+  if (unknown.length) throw new RangeError(`unknown bench section(s): ${unknown.join(', ')} (known: ${SECTIONS.map((s) => s.id).join(', ')})`);
   const results: BenchResults = { machine: machine(), sections: [], skipped: [], charts: {} };
   for (const [index, entry] of chosen.entries()) {
     o.onProgress?.({ kind: 'section-start', id: entry.id, index, total: chosen.length });

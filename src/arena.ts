@@ -33,6 +33,8 @@ import { Registry, type CacheOptions, type FindOptions } from './slab/registry.j
 import { cacheStats, slabinfo, type CacheStats } from './slab/stats.js';
 import { ThreadTable } from './threads.js';
 import type { SlabWarningKind } from './warnings.js';
+import { registerArena, trackWorker } from './hotplug/autowatch.js';
+import { attachArgError } from './hotplug/attach-arg.js';
 
 /** Options of {@link Arena.create} (fixed for the arena's lifetime; every thread reads them from the buffer). */
 export interface ArenaOptions {
@@ -242,9 +244,8 @@ export class Arena {
 
   /** Attach the calling thread to an arena created elsewhere (e.g. sent in workerData). */
   static attach(sab: SharedArrayBuffer, opts: ThreadOptions = {}): Arena {
-    if (!(sab instanceof SharedArrayBuffer)) throw new TypeError('slabrcu: Arena.attach(sab): sab must be the SharedArrayBuffer of an arena (arena.sab)');
-    if (sab.byteLength < PAGE_SIZE || new Int32Array(sab, 0, 1)[0] !== MAGIC) {
-      throw new TypeError('slabrcu: Arena.attach(sab): this SharedArrayBuffer is not a slabrcu arena');
+    if (!(sab instanceof SharedArrayBuffer) || sab.byteLength < PAGE_SIZE || new Int32Array(sab, 0, 1)[0] !== MAGIC) {
+      throw new TypeError(attachArgError(sab));
     }
     return new Arena(sab, opts);
   }
@@ -308,6 +309,8 @@ export class Arena {
       self.warn('dead-lock-holder', undefined, msg, `${msg}\nA thread was probably terminated inside a critical section.`);
     });
     this.armPump();
+    // Workers this thread creates from now on are watched by themselves (hotplug/autowatch).
+    registerArena(this);
   }
 
   // ------------------------------------------------------------ addressing
@@ -765,18 +768,24 @@ export class Arena {
 
   /**
    * Node: when `worker` exits for any reason (return, throw, terminate(), process.exit()),
-   * detach its slot for it.
+   * detach its slot for it. Workers this thread creates after it attached an arena
+   * (worker pools included) are watched by themselves (src/hotplug/autowatch.ts); call
+   * this for workers created before that, or by another thread.
    */
   watch(worker: WorkerLike): void {
-    const tid = worker.threadId;
-    worker.once('exit', () => {
-      const s = this.threads.findByTid(tid);
-      if (s < 0) return;
-      // Mark first: if other workers died with it, holding a lock this cleanup needs,
-      // the cleanup releases every marked thread's locks before taking any.
-      this.threads.markDead(s);
-      if (!this.detached) this.detachDead(s, this.threads.gen(s));
-    });
+    // One exit listener per worker, shared with the automatic watch of workers created
+    // by this thread (hotplug/autowatch): every arena attached here gets workerExited.
+    trackWorker(worker);
+  }
+
+  /** @internal The Node thread `tid` exited: detach its slot if it still holds one. */
+  workerExited(tid: number): void {
+    const s = this.threads.findByTid(tid);
+    if (s < 0) return;
+    // Mark first: if other workers died with it, holding a lock this cleanup needs,
+    // the cleanup releases every marked thread's locks before taking any.
+    this.threads.markDead(s);
+    if (!this.detached) this.detachDead(s, this.threads.gen(s));
   }
 
   /** Page accounting: total usable pages, free pages, used pages. */

@@ -54,7 +54,8 @@ export class ThreadTable {
       Atomics.store(i32, this.w(s, T_STATE), TS_LIVE);
       return [s, gen];
     }
-    throw new Error(`slabrcu: all ${this.max} thread slots are in use (raise maxThreads in Arena.create, or detach idle threads)`);
+    throw new Error(`slabrcu: all ${this.max} thread slots are in use (raise maxThreads in Arena.create, or detach idle threads; ` +
+      `a worker that exits without arena.detach() keeps its slot until it is watched: the thread that creates workers after attaching an arena watches them by itself, or call arena.watch(worker))`);
   }
 
   state(slot: number): number {

@@ -1,12 +1,18 @@
 /**
  * `slabrcu bench`: runs bench/run.ts (only present in a clone of the repository: the
  * published package ships the library and the CLI, not the benchmarks), shows progress
- * bars on a terminal, prints each section's table, writes bench/results.md.
+ * bars on a terminal, prints each section's table, writes bench/results.md (with
+ * --quick: bench/quick/results.md, gitignored; the committed results are never
+ * overwritten by a quick run).
  */
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import Table from 'cli-table3';
 import cliProgress from 'cli-progress';
+import { useColor } from './util.js';
+
+/** The section ids of bench/run.ts SECTIONS (a test checks they agree). */
+export const BENCH_SECTIONS: readonly string[] = ['slab', 'rcu', 'kfree', 'debug'];
 
 export interface BenchCliOptions {
   only?: string[];
@@ -67,7 +73,8 @@ export async function reportBenchToConsole(o: BenchCliOptions, run?: RunModule['
     return 0;
   }
   for (const s of res.sections) {
-    const t = new Table({ head: ['benchmark', 'median', 'unit', 'ratio', 'floor'] });
+    const color = useColor(process.stdout);
+    const t = new Table({ head: ['benchmark', 'median', 'unit', 'ratio', 'floor'], style: { head: color ? ['cyan'] : [], border: color ? ['grey'] : [] } });
     for (const r of s.rows) {
       const floor = r.floor === undefined ? '' : `≥${r.floor}× ${r.ratio !== undefined && r.ratio >= r.floor ? 'met' : 'MISSED'}`;
       t.push([r.name, num(r.value), r.unit, r.ratio === undefined ? '' : `${num(r.ratio)}×`, floor]);

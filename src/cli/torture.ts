@@ -5,6 +5,9 @@
  */
 import cliProgress from 'cli-progress';
 
+/** runTorture's limit on reader threads. */
+export const TORTURE_MAX_READERS = 32;
+
 export interface TortureCliOptions {
   flavour: 'memb' | 'qsbr';
   /** memb readers' unlock path (undefined: the CPU's default). */

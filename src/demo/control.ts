@@ -8,7 +8,7 @@
  *     [0] reads      lookups done (wraps at 2^32: main reads it as u32 deltas)
  *     [1] updates    copy-update-publish replacements (and remove + insert)
  *     [2] errors     lookups that found a freed, reused or half-built session (must stay 0)
- *     [3] allocFail  alloc() returned 0 (arena full): the update was skipped
+ *     [3] allocFail  cache.alloc() returned 0 (arena full at that moment): the update was skipped
  *     [4] leaked     sessions this worker deliberately never freed (--leak)
  */
 export const STOP = 0;

@@ -25,8 +25,11 @@ import {
   STOP, W_ALLOC_FAIL, W_ERRORS, W_LEAKED, W_READS, W_UPDATES, controlBuffer, workerWord, type DemoWorkerData, type Role,
 } from './control.js';
 import { SESSION_CACHE, Session, initSession } from './session.js';
-import { compactSlabinfo, parseSlabinfo } from './slabinfo.js';
-import { LiveRegion, renderLine, renderTable, type Snapshot, type WorkerRate } from './view.js';
+import { createLogUpdate } from 'log-update';
+import { leakReport } from './leak.js';
+import { compactSlabinfo, fitSlabinfo, parseSlabinfo } from './slabinfo.js';
+import { renderFrame, renderLine, wrapText, type Snapshot, type WorkerRate } from './view.js';
+import { useColor } from '../cli/util.js';
 
 export interface DemoOptions {
   /** Worker threads (half writers, at least one; the rest readers). Default 4. */
@@ -66,22 +69,47 @@ export interface DemoSummary {
 
 const LEAK_COUNT = 3;
 
+/** Thread slots of the demo's arena: the main thread and up to DEMO_MAX_WORKERS workers. */
+export const DEMO_MAX_THREADS = 64;
+export const DEMO_MAX_WORKERS = DEMO_MAX_THREADS - 1;
+
 function cacheRows(arena: Arena, pending: Map<string, number>): Snapshot['caches'] {
   return parseSlabinfo(arena.slabinfo())
     .filter((r) => r.numObjs > 0 || r.name === SESSION_CACHE)
     .map((r) => ({ ...r, kfreeRcuPending: pending.get(r.name) }));
 }
 
+/** slabinfo for the story: whole lines for logs and pipes, the columns that fit on a terminal. */
+function slabinfoText(text: string, width: number): string {
+  if (width === Infinity) {
+    const c = compactSlabinfo(text, [SESSION_CACHE]);
+    return c.text + (c.omitted ? `\n(${c.omitted} empty caches not shown)` : '');
+  }
+  const f = fitSlabinfo(text, width, [SESSION_CACHE]);
+  const notes = [
+    ...(f.omitted ? [`(${f.omitted} empty caches not shown)`] : []),
+    ...(f.droppedColumns.length ? [`(columns not shown, to fit ${width}: ${f.droppedColumns.join(', ')})`] : []),
+  ];
+  return [f.text, ...notes].join('\n');
+}
+
 export async function runDemo(o: DemoOptions = {}): Promise<DemoSummary> {
-  const nWorkers = Math.max(1, Math.floor(o.workers ?? 4));
+  const nWorkers = o.workers ?? 4;
+  if (!Number.isInteger(nWorkers) || nWorkers < 1 || nWorkers > DEMO_MAX_WORKERS) {
+    throw new RangeError(`runDemo: workers must be an integer in 1..${DEMO_MAX_WORKERS} (the demo arena has ${DEMO_MAX_THREADS} thread slots, one is the main thread's), got ${String(o.workers)}`);
+  }
   const durationS = o.duration ?? 18;
+  if (!(durationS > 0) || !Number.isFinite(durationS)) throw new RangeError(`runDemo: duration must be a positive number of seconds, got ${String(o.duration)}`);
   const sessions = o.sessions ?? 20_000;
   const out = o.out;
-  const say = (s = ''): void => void out?.write(s + '\n');
   const tty = out?.isTTY === true;
+  const color = useColor(out);
+  // What fits: the terminal's columns (80 at least); logs and pipes get whole lines.
+  const columns = (): number => (tty ? Math.max(80, out!.columns ?? 80) : Infinity);
+  const say = (s = ''): void => void out?.write(wrapText(s, columns()) + '\n');
 
   const warnings: SlabWarning[] = [];
-  const arena = Arena.create({ bytes: 64 << 20, maxBytes: 512 << 20, onWarning: (w) => warnings.push(w) });
+  const arena = Arena.create({ bytes: 64 << 20, maxBytes: 512 << 20, maxThreads: DEMO_MAX_THREADS, onWarning: (w) => warnings.push(w) });
   const flags = o.leak ? SLAB_STORE_USER : 0; // alloc/free tracks: the leak report shows where each object came from
   // Percpu sheaves: sessions are freed in another order than allocated (and by other
   // threads), and kfreeRcu of a sheaf cache fills kfree_rcu sheaves that the writers
@@ -124,42 +152,54 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoSummary> {
   const last = roles.map(() => ({ reads: 0, updates: 0 }));
   let lastT = t0;
   let lastGp = 0;
-  const region = tty ? new LiveRegion(out!) : undefined;
+  const region = tty ? createLogUpdate(out!) : undefined;
   const tickMs = tty ? 250 : 1000;
   const failed = Promise.race(exited.map((p) => p.then((code) => (code !== 0 ? Promise.reject(new Error(`demo worker exited with code ${code}`)) : new Promise<never>(() => {})))));
   failed.catch(() => {});
-  while (performance.now() - t0 < durationS * 1000) {
-    await Promise.race([sleep(Math.min(tickMs, durationS * 1000 - (performance.now() - t0))), failed]);
-    const now = performance.now();
-    const dt = Math.max(1e-3, (now - lastT) / 1000);
-    const rates: WorkerRate[] = roles.map((role, index) => {
-      const reads = Atomics.load(c32, workerWord(index, W_READS)) >>> 0;
-      const updates = Atomics.load(c32, workerWord(index, W_UPDATES)) >>> 0;
-      const r: WorkerRate = {
-        index, role,
-        readsPerSec: ((reads - last[index]!.reads) >>> 0) / dt,
-        updatesPerSec: ((updates - last[index]!.updates) >>> 0) / dt,
-        errors: Atomics.load(c32, workerWord(index, W_ERRORS)),
+  // A worker that fails (it could not attach, it threw) stops the demo: the others are
+  // told to stop and terminated, so a failure never leaves the process hanging.
+  const stopAll = async (): Promise<void> => {
+    Atomics.store(c32, STOP, 1);
+    region?.done();
+    await Promise.allSettled(workers.map((w) => w.terminate()));
+  };
+  try {
+    while (performance.now() - t0 < durationS * 1000) {
+      await Promise.race([sleep(Math.min(tickMs, durationS * 1000 - (performance.now() - t0))), failed]);
+      const now = performance.now();
+      const dt = Math.max(1e-3, (now - lastT) / 1000);
+      const rates: WorkerRate[] = roles.map((role, index) => {
+        const reads = Atomics.load(c32, workerWord(index, W_READS)) >>> 0;
+        const updates = Atomics.load(c32, workerWord(index, W_UPDATES)) >>> 0;
+        const r: WorkerRate = {
+          index, role,
+          readsPerSec: ((reads - last[index]!.reads) >>> 0) / dt,
+          updatesPerSec: ((updates - last[index]!.updates) >>> 0) / dt,
+          errors: Atomics.load(c32, workerWord(index, W_ERRORS)),
+        };
+        last[index] = { reads, updates };
+        return r;
+      });
+      const g = gps();
+      const snap: Snapshot = {
+        elapsedS: (now - t0) / 1000, durationS, gpsCompleted: g, gpsPerSec: (g - lastGp) / dt, workers: rates, tableCount: table.count,
+        caches: cacheRows(arena, new Map([[SESSION_CACHE, cache.stats().kfree_rcu_pending]])),
       };
-      last[index] = { reads, updates };
-      return r;
-    });
-    const g = gps();
-    const snap: Snapshot = {
-      elapsedS: (now - t0) / 1000, durationS, gpsCompleted: g, gpsPerSec: (g - lastGp) / dt, workers: rates, tableCount: table.count,
-      caches: cacheRows(arena, new Map([[SESSION_CACHE, cache.stats().kfree_rcu_pending]])),
-    };
-    lastT = now;
-    lastGp = g;
-    if (region) region.draw(renderTable(snap));
-    else say(renderLine(snap));
-  }
-  region?.done();
+      lastT = now;
+      lastGp = g;
+      if (region) region(renderFrame(snap, { width: columns(), height: out!.rows ?? 24, color }));
+      else say(renderLine(snap));
+    }
+    region?.done();
 
-  // ---- act 2: module unload
-  Atomics.store(c32, STOP, 1);
-  await Promise.race([Promise.all(done), failed]);
-  await Promise.all(exited);
+    // ---- act 2: module unload
+    Atomics.store(c32, STOP, 1);
+    await Promise.race([Promise.all(done), failed]);
+    await Promise.all(exited);
+  } catch (e) {
+    await stopAll();
+    throw e;
+  }
   const perWorker = roles.map((role, index) => ({
     index, role,
     reads: Atomics.load(c32, workerWord(index, W_READS)) >>> 0,
@@ -178,8 +218,7 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoSummary> {
   const slabinfoBefore = arena.slabinfo();
   say();
   say('slabinfo before destroy:');
-  const before = compactSlabinfo(slabinfoBefore, [SESSION_CACHE]);
-  say(before.text + (before.omitted ? `\n(${before.omitted} empty caches not shown)` : ''));
+  say(slabinfoText(slabinfoBefore, columns()));
   say();
 
   let settled = false;
@@ -214,26 +253,12 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoSummary> {
   say(`destroy report after ${reportMs.toFixed(1)} ms: status ${report.status}, deferred ${report.deferred}, leaked ${report.leaked}${report.waitedFor?.length ? `, waited for ${report.waitedFor.join(', ')}` : ''}`);
   if (report.warning) {
     say();
-    say(`WARNING: ${report.warning}`);
-    say((report.report ?? `Objects remaining in ${report.name} on __kmem_cache_shutdown()`).trimEnd());
-    const traced = report.objects.filter((obj) => obj.allocTrace);
-    if (traced.length > 0) {
-      say();
-      say('where the leaked objects were allocated (SLAB_STORE_USER alloc tracks):');
-      for (const obj of report.objects) {
-        say(`Object 0x${obj.ptr.toString(16)} allocated at:`);
-        say((obj.allocTrace ?? '  (no track)').trimEnd().split('\n').map((l) => `  ${l.trim()}`).join('\n'));
-      }
-    } else {
-      say('(no allocation traces in this build: alloc tracks need SLAB_STORE_USER support)');
-    }
-    say('(the leaked objects keep their memory: a leak is never turned into a use-after-free)');
+    say(leakReport(report));
   }
   const slabinfoAfter = arena.slabinfo();
   say();
   say('slabinfo after:');
-  const after = compactSlabinfo(slabinfoAfter, [SESSION_CACHE]);
-  say(after.text + (after.omitted ? `\n(${after.omitted} empty caches not shown)` : ''));
+  say(slabinfoText(slabinfoAfter, columns()));
 
   // Tidy up: the new cache is empty; the table's buckets go after a grace period.
   if (recreated) cache.destroySync();

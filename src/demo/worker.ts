@@ -56,25 +56,34 @@ if (!found) throw new Error(`demo worker: cache '${SESSION_CACHE}' not found`);
 const cache = found;
 
 function writeBatch(): void {
-  const alloc = (): number => cache.alloc();
+  const alloc = (): number => {
+    const p = cache.alloc();
+    if (p === 0) allocFail++;
+    return p;
+  };
   const touch = (nw: number): void => touchSession(arena, nw, d.index);
   for (let i = 0; i < 128; i++) {
     const k = 1 + rand(d.keys);
     if (rand(32) === 0) {
       // Logout + login: the old session is unlinked and kfreeRcu'd, a new one inserted.
       if (leaked < d.leak) {
-        // --leak: the bug the demo shows. Unlink and *forget* the session (no kfreeRcu).
-        if (table.unlink(k) !== 0) leaked++;
-      } else if (!table.remove(k)) continue;
+        // --leak: the bug the demo shows. A login draft is allocated, then abandoned:
+        // never published and never freed (the leak report points at this line).
+        const draft = cache.alloc();
+        if (draft !== 0) {
+          initSession(arena, draft, k, d.index);
+          leaked++;
+        }
+      }
+      if (!table.remove(k)) continue;
       const p = cache.alloc();
       if (p === 0) { allocFail++; continue; }
       initSession(arena, p, k, d.index);
       if (!table.insert(p)) cache.free(p); // never published: a plain free is fine
       updates++;
     } else {
-      const p = table.update(k, alloc, touch);
-      if (p !== 0) updates++;
-      else if (arena.rcu.read(() => table.lookup(k)) !== 0) allocFail++;
+      // 0: the key was gone (another writer's logout + login in between) or alloc() failed.
+      if (table.update(k, alloc, touch) !== 0) updates++;
     }
   }
 }

@@ -21,6 +21,7 @@
  * open block or sees closed blocks; its timers are unref'd (never keep a process alive).
  */
 import type { Arena } from '../arena.js';
+import { unanswered } from '../hotplug/autowatch.js';
 import type { Cache } from '../slab/cache.js';
 import {
   C_FOLD_KD, C_FOLD_KQ, C_LOCK, PAGE_SIZE, C_KF_INV, C_KF_MASK, C_KF_PAD, C_KF_SIZE, C_KF_SPAN, C_SHEAF_CAP, CACHE_BYTES, R_ALLOC_SLOW, CPU_REC_BYTES, PK_PAGES, R_FREE_SLOW, R_RCU_READY, R_RCU_SHEAF, R_SHEAF, R_SHEAF_TOP, REQ_KFREE, TS_LIVE, Hot, PK_LARGE, OS_ALLOC, OS_CACHED, OS_RCU,
@@ -872,9 +873,9 @@ export class KfreeRcu {
 
   private reportUnresponsive(waiting: { slot: number }[]): void {
     if (waiting.length === 0) return;
-    const slots = waiting.map((o) => o.slot).join(', ');
-    const msg = `kvfree_rcu_barrier: thread(s) ${slots} did not close their kfree_rcu batch within ${this.a.options.destroyFlushTimeoutMs} ms`;
-    this.a.warn('kvfree-rcu-barrier', undefined, msg, `${msg}\nA thread serves the request on its next kfreeRcu() call or event-loop turn; a thread that never yields keeps its open batch.`);
+    const who = unanswered(this.a, waiting.map((o) => o.slot));
+    const msg = `kvfree_rcu_barrier: thread(s) ${who.line} did not close their kfree_rcu batch within ${this.a.options.destroyFlushTimeoutMs} ms`;
+    this.a.warn('kvfree-rcu-barrier', undefined, msg, `${msg}\n${who.detail}\nA thread serves the request on its next kfreeRcu() call or event-loop turn; a thread that never yields keeps its open batch.`);
   }
 
   /** kvfree_rcu_barrier: every object passed to kfreeRcu before the call is freed on return. */

@@ -20,6 +20,7 @@
  * thread in `waitedFor` (memory is kept, never reused under that thread).
  */
 import type { Arena } from '../arena.js';
+import { unanswered } from '../hotplug/autowatch.js';
 import {
   C_ALLOC_OK, C_GEN, C_LOCK, C_NR_SLABS, C_REFCOUNT, C_STATE, CS_DYING, CS_FREE, CS_LEAKED, C_DESTROY_SEQ, H_SLAB_MUTEX,
   P_FREELIST, P_INUSE, PAGE_SHIFT, R_FLUSH, REQ_FLUSH, TS_FREE,
@@ -281,7 +282,10 @@ export class Destroyer {
       if (o.allocTrace) report += o.allocTrace.replace(/^/gm, '  ') + '\n';
       a.countSlabError();
     }
-    for (const s of unflushed) report += `cpu slab of thread ${s} could not be flushed (the thread did not yield)\n`;
+    if (unflushed.length) {
+      const who = unanswered(a, unflushed);
+      report += `cpu slab of thread(s) ${who.line} could not be flushed (the thread did not yield)\n${who.detail}\n`;
+    }
     lock(i32, H_SLAB_MUTEX);
     Atomics.store(i32, h.d + C_STATE, CS_LEAKED);
     unlock(i32, H_SLAB_MUTEX);
