@@ -371,24 +371,29 @@ export class Arena {
     return this.kfreeRcuImpl.pending();
   }
 
-  /** kvfree_rcu_barrier: every object passed to kfreeRcu before the call is freed on return. */
+  /**
+   * kvfree_rcu_barrier: every object passed to kfreeRcu before the call is freed on return.
+   * Bounded: it returns within destroyFlushTimeoutMs + rcuStallTimeoutMs + 250 ms even if a
+   * thread never yields or stalls the grace period; that thread is named in a
+   * `kvfree_rcu_barrier` warning and the objects it holds back stay allocated.
+   */
   kvfreeRcuBarrier(): void {
     this.kfreeRcuImpl.barrier();
   }
 
-  /** kvfree_rcu_barrier without blocking the event loop. */
+  /** kvfree_rcu_barrier without blocking the event loop (bounded as kvfreeRcuBarrier). */
   kvfreeRcuBarrierAsync(): Promise<void> {
     return this.kfreeRcuImpl.barrierAsync();
   }
 
-  /** @internal kvfree_rcu_barrier_on_cache */
-  kfreeBarrierOnCacheSync(idx: number): void {
-    this.kfreeRcuImpl.barrierOnCacheSync(idx);
+  /** @internal kvfree_rcu_barrier_on_cache, bounded (see KfreeRcu.barrierBounded) */
+  kfreeBarrierOnCacheSync(idx: number, flushDeadline: number, gpWaitMs: number): { unresponsive: number[]; stalled: number[] } {
+    return this.kfreeRcuImpl.barrierOnCacheSync(idx, flushDeadline, gpWaitMs);
   }
 
   /** @internal */
-  kfreeBarrierOnCacheAsync(idx: number): Promise<void> {
-    return this.kfreeRcuImpl.barrierOnCacheAsync(idx);
+  kfreeBarrierOnCacheAsync(idx: number, flushDeadline: number, gpWaitMs: number): Promise<{ unresponsive: number[]; stalled: number[] }> {
+    return this.kfreeRcuImpl.barrierOnCacheAsync(idx, flushDeadline, gpWaitMs);
   }
 
   /**

@@ -69,6 +69,8 @@ async function main(): Promise<void> {
       // yielding, until the flag in log[0] becomes 1
       const c = arena.findCache(cache)!;
       const log = new Int32Array(workerData.log as SharedArrayBuffer);
+      // optionally also an open kfree_rcu batch of `kfree` objects
+      for (let i = 0; i < ((workerData.kfree as number | undefined) ?? 0); i++) arena.kfreeRcu(c.alloc());
       const p = c.alloc();
       c.free(p); // the object is back on our cpu freelist: the slab stays ours
       port.postMessage({ type: 'holding' });
@@ -105,6 +107,19 @@ async function main(): Promise<void> {
       await c.destroy().then(() => errors.push('destroy() resolved'), (e: unknown) => errors.push((e as Error).message));
       port.postMessage({ type: 'done', errors });
       clearInterval(keepAlive);
+      return;
+    }
+    case 'spin': {
+      // spin without an allocator call or an event-loop turn until log[0] becomes 1 (a
+      // qsbr thread that never passes a quiescent state; a memb thread outside any section)
+      const log = new Int32Array(workerData.log as SharedArrayBuffer);
+      port.postMessage({ type: 'spinning' });
+      while (Atomics.load(log, 0) === 0) {
+        /* busy */
+      }
+      port.postMessage({ type: 'spun' });
+      clearInterval(keepAlive);
+      arena.detach();
       return;
     }
     case 'reader-hold': {
