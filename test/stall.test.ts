@@ -4,7 +4,7 @@
 // a short rcuStallTimeoutMs; `within` only turns a hang into a failure (it orders nothing).
 import test from 'node:test';
 import assert from 'node:assert/strict';
-import { Arena, SLAB_NO_MERGE, type SlabWarning } from '../src/index.js';
+import { Arena, SLAB_NO_MERGE, SLAB_TYPESAFE_BY_RCU, type SlabWarning } from '../src/index.js';
 import { nextMessage, startWorker } from './helpers/workers.js';
 
 const STALL_MS = 300;
@@ -120,6 +120,32 @@ test('qsbr: a thread that never passes a quiescent state: destroy() and destroyS
   assert.equal(a.kfreeRcuPending(), 0);
   assert.equal(c.stats().objects, 0);
   assert.equal(d.stats().objects, 0);
+});
+
+test('SLAB_TYPESAFE_BY_RCU: a stuck reader keeps the freed slabs: destroy() says \'stalled\' (no objects), the pages stay until the grace period', async (t) => {
+  const { a } = arenaWithWarnings({});
+  const c = a.createCache('st-ts', { size: 256, flags: SLAB_TYPESAFE_BY_RCU });
+  const objs: number[] = [];
+  for (let i = 0; i < 100; i++) objs.push(c.alloc());
+  for (const p of objs) c.free(p);
+  const w = startWorker('kfree-worker', { sab: a.sab, mode: 'reader-hold', cache: 'st-ts' });
+  t.after(() => w.terminate());
+  a.watch(w);
+  await nextMessage(w, 'locked');
+  const slot = a.threads.findByTid(w.threadId);
+  const used = a.pageStats().used;
+  const rep = await within(c.destroy(), 60_000, 'destroy() of a TYPESAFE_BY_RCU cache with a stalled reader');
+  assert.equal(rep.status, 'stalled');
+  assert.equal(rep.leaked, 0);
+  assert.deepEqual(rep.objects, []);
+  assert.deepEqual(rep.stalledThreads, [{ slot, threadId: w.threadId }]);
+  assert.equal(rep.warning, 'kmem_cache_destroy st-ts: SLAB_TYPESAFE_BY_RCU slabs still wait for a grace period');
+  assert.equal(a.pageStats().used, used, 'slab pages went back while a reader may still see them');
+  w.postMessage({ type: 'unlock' });
+  await nextMessage(w, 'unlocked');
+  await a.rcu.synchronizeAsync();
+  a.reclaim();
+  assert.ok(a.pageStats().used < used, 'the slab pages go back after the grace period');
 });
 
 test('destroy() called inside a read section left open across its await: resolves \'stalled\' naming this thread instead of rejecting', async () => {

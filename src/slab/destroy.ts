@@ -168,16 +168,21 @@ export class Destroyer {
     const unflushed = await this.waitFlushAsync(h, flushDeadline);
     if (unflushed.length) waitedFor.push(`cpu slab flush (threads ${unflushed.join(', ')}: timed out)`);
     else waitedFor.push('cpu slab flush');
-    if (h.typesafeByRcu) {
-      waitedFor.push('rcu_barrier (SLAB_TYPESAFE_BY_RCU slabs)');
-      gp.note(await a.rcu.synchronizeAsyncBounded(gp.left()));
-    }
-    // Final shutdown with warning (free_partial); the TYPESAFE_BY_RCU slabs it frees wait
-    // for a grace period (kernel: the rcu_barrier() before kmem_cache_release).
+    // Final shutdown with warning (free_partial); then, for TYPESAFE_BY_RCU, the grace
+    // period the slabs it freed wait for, awaited here and reaped by polling (never a
+    // blocking synchronize on the caller's thread).
     const empty = this.shutdown(h);
     if (empty && h.typesafeByRcu) {
+      waitedFor.push('rcu_barrier (SLAB_TYPESAFE_BY_RCU slabs)');
       a.slab.reapRcuSlabs(h, false);
-      a.slab.reapRcuSlabs(h, true);
+      while (this.rcuSlabsPending(h) && gp.left() > 0) {
+        const st = await a.rcu.synchronizeAsyncBounded(gp.left());
+        a.slab.reapRcuSlabs(h, false); // after the GP every slab freed above is reapable by poll
+        if (st.length > 0) {
+          gp.note(st);
+          break;
+        }
+      }
     }
     const rep = this.finish(h, name, undefined, this.merge(unflushed, b.unresponsive), gp, b.stalled, true);
     rep.waitedFor = waitedFor;

@@ -122,6 +122,26 @@ async function main(): Promise<void> {
       arena.detach();
       return;
     }
+    case 'reader-ack': {
+      // read sections back to back; in each, wait (a hang guard of 5 s, never reached
+      // while the main thread's event loop runs) for the main thread to acknowledge the
+      // 'locked' message: log[1] is the ack counter, log[2] counts acks that did not come
+      // (the main thread was blocked while we held the section), log[0] = 1 stops
+      const log = new Int32Array(workerData.log as SharedArrayBuffer);
+      let rounds = 0;
+      while (Atomics.load(log, 0) === 0) {
+        arena.rcu.readLock();
+        const seen = Atomics.load(log, 1);
+        port.postMessage({ type: 'locked', round: rounds });
+        if (Atomics.wait(log, 1, seen, 5000) === 'timed-out') Atomics.add(log, 2, 1);
+        arena.rcu.readUnlock();
+        rounds++;
+      }
+      port.postMessage({ type: 'done', rounds, misses: Atomics.load(log, 2) });
+      clearInterval(keepAlive);
+      arena.detach();
+      return;
+    }
     case 'reader-hold': {
       arena.rcu.readLock();
       port.postMessage({ type: 'locked' });
