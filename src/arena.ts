@@ -23,7 +23,7 @@ import {
 import { initRcuRegion, Rcu } from './rcu/index.js';
 import { G_DRAIN_LOCK as KG_DRAIN_LOCK, G_LOCK as KG_LOCK } from './kfree/layout.js';
 import { forceUnlockIfOwner, lock, LOCK_LEASE_MS, LOCK_TOKEN, setBrokenLockHandler, unlock } from './sync/mutex.js';
-import { bugHeader, fixLine, userFrames } from './report.js';
+import { bugHeader, fixLine, slabOffset, userFrames } from './report.js';
 import { Cache, type CacheGeometry } from './slab/cache.js';
 import { SlabCore } from './slab/core.js';
 import { Destroyer } from './slab/destroy.js';
@@ -457,7 +457,7 @@ export class Arena {
     const hdr = bugHeader(this, c.cacheName, 'Object already free');
     this.countSlabError(2);
     this.warn('double-free', c.cacheName, `${c.cacheName}: double free of object 0x${ptr.toString(16)}`,
-      `${hdr}Object 0x${ptr.toString(16)} @offset=${ptr & 4095}\n${userFrames(new Error().stack).slice(0, 8).join('\n')}\n` +
+      `${hdr}Object 0x${ptr.toString(16)} @offset=${slabOffset(this, ptr)}\n${userFrames(new Error().stack).slice(0, 8).join('\n')}\n` +
         fixLine(c.cacheName, `Object at 0x${ptr.toString(16)} not freed`));
   }
 

@@ -45,7 +45,7 @@ import {
 import { lock, nap, unlock } from '../sync/mutex.js';
 import type { Cache } from './cache.js';
 import { listPfns } from './lists.js';
-import { bugHeader, callerOf } from '../report.js';
+import { bugHeader, callerOf, slabOffset } from '../report.js';
 import { stalledWaitMs } from '../rcu/stall.js';
 
 /** A thread a destroy or barrier waited for in vain: its arena slot and its Node `threadId` (-1 where unknown). */
@@ -351,8 +351,7 @@ export class Destroyer {
       a.countSlabError(); // the BUG header
     }
     for (const o of objects) {
-      const slabBase = (o.ptr >>> PAGE_SHIFT) << PAGE_SHIFT;
-      report += `Object 0x${o.ptr.toString(16)} @offset=${o.ptr - slabBase}\n`;
+      report += `Object 0x${o.ptr.toString(16)} @offset=${slabOffset(a, o.ptr)}\n`;
       if (o.allocTrace) report += o.allocTrace.replace(/^/gm, '  ') + '\n';
       a.countSlabError();
     }

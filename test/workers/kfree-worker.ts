@@ -142,6 +142,18 @@ async function main(): Promise<void> {
       arena.detach();
       return;
     }
+    case 'free-twice': {
+      // free workerData.ptr twice through the named cache; post the reports this raised
+      const c = arena.findCache(cache)!;
+      const reports: { kind: string; report: string }[] = [];
+      arena.onWarning((w) => reports.push({ kind: w.kind, report: w.report }));
+      c.free(workerData.ptr as number);
+      c.free(workerData.ptr as number);
+      port.postMessage({ type: 'done', reports });
+      clearInterval(keepAlive);
+      arena.detach();
+      return;
+    }
     case 'reader-hold': {
       arena.rcu.readLock();
       port.postMessage({ type: 'locked' });
