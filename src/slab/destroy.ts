@@ -144,6 +144,9 @@ export class Destroyer {
     const a = this.a;
     const h = a.internalHandle(c.idx);
     const pending = this.requestFlushAll(h);
+    // The silent pass does not flush the quarantine (only the async work does, after the
+    // barrier): quarantined objects keep their slabs, so the shutdown below fails and the
+    // destroy goes asynchronous, as in the RFC.
     a.debugHooks?.quarantineFlushCache(h, false);
     if (pending.length === 0 && this.shutdown(h) && !c.typesafeByRcu) {
       this.release(h);
