@@ -24,7 +24,7 @@ import { initRcuRegion, Rcu } from './rcu/index.js';
 import { G_DRAIN_LOCK as KG_DRAIN_LOCK, G_LOCK as KG_LOCK } from './kfree/layout.js';
 import { lock, LOCK_LEASE_MS, LOCK_TOKEN, setBrokenLockHandler, takeOverIfOwner, unlock } from './sync/mutex.js';
 import { rebuildCacheLists } from './slab/repair.js';
-import { bugHeader, fixLine, userFrames } from './report.js';
+import { bugHeader, fixLine, slabOffset, userFrames } from './report.js';
 import { Cache, type CacheGeometry } from './slab/cache.js';
 import { SlabCore } from './slab/core.js';
 import { Destroyer } from './slab/destroy.js';
@@ -434,24 +434,29 @@ export class Arena {
     return this.kfreeRcuImpl.pending();
   }
 
-  /** kvfree_rcu_barrier: every object passed to kfreeRcu before the call is freed on return. */
+  /**
+   * kvfree_rcu_barrier: every object passed to kfreeRcu before the call is freed on return.
+   * Bounded: it returns within destroyFlushTimeoutMs + rcuStallTimeoutMs + 250 ms even if a
+   * thread never yields or stalls the grace period; that thread is named in a
+   * `kvfree_rcu_barrier` warning and the objects it holds back stay allocated.
+   */
   kvfreeRcuBarrier(): void {
     this.kfreeRcuImpl.barrier();
   }
 
-  /** kvfree_rcu_barrier without blocking the event loop. */
+  /** kvfree_rcu_barrier without blocking the event loop (bounded as kvfreeRcuBarrier). */
   kvfreeRcuBarrierAsync(): Promise<void> {
     return this.kfreeRcuImpl.barrierAsync();
   }
 
-  /** @internal kvfree_rcu_barrier_on_cache */
-  kfreeBarrierOnCacheSync(idx: number): void {
-    this.kfreeRcuImpl.barrierOnCacheSync(idx);
+  /** @internal kvfree_rcu_barrier_on_cache, bounded (see KfreeRcu.barrierBounded) */
+  kfreeBarrierOnCacheSync(idx: number, flushDeadline: number, gpWaitMs: number): { unresponsive: number[]; stalled: number[] } {
+    return this.kfreeRcuImpl.barrierOnCacheSync(idx, flushDeadline, gpWaitMs);
   }
 
   /** @internal */
-  kfreeBarrierOnCacheAsync(idx: number): Promise<void> {
-    return this.kfreeRcuImpl.barrierOnCacheAsync(idx);
+  kfreeBarrierOnCacheAsync(idx: number, flushDeadline: number, gpWaitMs: number): Promise<{ unresponsive: number[]; stalled: number[] }> {
+    return this.kfreeRcuImpl.barrierOnCacheAsync(idx, flushDeadline, gpWaitMs);
   }
 
   /**
@@ -515,7 +520,7 @@ export class Arena {
     const hdr = bugHeader(this, c.cacheName, 'Object already free');
     this.countSlabError(2);
     this.warn('double-free', c.cacheName, `${c.cacheName}: double free of object 0x${ptr.toString(16)}`,
-      `${hdr}Object 0x${ptr.toString(16)} @offset=${this.slabOffset(ptr)}\n${userFrames(new Error().stack).slice(0, 8).join('\n')}\n` +
+      `${hdr}Object 0x${ptr.toString(16)} @offset=${slabOffset(this, ptr)}\n${userFrames(new Error().stack).slice(0, 8).join('\n')}\n` +
         fixLine(c.cacheName, `Object at 0x${ptr.toString(16)} not freed`));
   }
 

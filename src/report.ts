@@ -3,6 +3,7 @@
  * and caller lookup (%pS of _RET_IP_).
  */
 import type { Arena } from './arena.js';
+import { P_CACHE, P_FLAGS, PAGE_SHIFT, PK_TAIL } from './layout.js';
 
 export const BANNER_EQ = '='.repeat(77);
 export const BANNER_DASH = '-'.repeat(77);
@@ -33,4 +34,18 @@ export function userFrames(stack: string | undefined): string[] {
 /** The first frame outside the library, kernel "%pS" style: "fn+file:line". */
 export function callerOf(stack: string | undefined): string {
   return userFrames(stack)[0] ?? '<unknown>';
+}
+
+/**
+ * The `@offset=` of object reports: `p - slab_address(slab)` as the kernel prints it, i.e.
+ * from the start of the slab's head page, not of the 4 KiB page `p` is in (they differ
+ * for every object past the first page of a slab of order > 0). A tail page of a compound
+ * slab holds its head's pfn in P_CACHE.
+ */
+export function slabOffset(a: Arena, p: number): number {
+  let pfn = p >>> PAGE_SHIFT;
+  if (pfn >= a.layout.maxPages) return p & ((1 << PAGE_SHIFT) - 1);
+  const m = a.pm(pfn);
+  if ((Atomics.load(a.i32, m + P_FLAGS) & 15) === PK_TAIL) pfn = a.i32[m + P_CACHE]!;
+  return p - pfn * (1 << PAGE_SHIFT);
 }

@@ -32,7 +32,11 @@ export interface DebugHooks {
   beforeFree(c: Cache, obj: number): void;
   /** The stored alloc track of obj as text, if the cache stores tracks. */
   allocTrace(c: Cache, obj: number): string | undefined;
-  /** Evict this cache's objects from the quarantine (destroy). Returns true if any were held. */
+  /**
+   * destroy's quarantine step: `final` evicts (checks and frees) this cache's quarantined
+   * objects (kasan_cache_shutdown); not final (the silent first shutdown) only looks, as
+   * the RFC flushes only in its workfn. Returns true if any were held.
+   */
   quarantineFlushCache(c: Cache, final: boolean): boolean;
   /** kmalloc of `size` bytes returned obj from cache c (orig_size, kmalloc red zone). */
   kmallocOrigSize(c: Cache, obj: number, size: number): void;

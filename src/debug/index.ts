@@ -324,10 +324,21 @@ export class SlubDebug implements DebugHooks {
     return true;
   }
 
-  /** quarantine_remove_cache: free every quarantined object of cache c (destroy). */
-  quarantineFlushCache(c: Cache, _final: boolean): boolean {
+  /**
+   * Destroy's quarantine step. `final` (kasan_cache_shutdown before the shutdown with
+   * warning: destroySync, and destroy's asynchronous work after the kfree_rcu barrier):
+   * quarantine_remove_cache, every quarantined object of c is checked and freed. Not final
+   * (destroy()'s first, silent shutdown): nothing is flushed, as in the RFC ("flushing the
+   * quarantine by kasan_cache_shutdown(s) is only done in the workfn"): quarantined
+   * objects are outstanding objects, so the destroy goes asynchronous, and the flush runs
+   * after the barrier, whose kfreeRcu frees go through the quarantine too (kernel
+   * b55b423e8518: the callbacks must fill the quarantine before kasan_cache_shutdown); a
+   * flush before it would be undone. Returns true if objects of c were held.
+   */
+  quarantineFlushCache(c: Cache, final: boolean): boolean {
     const q = this.quarantine;
     if (!q) return false;
+    if (!final) return q.countCache(c.idx) > 0;
     const objs = q.take(c.idx);
     for (const o of objs) this.evictOne(o);
     this.reporter.deliver();

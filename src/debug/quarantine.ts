@@ -171,6 +171,27 @@ export class Quarantine {
     }
   }
 
+  /** Objects of cache `idx` held now (a scan under D_Q_LOCK; destroy's silent pass). */
+  countCache(idx: number): number {
+    const i32 = this.i32;
+    const b = this.b;
+    lock(i32, b + D_Q_LOCK);
+    try {
+      const rw = i32[b + D_Q_RING]! >> 2;
+      if (rw === 0) return 0;
+      const cap = i32[b + D_Q_CAP]!;
+      const head = i32[b + D_Q_HEAD]!;
+      let n = 0;
+      for (let k = 0; k < i32[b + D_Q_COUNT]!; k++) {
+        const o = i32[rw + 2 * ((head + k) % cap)]!;
+        if (o !== 0 && this.cacheOf(o) === idx) n++;
+      }
+      return n;
+    } finally {
+      unlock(i32, b + D_Q_LOCK);
+    }
+  }
+
   /** Cache index of the slab holding obj (its slab cannot go away while obj is held). */
   cacheOf(obj: number): number {
     const a = this.a;

@@ -28,6 +28,7 @@ import {
 } from '../layout.js';
 import { lock, lockAsync, nap, tryLock, unlock } from '../sync/mutex.js';
 import { bugHeader, fixLine, userFrames } from '../report.js';
+import { stalledWaitMs } from '../rcu/stall.js';
 import {
   B_COOKIE, B_COUNT, B_NEXT, B_OWNER, B_REC, G_CHAIN_COOKIE, G_CHAIN_COUNT, G_CHAIN_HEAD, G_CLOSED_HEAD, G_CLOSED_TAIL,
   G_DRAIN_LOCK, G_LOCK, G_NR_CLOSED, G_WORDS, KVFREE_BULK_MAX_ENTR, MAX_SPARE, S_ACK, S_CUR, S_DRAIN_N, S_DRAIN_OBJ, S_DRAINING, S_NSPARE, S_OPENED,
@@ -871,47 +872,91 @@ export class KfreeRcu {
     return Atomics.load(a.i32, w + S_CUR) === 0 && Atomics.load(a.i32, w + S_RCU_OPEN) === 0;
   }
 
-  private reportUnresponsive(waiting: { slot: number }[]): void {
-    if (waiting.length === 0) return;
-    const who = unanswered(this.a, waiting.map((o) => o.slot));
+  private reportUnresponsive(slots: number[]): void {
+    if (slots.length === 0) return;
+    const who = unanswered(this.a, slots);
     const msg = `kvfree_rcu_barrier: thread(s) ${who.line} did not close their kfree_rcu batch within ${this.a.options.destroyFlushTimeoutMs} ms`;
     this.a.warn('kvfree-rcu-barrier', undefined, msg, `${msg}\n${who.detail}\nA thread serves the request on its next kfreeRcu() call or event-loop turn; a thread that never yields keeps its open batch.`);
   }
 
-  /** kvfree_rcu_barrier: every object passed to kfreeRcu before the call is freed on return. */
-  barrier(): void {
+  /** "slot 3 (Node threadId 7)" for each slot: what stall reports name. */
+  describeThreads(slots: number[]): string {
+    return slots.map((s) => `slot ${s} (Node threadId ${this.a.threads.tid(s)})`).join(', ');
+  }
+
+  private reportStalled(stalled: number[], gpWaitMs: number): void {
+    if (stalled.length === 0) return;
+    const msg = `kvfree_rcu_barrier: gave up after ${gpWaitMs} ms waiting for a grace period stalled by thread ${this.describeThreads(stalled)}`;
+    this.a.warn('kvfree-rcu-barrier', undefined, msg,
+      `${msg}\nThe objects queued before the barrier stay allocated (never freed under a reader that may still see them); ` +
+        'they are freed after the grace period completes, once the stalled thread leaves its read section (memb) or passes a quiescent state (qsbr).');
+  }
+
+  /**
+   * kvfree_rcu_barrier: every object passed to kfreeRcu before the call is freed on return,
+   * unless a thread stalls it. Bounded: other threads get until `flushDeadline`
+   * (performance.now() time) to close their open batches, and the grace period
+   * `gpWaitMs` (stalledWaitMs: rcuStallTimeoutMs + 250 ms). Returns the slots that did
+   * not close their batch in time and the slots that stalled the grace period (then
+   * nothing is freed that the grace period protects). Reports nothing itself.
+   */
+  barrierBounded(flushDeadline: number, gpWaitMs: number): { unresponsive: number[]; stalled: number[] } {
     const a = this.a;
-    a.checkAttached();
-    if (a.rcu.inReadSection) throw new Error('slabrcu: kvfreeRcuBarrier() inside an RCU read-side critical section would deadlock');
     this.closeOwn();
     let waiting = this.othersWithOpenBlocks();
-    const deadline = performance.now() + a.options.destroyFlushTimeoutMs;
-    while (waiting.length && performance.now() < deadline) {
+    while (waiting.length && performance.now() < flushDeadline) {
       a.serviceRequests();
       this.closeOwn();
       nap(1);
       waiting = waiting.filter((o) => !this.closedFor(o));
     }
-    this.reportUnresponsive(waiting);
-    a.rcu.synchronize();
+    const stalled = a.rcu.synchronizeBounded(gpWaitMs);
     this.drainReady(true);
+    return { unresponsive: waiting.map((o) => o.slot), stalled };
+  }
+
+  /** barrierBounded without blocking the event loop. */
+  async barrierBoundedAsync(flushDeadline: number, gpWaitMs: number): Promise<{ unresponsive: number[]; stalled: number[] }> {
+    this.closeOwn();
+    let waiting = this.othersWithOpenBlocks();
+    while (waiting.length && performance.now() < flushDeadline) {
+      await new Promise<void>((r) => setTimeout(r, 1));
+      this.closeOwn();
+      waiting = waiting.filter((o) => !this.closedFor(o));
+    }
+    const stalled = await this.a.rcu.synchronizeAsyncBounded(gpWaitMs);
+    await this.drainReadyAsync();
+    return { unresponsive: waiting.map((o) => o.slot), stalled };
+  }
+
+  /** The bound of the grace-period part of the barriers (stalledWaitMs). */
+  gpWaitMs(): number {
+    return stalledWaitMs(this.a.options.rcuStallTimeoutMs);
+  }
+
+  /**
+   * kvfree_rcu_barrier: every object passed to kfreeRcu before the call is freed on return.
+   * Returns within destroyFlushTimeoutMs + rcuStallTimeoutMs + 250 ms; a thread that kept
+   * its batch or stalled the grace period is named in a `kvfree_rcu_barrier` warning.
+   */
+  barrier(): void {
+    const a = this.a;
+    a.checkAttached();
+    if (a.rcu.inReadSection) throw new Error('slabrcu: kvfreeRcuBarrier() inside an RCU read-side critical section would deadlock');
+    const gp = this.gpWaitMs();
+    const r = this.barrierBounded(performance.now() + a.options.destroyFlushTimeoutMs, gp);
+    this.reportUnresponsive(r.unresponsive);
+    this.reportStalled(r.stalled, gp);
   }
 
   async barrierAsync(): Promise<void> {
     const a = this.a;
     a.checkAttached();
     if (a.rcu.inReadSection) throw new Error('slabrcu: kvfreeRcuBarrierAsync() inside an RCU read-side critical section would deadlock');
-    this.closeOwn();
-    let waiting = this.othersWithOpenBlocks();
-    const deadline = performance.now() + a.options.destroyFlushTimeoutMs;
-    while (waiting.length && performance.now() < deadline) {
-      await new Promise<void>((r) => setTimeout(r, 1));
-      this.closeOwn();
-      waiting = waiting.filter((o) => !this.closedFor(o));
-    }
-    this.reportUnresponsive(waiting);
-    await a.rcu.synchronizeAsync();
-    await this.drainReadyAsync();
+    const gp = this.gpWaitMs();
+    const r = await this.barrierBoundedAsync(performance.now() + a.options.destroyFlushTimeoutMs, gp);
+    this.reportUnresponsive(r.unresponsive);
+    this.reportStalled(r.stalled, gp);
   }
 
   /** Objects of cache idx queued and not yet freed, over all threads. */
@@ -931,15 +976,18 @@ export class KfreeRcu {
     return q;
   }
 
-  /** kvfree_rcu_barrier_on_cache: nothing to wait for if no object of it is pending. */
-  barrierOnCacheSync(idx: number): void {
-    if (this.pendingForCache(idx) <= 0 && !this.closedPending()) return;
-    this.barrier();
+  /**
+   * kvfree_rcu_barrier_on_cache (destroy): nothing to wait for if no object of it is
+   * pending; else barrierBounded, whose outcome the destroy report carries.
+   */
+  barrierOnCacheSync(idx: number, flushDeadline: number, gpWaitMs: number): { unresponsive: number[]; stalled: number[] } {
+    if (this.pendingForCache(idx) <= 0 && !this.closedPending()) return { unresponsive: [], stalled: [] };
+    return this.barrierBounded(flushDeadline, gpWaitMs);
   }
 
-  async barrierOnCacheAsync(idx: number): Promise<void> {
-    if (this.pendingForCache(idx) <= 0 && !this.closedPending()) return;
-    await this.barrierAsync();
+  async barrierOnCacheAsync(idx: number, flushDeadline: number, gpWaitMs: number): Promise<{ unresponsive: number[]; stalled: number[] }> {
+    if (this.pendingForCache(idx) <= 0 && !this.closedPending()) return { unresponsive: [], stalled: [] };
+    return this.barrierBoundedAsync(flushDeadline, gpWaitMs);
   }
 
   /** Total objects waiting (all threads, all caches): open and closed blocks and the chain. */

@@ -32,6 +32,15 @@
  * is driven either by a blocking loop (Atomics.wait: synchronize()) or by an async one
  * (Atomics.waitAsync: synchronizeAsync(), the callback pump), so both share one
  * implementation of the two-phase wait.
+ *
+ * Bounded drivers (driveSync/driveAsync with a deadline: destroy and the kfree_rcu
+ * barriers, which must not wait forever for a stalled reader) stop driving when the
+ * deadline passes, between two scans: they drop the generator and release the GP mutex
+ * with G_SEQ still "in progress", exactly the state a holder that died leaves, which the
+ * next holder completes in full (gpBody). So giving up never ends a GP early and never
+ * skips a phase; it only means nobody waits for that GP until the next driver comes.
+ * G_FUTEX may stay -1 and MEMB_WAITER bits may stay set meanwhile: a reader then notifies
+ * a futex nobody sleeps on, which is harmless.
  */
 import type { RcuHost } from './host.js';
 import {
@@ -89,7 +98,7 @@ export class RcuCore {
   /**
    * The GP this thread's async driver (driveAsync) runs while it holds the GP mutex
    * across awaits, or null. Thread-local: a blocking driver of the same thread takes it
-   * over (lockSync) instead of waiting for a holder that cannot run until it returns.
+   * over (driveSync, takeOver) instead of waiting for a holder that cannot run until it returns.
    */
   private asyncRun: AsyncGpRun | null = null;
 
@@ -168,60 +177,76 @@ export class RcuCore {
 
   // ---------------------------------------------------------------- GP drivers
 
-  /** Run GPs (blocking) until `cookie` is complete. Caller must not be in a read section. */
-  driveSync(self: number, cookie: number): void {
+  /**
+   * Run GPs (blocking) until `cookie` is complete. Caller must not be in a read section.
+   * With a `deadline` (performance.now() time; bounded waits: destroy, the kfree_rcu
+   * barriers), gives up once it has passed and returns false. A GP given up half-way is
+   * left to the next holder, which completes it in full, as it would for a holder that
+   * died inside it (gpBody): giving up never ends a GP early, it only stops waiting.
+   */
+  driveSync(self: number, cookie: number, deadline = Infinity): boolean {
     const i32 = this.i32;
     while (!cookieDone(Atomics.load(i32, this.seqW), cookie)) {
-      const tookOver = this.lockSync(self);
+      if (performance.now() >= deadline) return false;
+      const run = this.asyncRun;
+      const tookOver = run !== null && gpHolder(i32, this.mutexW) === self;
+      if (!tookOver && !gpLock(i32, this.mutexW, self, deadline)) return false;
+      if (tookOver) this.takeOver(run);
       try {
         // Someone else's GP may have covered us while we waited for the mutex
         // (liburcu batches waiters the same way).
-        if (cookieDone(Atomics.load(i32, this.seqW), cookie)) return;
+        if (cookieDone(Atomics.load(i32, this.seqW), cookie)) return true;
         const g = this.gpBody(self);
-        for (let r = g.next(); !r.done; r = g.next()) blockOn(i32, this.futexW, -1, r.value);
+        for (let r = g.next(); !r.done; r = g.next()) {
+          const left = deadline - performance.now();
+          if (left <= 0) return false;
+          blockOn(i32, this.futexW, -1, Math.min(r.value, left));
+        }
       } finally {
         gpUnlock(i32, this.mutexW);
         // The abandoned async driver may sleep on G_FUTEX: let it see its GP is gone now.
         if (tookOver) Atomics.notify(i32, this.futexW);
       }
     }
+    return true;
   }
 
   /**
-   * Take the GP mutex for a blocking driver. If this thread's own async driver holds it
-   * (suspended at an await inside gpBody, which only this thread's event loop can resume,
-   * and that loop is blocked by us), waiting would deadlock: take its GP over instead.
-   * The GP state is all in shared memory and gpBody completes a GP found in progress (as
-   * for a dead holder), so the abandoned driver just drops its generator when it resumes.
-   * Returns true when it took over.
+   * A blocking driver (driveSync) that finds the GP mutex held by this thread's own async
+   * driver (suspended at an await inside gpBody, which only this thread's event loop can
+   * resume, and that loop is blocked by us) would deadlock waiting: it takes that GP over
+   * instead. The GP state is all in shared memory and gpBody completes a GP found in
+   * progress (as for a dead holder), so the abandoned driver just drops its generator
+   * when it resumes.
    */
-  private lockSync(self: number): boolean {
-    const run = this.asyncRun;
-    if (run !== null && gpHolder(this.i32, this.mutexW) === self) {
-      run.abandoned = true;
-      this.asyncRun = null;
-      return true; // the mutex stays tagged with our slot: it is ours now
-    }
-    gpLock(this.i32, this.mutexW, self);
-    return false;
+  private takeOver(run: AsyncGpRun): void {
+    run.abandoned = true;
+    this.asyncRun = null; // the mutex stays tagged with our slot: it is ours now
   }
 
-  /** Run GPs until `cookie` is complete without blocking the event loop. */
-  async driveAsync(self: number, cookie: number): Promise<void> {
+  /**
+   * Run GPs until `cookie` is complete without blocking the event loop. With a
+   * `deadline`, gives up once it has passed and resolves false (see driveSync).
+   */
+  async driveAsync(self: number, cookie: number, deadline = Infinity): Promise<boolean> {
     const i32 = this.i32;
     while (!cookieDone(Atomics.load(i32, this.seqW), cookie)) {
+      if (performance.now() >= deadline) return false;
       const run: AsyncGpRun = { abandoned: false };
-      await gpLockAsync(i32, this.mutexW, self, () => {
+      const locked = await gpLockAsync(i32, this.mutexW, self, () => {
         this.asyncRun = run;
-      });
+      }, deadline);
+      if (!locked) return false;
       try {
         // A blocking driver of this thread may have taken the mutex over (and released
         // it) before we got to run: it is no longer ours.
         if (run.abandoned) continue;
-        if (cookieDone(Atomics.load(i32, this.seqW), cookie)) return;
+        if (cookieDone(Atomics.load(i32, this.seqW), cookie)) return true;
         const g = this.gpBody(self);
         for (let r = g.next(); !r.done; r = g.next()) {
-          await waitAsync(i32, this.futexW, -1, r.value);
+          const left = deadline - performance.now();
+          if (left <= 0) return false; // given up: the next holder completes this GP
+          await waitAsync(i32, this.futexW, -1, Math.min(r.value, left));
           if (run.abandoned) break; // taken over by driveSync on this thread, which completed the GP
         }
       } finally {
@@ -231,6 +256,25 @@ export class RcuCore {
         }
       }
     }
+    return true;
+  }
+
+  /**
+   * Slots that block a grace period right now: memb, every slot inside a read section;
+   * qsbr, every online slot that has not passed a quiescent state since the GP counter
+   * last advanced. What a bounded wait that gave up reports (a snapshot: a slot may
+   * leave its section the next instant).
+   */
+  blockingSlots(): number[] {
+    const i32 = this.i32;
+    const ctr = Atomics.load(i32, this.ctrW);
+    const out: number[] = [];
+    for (let s = 0; s < this.maxThreads; s++) {
+      const v = Atomics.load(i32, this.sw(s, S_CTR));
+      if (v === 0) continue;
+      if (this.memb || v !== ctr) out.push(s);
+    }
+    return out;
   }
 
   /**

@@ -34,22 +34,28 @@ export function gpTryLock(i32: Int32Array, w: number, slot: number): boolean {
   return Atomics.compareExchange(i32, w, 0, gpTag(slot)) === 0;
 }
 
-export function gpLock(i32: Int32Array, w: number, slot: number): void {
+/**
+ * Take the lock, blocking. With a `deadline` (performance.now() time), gives up once it
+ * has passed and returns false (the lock is not taken); otherwise returns true.
+ */
+export function gpLock(i32: Int32Array, w: number, slot: number, deadline = Infinity): boolean {
   const mine = gpTag(slot);
   let c = Atomics.compareExchange(i32, w, 0, mine);
-  if (c === 0) return;
+  if (c === 0) return true;
   for (let i = 0; i < SPIN; i++) {
     if ((c & WAITERS) === 0) {
       c = Atomics.compareExchange(i32, w, 0, mine);
-      if (c === 0) return;
+      if (c === 0) return true;
     } else c = Atomics.load(i32, w);
   }
   for (;;) {
     if (c === 0) {
       c = Atomics.compareExchange(i32, w, 0, mine | WAITERS);
-      if (c === 0) return;
+      if (c === 0) return true;
       continue;
     }
+    // Giving up leaves WAITERS set at worst: the holder's unlock then notifies nobody.
+    if (performance.now() >= deadline) return false;
     if ((c & WAITERS) === 0) {
       const seen = Atomics.compareExchange(i32, w, c, c | WAITERS);
       if (seen !== c) {
@@ -58,7 +64,7 @@ export function gpLock(i32: Int32Array, w: number, slot: number): void {
       }
       c |= WAITERS;
     }
-    if (canBlock) Atomics.wait(i32, w, c, SLEEP_MS);
+    if (canBlock) Atomics.wait(i32, w, c, Math.max(0, Math.min(SLEEP_MS, deadline - performance.now())));
     c = Atomics.load(i32, w);
   }
 }
@@ -68,10 +74,11 @@ export function gpLock(i32: Int32Array, w: number, slot: number): void {
  * step that took it (before any other task or microtask of this thread can run), so the
  * caller can record that this thread's async context holds it (core.ts driveAsync).
  */
-export async function gpLockAsync(i32: Int32Array, w: number, slot: number, onLocked?: () => void): Promise<void> {
+export async function gpLockAsync(i32: Int32Array, w: number, slot: number, onLocked?: () => void, deadline = Infinity): Promise<boolean> {
   const mine = gpTag(slot);
   let c = Atomics.compareExchange(i32, w, 0, mine);
   while (c !== 0) {
+    if (performance.now() >= deadline) return false; // not taken (see gpLock)
     if ((c & WAITERS) === 0) {
       const seen = Atomics.compareExchange(i32, w, c, c | WAITERS);
       if (seen !== c) {
@@ -80,11 +87,12 @@ export async function gpLockAsync(i32: Int32Array, w: number, slot: number, onLo
       }
       c |= WAITERS;
     }
-    const r = Atomics.waitAsync(i32, w, c, SLEEP_MS);
+    const r = Atomics.waitAsync(i32, w, c, Math.max(0, Math.min(SLEEP_MS, deadline - performance.now())));
     if (r.async) await r.value;
     c = Atomics.compareExchange(i32, w, 0, mine | WAITERS);
   }
   if (onLocked) onLocked();
+  return true;
 }
 
 export function gpUnlock(i32: Int32Array, w: number): void {

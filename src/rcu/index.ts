@@ -81,7 +81,7 @@ import { keepAlive, sleepUnref, waitAsync } from './timers.js';
 export type { RcuHost } from './host.js';
 export { rcuRegionBytes } from './layout.js';
 export { COOKIE_COMPLETED } from './poll.js';
-export { stallMessage, stallReport, stallRewarnMs, DEFAULT_STALL_MS } from './stall.js';
+export { stallMessage, stallReport, stallRewarnMs, stalledWaitMs, STALLED_WAIT_MARGIN_MS, DEFAULT_STALL_MS } from './stall.js';
 export type { StallInfo, StalledSlot } from './stall.js';
 
 /** RCU flavour: `'memb'` (liburcu's memory-barrier flavour: read sections are tracked) or `'qsbr'` (quiescent-state based: threads announce quiescent states). */
@@ -484,6 +484,36 @@ export class Rcu {
     await this.waitCookieAsync(seqSnap(this.core.seq()), true);
   }
 
+  /**
+   * @internal synchronize() that gives up `timeoutMs` after the call (the bounded waits
+   * of destroy and the kfree_rcu barriers). Returns [] when the grace period completed,
+   * else the slots that blocked it when it gave up (a stalled reader). Giving up never
+   * ends a GP early (core.ts driveSync). The caller checks for a read section first.
+   */
+  synchronizeBounded(timeoutMs: number): number[] {
+    this.checkAttached('synchronize');
+    const deadline = performance.now() + timeoutMs;
+    const cookie = seqSnap(this.core.seq());
+    let done = false;
+    this.offlineDuring(() => {
+      done = this.core.driveSync(this.slot, cookie, deadline);
+    });
+    return done ? [] : this.core.blockingSlots();
+  }
+
+  /**
+   * @internal synchronizeAsync() that gives up `timeoutMs` after the call: resolves []
+   * when the grace period completed, else the slots that blocked it. It does not refuse
+   * a read section of this thread left open across an await (that section then blocks
+   * the GP like any other reader, and is named when the wait gives up).
+   */
+  async synchronizeAsyncBounded(timeoutMs: number): Promise<number[]> {
+    this.checkAttached('synchronizeAsync');
+    const deadline = performance.now() + timeoutMs;
+    const done = await this.waitCookieAsync(seqSnap(this.core.seq()), true, deadline);
+    return done ? [] : this.core.blockingSlots();
+  }
+
   /** get_state_synchronize_rcu(): a cookie; does not start a GP. */
   getState(): number {
     return seqSnap(this.core.seq());
@@ -518,21 +548,27 @@ export class Rcu {
     this.offlineDuring(() => this.core.driveSync(this.slot, cookie));
   }
 
-  /** Await completion of cookie; drives GPs itself unless an RCU worker runs. */
-  private async waitCookieAsync(cookie: number, ref: boolean): Promise<void> {
+  /**
+   * Await completion of cookie; drives GPs itself unless an RCU worker runs. With a
+   * deadline (performance.now() time), gives up once it has passed: resolves false.
+   */
+  private async waitCookieAsync(cookie: number, ref: boolean, deadline = Infinity): Promise<boolean> {
     const core = this.core;
     const release = ref ? keepAlive() : null;
     try {
       while (!cookieDone(core.seq(), cookie)) {
+        const left = deadline - performance.now();
+        if (left <= 0) return false;
         this.autoQs();
         if (core.driverPresent()) {
           const seen = core.seq();
           core.requestGp(cookie);
-          await core.waitSeqAsync(seen, RECHECK_MS);
-        } else {
-          await core.driveAsync(this.slot, cookie);
+          await core.waitSeqAsync(seen, Math.min(RECHECK_MS, left));
+        } else if (!(await core.driveAsync(this.slot, cookie, deadline))) {
+          return false;
         }
       }
+      return true;
     } finally {
       if (release) release();
     }

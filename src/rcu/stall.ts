@@ -13,6 +13,18 @@ import type { RcuHost } from './host.js';
 
 export const DEFAULT_STALL_MS = 21000;
 
+/**
+ * How long past the stall timeout a bounded wait for a grace period (destroy(), the
+ * kfree_rcu barriers) keeps waiting before it gives up: the GP driver's stall warning
+ * (due at the timeout) comes first, then the waiter's own report.
+ */
+export const STALLED_WAIT_MARGIN_MS = 250;
+
+/** The bound of one grace-period wait of destroy() and the kfree_rcu barriers: rcuStallTimeoutMs + 250 ms. */
+export function stalledWaitMs(stallTimeoutMs: number): number {
+  return stallTimeoutMs + STALLED_WAIT_MARGIN_MS;
+}
+
 /** The kernel's re-warn delay after a stall warning: 3 * timeout + 3 s. */
 export function stallRewarnMs(timeoutMs: number): number {
   return 3 * timeoutMs + 3000;

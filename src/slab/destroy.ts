@@ -18,18 +18,37 @@
  * blocked forever) cannot be flushed: after `destroyFlushTimeoutMs` the shutdown runs
  * without it, its cpu slab counts as still holding objects, and the report names the
  * thread in `waitedFor` (memory is kept, never reused under that thread).
+ *
+ * Bounds. Every wait of a destroy is bounded, so destroy() resolves (and destroySync()
+ * returns) within destroyFlushTimeoutMs + rcuStallTimeoutMs + 250 ms of the call (plus the
+ * time to free what the batches hold):
+ * - One flush deadline, destroyFlushTimeoutMs after the call, for everything other threads
+ *   must do: close their kfree_rcu batches (the barrier) and flush their cpu slabs. (These
+ *   were two waits of destroyFlushTimeoutMs each, one after the other: a busy thread
+ *   holding both made destroy take twice the documented time.)
+ * - One grace-period deadline, rcuStallTimeoutMs + 250 ms (stalledWaitMs) after the first
+ *   GP wait began, for the barrier's grace period and, for SLAB_TYPESAFE_BY_RCU, the one
+ *   its freed slabs wait for. A GP still running by then is stalled (the GP driver has
+ *   already printed the kernel's stall warning): the destroy gives up with
+ *   status 'stalled', names the blocking threads (slot and Node threadId), and keeps the
+ *   cache and its memory, because a stalled reader may still see any of it. Giving up
+ *   never ends a GP early (rcu/core.ts driveSync): the objects held back are freed later,
+ *   once the GP completes, into the kept cache.
+ * The async work never blocks its thread: it waits for grace periods with
+ * synchronizeAsyncBounded and reaps TYPESAFE_BY_RCU slabs by polling afterwards.
  */
 import type { Arena } from '../arena.js';
 import { unanswered } from '../hotplug/autowatch.js';
 import {
-  C_ALLOC_OK, C_GEN, C_LOCK, C_NR_SLABS, C_REFCOUNT, C_STATE, CS_DYING, CS_FREE, CS_LEAKED, C_DESTROY_SEQ, H_SLAB_MUTEX,
+  C_ALLOC_OK, C_GEN, C_LOCK, C_NR_SLABS, C_RCU_PENDING, C_REFCOUNT, C_STATE, CS_DYING, CS_FREE, CS_LEAKED, C_DESTROY_SEQ, H_SLAB_MUTEX,
   P_FREELIST, P_INUSE, PAGE_SHIFT, R_FLUSH, REQ_FLUSH, TS_FREE,
 } from '../layout.js';
 import { reclaimOrphans } from './repair.js';
 import { lock, nap, unlock } from '../sync/mutex.js';
 import type { Cache } from './cache.js';
 import { listPfns } from './lists.js';
-import { bugHeader, callerOf } from '../report.js';
+import { bugHeader, callerOf, slabOffset } from '../report.js';
+import { stalledWaitMs } from '../rcu/stall.js';
 
 /** An object still allocated when a destroy found the cache leaked. */
 export interface LeakedObject {
@@ -39,12 +58,36 @@ export interface LeakedObject {
   allocTrace?: string;
 }
 
-/** The outcome of {@link Cache.destroy} / {@link Cache.destroySync}. */
+/** A thread a destroy or barrier waited for in vain: its arena slot and its Node `threadId` (-1 where unknown). */
+export interface StalledThread {
+  slot: number;
+  threadId: number;
+}
+
+/**
+ * What destroy() resolves with (and destroySync() returns). destroy() resolves within
+ * destroyFlushTimeoutMs + rcuStallTimeoutMs + 250 ms of the call (defaults: 5 s + 21 s +
+ * 0.25 s), plus the time to free what the kfree_rcu batches hold, whatever other threads
+ * do: a thread that never yields is named in `unflushedThreads` (status 'leaked'), a
+ * reader that stalls a grace period in `stalledThreads` (status 'stalled'). In both cases
+ * the cache and its memory are kept.
+ */
 export interface DestroyReport {
   /** The cache (or alias) name destroyed. */
   name: string;
-  /** `released`: the cache's memory went back; `leaked`: objects remained, the memory is kept (never reused); `alias`: only an alias name of a merged cache was dropped. */
-  status: 'released' | 'leaked' | 'alias';
+  /**
+   * 'released': the cache is gone. 'alias': only this name (a merged cache lives on).
+   * 'leaked': objects remained at the final shutdown (a real leak, or a thread that did
+   * not yield); the cache and its memory are kept. 'stalled': a grace period the destroy
+   * needed did not complete within rcuStallTimeoutMs + 250 ms (a reader stuck in a read
+   * section, or a qsbr thread that passes no quiescent state); the cache and its memory
+   * are kept, and the objects held back are freed into it once the grace period ends.
+   */
+  status: 'released' | 'leaked' | 'alias' | 'stalled';
+  /** Why the cache was not released ('leaked' and 'stalled'), in one sentence. */
+  reason?: string;
+  /** 'stalled': the threads that blocked the grace period when the destroy gave up. */
+  stalledThreads?: StalledThread[];
   /** True when the asynchronous work had to run (objects remained at the first, silent shutdown). */
   deferred: boolean;
   /** Objects still allocated at the final shutdown. */
@@ -57,7 +100,7 @@ export interface DestroyReport {
   report?: string;
   /** What the asynchronous work waited for, in order (e.g. "kvfree_rcu_barrier_on_cache"). */
   waitedFor?: string[];
-  /** Thread slots whose cpu slab could not be flushed before the timeout. */
+  /** Thread slots whose cpu slab (or open kfree_rcu batch) could not be flushed before the timeout. */
   unflushedThreads?: number[];
   /** Milliseconds from destroy() to the report. */
   elapsedMs?: number;
@@ -113,6 +156,9 @@ export class Destroyer {
     const a = this.a;
     const h = a.internalHandle(c.idx);
     const pending = this.requestFlushAll(h);
+    // The silent pass does not flush the quarantine (only the async work does, after the
+    // barrier): quarantined objects keep their slabs, so the shutdown below fails and the
+    // destroy goes asynchronous, as in the RFC.
     a.debugHooks?.quarantineFlushCache(h, false);
     if (pending.length === 0 && this.shutdown(h) && !c.typesafeByRcu) {
       this.release(h);
@@ -128,17 +174,32 @@ export class Destroyer {
     const waitedFor: string[] = [];
     // Yield first so destroy() has returned to its caller before anything else runs.
     await new Promise<void>((r) => setTimeout(r, 0));
+    const flushDeadline = t0 + a.options.destroyFlushTimeoutMs;
+    const gp = new GpBudget(a);
     waitedFor.push('kvfree_rcu_barrier_on_cache');
-    await a.kfreeBarrierOnCacheAsync(h.idx);
+    const b = await a.kfreeBarrierOnCacheAsync(h.idx, flushDeadline, gp.left());
+    gp.note(b.stalled);
     if (a.debugHooks?.quarantineFlushCache(h, true)) waitedFor.push('quarantine');
-    const unflushed = await this.waitFlushAsync(h);
+    const unflushed = await this.waitFlushAsync(h, flushDeadline);
     if (unflushed.length) waitedFor.push(`cpu slab flush (threads ${unflushed.join(', ')}: timed out)`);
     else waitedFor.push('cpu slab flush');
-    if (h.typesafeByRcu) {
+    // Final shutdown with warning (free_partial); then, for TYPESAFE_BY_RCU, the grace
+    // period the slabs it freed wait for, awaited here and reaped by polling (never a
+    // blocking synchronize on the caller's thread).
+    const empty = this.shutdown(h);
+    if (empty && h.typesafeByRcu) {
       waitedFor.push('rcu_barrier (SLAB_TYPESAFE_BY_RCU slabs)');
-      await a.rcu.synchronizeAsync();
+      a.slab.reapRcuSlabs(h, false);
+      while (this.rcuSlabsPending(h) && gp.left() > 0) {
+        const st = await a.rcu.synchronizeAsyncBounded(gp.left());
+        a.slab.reapRcuSlabs(h, false); // after the GP every slab freed above is reapable by poll
+        if (st.length > 0) {
+          gp.note(st);
+          break;
+        }
+      }
     }
-    const rep = this.finish(h, name, undefined, unflushed, true);
+    const rep = this.finish(h, name, undefined, this.merge(unflushed, b.unresponsive), gp, b.stalled, true);
     rep.waitedFor = waitedFor;
     rep.elapsedMs = performance.now() - t0;
     return rep;
@@ -158,14 +219,39 @@ export class Destroyer {
     if (early) return early;
     const a = this.a;
     const h = a.internalHandle(c.idx);
-    a.kfreeBarrierOnCacheSync(h.idx);
-    a.debugHooks?.quarantineFlushCache(h, true);
+    const flushDeadline = t0 + a.options.destroyFlushTimeoutMs;
+    const gp = new GpBudget(a);
+    // Flush requests first: other threads serve them together with the barrier's, all
+    // within the one flush deadline.
     this.requestFlushAll(h);
-    const unflushed = this.waitFlushSync(h);
-    if (h.typesafeByRcu) a.rcu.synchronize();
-    const rep = this.finish(h, c.name, caller, unflushed, false);
+    const b = a.kfreeBarrierOnCacheSync(h.idx, flushDeadline, gp.left());
+    gp.note(b.stalled);
+    a.debugHooks?.quarantineFlushCache(h, true);
+    const unflushed = this.waitFlushSync(h, flushDeadline);
+    const empty = this.shutdown(h);
+    if (empty && h.typesafeByRcu) {
+      // The caller chose to block: the grace period of the freed slabs is waited for here.
+      a.slab.reapRcuSlabs(h, false);
+      while (this.rcuSlabsPending(h) && gp.left() > 0) {
+        const st = a.rcu.synchronizeBounded(gp.left());
+        a.slab.reapRcuSlabs(h, false);
+        if (st.length > 0) {
+          gp.note(st);
+          break;
+        }
+      }
+    }
+    const rep = this.finish(h, c.name, caller, this.merge(unflushed, b.unresponsive), gp, b.stalled, false);
     rep.elapsedMs = performance.now() - t0;
     return rep;
+  }
+
+  private merge(x: number[], y: number[]): number[] {
+    return [...new Set([...x, ...y])].sort((p, q) => p - q);
+  }
+
+  private rcuSlabsPending(h: Cache): boolean {
+    return Atomics.load(this.a.i32, h.d + C_RCU_PENDING) !== 0;
   }
 
   /**
@@ -209,8 +295,7 @@ export class Destroyer {
     return out;
   }
 
-  private async waitFlushAsync(h: Cache): Promise<number[]> {
-    const deadline = performance.now() + this.a.options.destroyFlushTimeoutMs;
+  private async waitFlushAsync(h: Cache, deadline: number): Promise<number[]> {
     this.a.slab.flushCpu(h);
     let held = this.stillHeld(h);
     while (held.length && performance.now() < deadline) {
@@ -220,8 +305,8 @@ export class Destroyer {
     return held;
   }
 
-  private waitFlushSync(h: Cache): number[] {
-    const deadline = performance.now() + this.a.options.destroyFlushTimeoutMs;
+  private waitFlushSync(h: Cache, deadline: number): number[] {
+    this.a.slab.flushCpu(h);
     let held = this.stillHeld(h);
     while (held.length && performance.now() < deadline) {
       nap(1);
@@ -240,14 +325,21 @@ export class Destroyer {
     return Atomics.load(a.i32, h.d + C_NR_SLABS) === 0;
   }
 
-  /** The final shutdown with warning, then release or keep (leak). */
-  private finish(h: Cache, name: string, caller: string | undefined, unflushed: number[], deferred: boolean): DestroyReport {
+  /**
+   * After the final shutdown with warning (the caller ran it, and for TYPESAFE_BY_RCU
+   * waited for the grace period of the slabs it freed): release, or keep the cache (a
+   * leak, or a stalled grace period) and report.
+   */
+  private finish(
+    h: Cache, name: string, caller: string | undefined, unflushed: number[], gp: GpBudget, barrierStalled: number[], deferred: boolean,
+  ): DestroyReport {
     const a = this.a;
     const i32 = a.i32;
-    let empty = this.shutdown(h);
-    if (!empty && unflushed.length === 0) {
-      // Every thread's sheaves are flushed and the kfree_rcu barrier has passed: objects
-      // still CACHED or RCU were lost in flight by threads that died (slab/repair.ts).
+    let nrSlabs = Atomics.load(i32, h.d + C_NR_SLABS);
+    if (nrSlabs > 0 && unflushed.length === 0 && barrierStalled.length === 0) {
+      // Every thread's sheaves are flushed and the kfree_rcu barrier has completed:
+      // objects still CACHED or RCU were lost in flight by threads that died; they are
+      // free (slab/repair.ts reclaimOrphans). Then shut down once more.
       lock(i32, h.d + C_LOCK);
       let n = 0;
       try {
@@ -255,42 +347,67 @@ export class Destroyer {
       } finally {
         unlock(i32, h.d + C_LOCK);
       }
-      if (n > 0) empty = this.shutdown(h);
+      if (n > 0) {
+        this.shutdown(h);
+        nrSlabs = Atomics.load(i32, h.d + C_NR_SLABS);
+      }
     }
-    if (empty) {
-      // SLAB_TYPESAFE_BY_RCU: the slabs freed above wait for a grace period (kernel: the
-      // rcu_barrier() before kmem_cache_release). The async path already waited for one.
-      a.slab.reapRcuSlabs(h, false);
-      a.slab.reapRcuSlabs(h, true);
+    const rcuPending = this.rcuSlabsPending(h);
+    // No slab left: nothing of this cache can be held by a thread that did not yield
+    // (a kfree_rcu batch it kept holds no object of a cache without slabs).
+    if (nrSlabs === 0 && !rcuPending) {
       this.release(h);
       return { name, status: 'released', deferred, leaked: 0, objects: [] };
     }
-    // Leak: list what remains; keep the memory (never turn a leak into a use-after-free).
+    // A stall matters only if it held back something of this cache: its TYPESAFE_BY_RCU
+    // slabs, or objects that may sit in the batches the barrier could not free (the
+    // barrier covers every cache; a stall behind other caches' objects does not keep us).
+    let stalled: number[] = [];
+    if (rcuPending) stalled = gp.stalled.length > 0 ? gp.stalled : a.rcu.core.blockingSlots();
+    else if (nrSlabs > 0 && barrierStalled.length > 0) stalled = barrierStalled;
+    // Keep the memory (never turn a leak, or memory a stalled reader may still see, into
+    // a use-after-free). List what remains.
     const objects = this.remainingObjects(h);
     // The kernel prints s->name: the cache's own (first creator's) name, what slabinfo
     // shows, even when the last reference was dropped through an alias. The report's
     // `name` stays the handle's.
     const cname = h.name;
-    const warning = caller
-      ? `kmem_cache_destroy ${cname}: Slab cache still has objects when called from ${caller}`
-      : `kmem_cache_destroy ${cname}: Slab cache still has objects`;
-    let report = bugHeader(a, cname, `Objects remaining in ${cname} on __kmem_cache_shutdown()`);
-    a.countSlabError(); // the BUG header
+    const held = objects.length > 0 || unflushed.length > 0 || nrSlabs !== 0;
+    const base = held
+      ? `kmem_cache_destroy ${cname}: Slab cache still has objects`
+      : `kmem_cache_destroy ${cname}: SLAB_TYPESAFE_BY_RCU slabs still wait for a grace period`;
+    const warning = caller ? `${base} when called from ${caller}` : base;
+    let report = '';
+    if (held) {
+      report = bugHeader(a, cname, `Objects remaining in ${cname} on __kmem_cache_shutdown()`);
+      a.countSlabError(); // the BUG header
+    }
     for (const o of objects) {
-      const slabBase = (o.ptr >>> PAGE_SHIFT) << PAGE_SHIFT;
-      report += `Object 0x${o.ptr.toString(16)} @offset=${o.ptr - slabBase}\n`;
+      report += `Object 0x${o.ptr.toString(16)} @offset=${slabOffset(a, o.ptr)}\n`;
       if (o.allocTrace) report += o.allocTrace.replace(/^/gm, '  ') + '\n';
       a.countSlabError();
     }
-    if (unflushed.length) {
-      const who = unanswered(a, unflushed);
-      report += `cpu slab of thread(s) ${who.line} could not be flushed (the thread did not yield)\n${who.detail}\n`;
+    for (const s of unflushed) report += `cpu slab or kfree_rcu batch of thread ${s} could not be flushed (the thread did not yield)\n`;
+    let reason: string;
+    const rep: DestroyReport = { name, status: 'leaked', deferred, leaked: objects.length, objects, warning, report };
+    if (stalled.length > 0) {
+      const who = this.a.kfreeRcuImpl.describeThreads(stalled);
+      reason = `a grace period did not complete within ${gp.bound} ms (rcuStallTimeoutMs + 250): stalled by thread ${who}`;
+      report += `rcu: gave up waiting for a grace period after ${gp.bound} ms: stalled by thread ${who}\n` +
+        'rcu: the cache and its memory are kept; objects held back are freed into it once the grace period completes\n';
+      rep.status = 'stalled';
+      rep.stalledThreads = stalled.map((s) => ({ slot: s, threadId: a.threads.tid(s) }));
+    } else if (unflushed.length > 0) {
+      reason = `thread ${unflushed.join(', ')} did not yield within ${a.options.destroyFlushTimeoutMs} ms (destroyFlushTimeoutMs): its cpu slab or kfree_rcu batch could not be flushed`;
+    } else {
+      reason = `${objects.length} object(s) still allocated at the final shutdown`;
     }
+    rep.reason = reason;
+    rep.report = report;
     lock(i32, H_SLAB_MUTEX);
     Atomics.store(i32, h.d + C_STATE, CS_LEAKED);
     unlock(i32, H_SLAB_MUTEX);
     a.warn('kmem-cache-destroy', cname, warning, `${warning}\n${report}`);
-    const rep: DestroyReport = { name, status: 'leaked', deferred, leaked: objects.length, objects, warning, report };
     if (unflushed.length) {
       rep.unflushedThreads = unflushed;
       rep.leaked = Math.max(rep.leaked, 1);
@@ -337,5 +454,31 @@ export class Destroyer {
     Atomics.store(i32, h.d + C_STATE, CS_FREE);
     unlock(i32, H_SLAB_MUTEX);
     a.forgetInternalHandle(h.idx);
+  }
+}
+
+/**
+ * The grace-period deadline of one destroy: stalledWaitMs (rcuStallTimeoutMs + 250 ms)
+ * from the first GP wait, shared by every GP wait of that destroy; `stalled` names the
+ * slots that blocked the last wait that gave up.
+ */
+class GpBudget {
+  readonly bound: number;
+  private deadline = 0;
+  stalled: number[] = [];
+
+  constructor(a: Arena) {
+    this.bound = stalledWaitMs(a.options.rcuStallTimeoutMs);
+  }
+
+  /** Milliseconds left (the clock starts at the first call). */
+  left(): number {
+    if (this.deadline === 0) this.deadline = performance.now() + this.bound;
+    return Math.max(0, this.deadline - performance.now());
+  }
+
+  /** Record the slots a wait that gave up reported (the latest non-empty list is kept). */
+  note(stalled: number[]): void {
+    if (stalled.length > 0) this.stalled = stalled;
   }
 }

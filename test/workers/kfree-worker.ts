@@ -69,6 +69,8 @@ async function main(): Promise<void> {
       // yielding, until the flag in log[0] becomes 1
       const c = arena.findCache(cache)!;
       const log = new Int32Array(workerData.log as SharedArrayBuffer);
+      // optionally also an open kfree_rcu batch of `kfree` objects
+      for (let i = 0; i < ((workerData.kfree as number | undefined) ?? 0); i++) arena.kfreeRcu(c.alloc());
       const p = c.alloc();
       c.free(p); // the object is back on our cpu freelist: the slab stays ours
       port.postMessage({ type: 'holding' });
@@ -105,6 +107,51 @@ async function main(): Promise<void> {
       await c.destroy().then(() => errors.push('destroy() resolved'), (e: unknown) => errors.push((e as Error).message));
       port.postMessage({ type: 'done', errors });
       clearInterval(keepAlive);
+      return;
+    }
+    case 'spin': {
+      // spin without an allocator call or an event-loop turn until log[0] becomes 1 (a
+      // qsbr thread that never passes a quiescent state; a memb thread outside any section)
+      const log = new Int32Array(workerData.log as SharedArrayBuffer);
+      port.postMessage({ type: 'spinning' });
+      while (Atomics.load(log, 0) === 0) {
+        /* busy */
+      }
+      port.postMessage({ type: 'spun' });
+      clearInterval(keepAlive);
+      arena.detach();
+      return;
+    }
+    case 'reader-ack': {
+      // read sections back to back; in each, wait (a hang guard of 5 s, never reached
+      // while the main thread's event loop runs) for the main thread to acknowledge the
+      // 'locked' message: log[1] is the ack counter, log[2] counts acks that did not come
+      // (the main thread was blocked while we held the section), log[0] = 1 stops
+      const log = new Int32Array(workerData.log as SharedArrayBuffer);
+      let rounds = 0;
+      while (Atomics.load(log, 0) === 0) {
+        arena.rcu.readLock();
+        const seen = Atomics.load(log, 1);
+        port.postMessage({ type: 'locked', round: rounds });
+        if (Atomics.wait(log, 1, seen, 5000) === 'timed-out') Atomics.add(log, 2, 1);
+        arena.rcu.readUnlock();
+        rounds++;
+      }
+      port.postMessage({ type: 'done', rounds, misses: Atomics.load(log, 2) });
+      clearInterval(keepAlive);
+      arena.detach();
+      return;
+    }
+    case 'free-twice': {
+      // free workerData.ptr twice through the named cache; post the reports this raised
+      const c = arena.findCache(cache)!;
+      const reports: { kind: string; report: string }[] = [];
+      arena.onWarning((w) => reports.push({ kind: w.kind, report: w.report }));
+      c.free(workerData.ptr as number);
+      c.free(workerData.ptr as number);
+      port.postMessage({ type: 'done', reports });
+      clearInterval(keepAlive);
+      arena.detach();
       return;
     }
     case 'reader-hold': {
