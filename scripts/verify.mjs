@@ -19,7 +19,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const formal = join(root, 'formal');
 
 // expect: 'pass' (spin must find no error) or 'fail' (spin must find one).
-// mode: 'safety' (assertions, invalid end states) or 'live' (ltl claim, -a -f).
+// mode: 'safety' (assertions, invalid end states) or 'live' (ltl claim, -a -f); pan: extra pan flags.
 // bound: what the run covers (exhaustive over the stated configuration).
 const RUNS = [
   // memb grace periods
@@ -30,6 +30,12 @@ const RUNS = [
   { model: 'memb', variant: 'MEMB_NO_NAP', defs: ['-DMEMB_NO_NAP'], expect: 'fail', mode: 'safety', bound: 'as correct' },
   { model: 'memb', variant: 'MEMB_NO_NAP', defs: ['-DMEMB_NO_NAP', '-DNGP=2'], expect: 'fail', mode: 'live', ltl: 'gp_ends', bound: 'as correct (live)' },
   { model: 'memb', variant: 'MEMB_NO_RESCAN', defs: ['-DMEMB_NO_RESCAN'], expect: 'fail', mode: 'safety', bound: 'as correct' },
+  // qsbr grace periods
+  { model: 'qsbr', variant: 'correct', defs: ['-DNGP=3'], expect: 'pass', mode: 'safety', bound: '2 readers x 4 actions (read/QS/offline/online) + detach, 3 GPs' },
+  { model: 'qsbr', variant: 'correct', defs: ['-DNACT=3'], expect: 'pass', mode: 'live', ltl: 'gp_ends', bound: '2 readers x 3 actions + detach, 2 GPs, weak fairness' },
+  { model: 'qsbr', variant: 'QSBR_NO_MB', defs: ['-DQSBR_NO_MB'], expect: 'fail', mode: 'safety', bound: '2 readers x 4 actions, 2 GPs' },
+  { model: 'qsbr', variant: 'QSBR_NO_MB (-E)', defs: ['-DQSBR_NO_MB'], pan: ['-E'], expect: 'fail', mode: 'safety', bound: 'as above, end states ignored: the use-after-free' },
+  { model: 'qsbr', variant: 'QSBR_NO_WAKE', defs: ['-DQSBR_NO_WAKE'], expect: 'fail', mode: 'safety', bound: '2 readers x 4 actions, 2 GPs' },
 ];
 
 function arg(name) {
@@ -84,6 +90,7 @@ async function check(r) {
     if (cc.code !== 0) return { ...r, result: 'ERROR', note: `gcc: ${cc.out.trim().split('\n').slice(-3).join(' / ')}` };
     const pargs = ['-m200000', '-w23'];
     if (r.mode === 'live') pargs.push('-a', '-f', '-N', r.ltl);
+    if (r.pan) pargs.push(...r.pan);
     const pan = await run('./pan', pargs, dir);
     const out = pan.out;
     const num = (re) => {
