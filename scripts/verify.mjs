@@ -36,6 +36,13 @@ const RUNS = [
   { model: 'qsbr', variant: 'QSBR_NO_MB', defs: ['-DQSBR_NO_MB'], expect: 'fail', mode: 'safety', bound: '2 readers x 4 actions, 2 GPs' },
   { model: 'qsbr', variant: 'QSBR_NO_MB (-E)', defs: ['-DQSBR_NO_MB'], pan: ['-E'], expect: 'fail', mode: 'safety', bound: 'as above, end states ignored: the use-after-free' },
   { model: 'qsbr', variant: 'QSBR_NO_WAKE', defs: ['-DQSBR_NO_WAKE'], expect: 'fail', mode: 'safety', bound: '2 readers x 4 actions, 2 GPs' },
+  // the mutex with the owner token, and breaking a dead holder's lock
+  { model: 'mutex', variant: 'correct', defs: [], expect: 'pass', mode: 'safety', bound: '2 workers x 2 sections + a victim killed anywhere in its section' },
+  { model: 'mutex', variant: 'GPMUTEX', defs: ['-DGPMUTEX'], expect: 'pass', mode: 'safety', bound: 'as correct; next holder repairs' },
+  { model: 'mutex', variant: 'MUTEX_NO_REPAIR', defs: ['-DMUTEX_NO_REPAIR'], expect: 'fail', mode: 'safety', bound: 'as correct' },
+  { model: 'mutex', variant: 'MUTEX_REPAIR_AFTER', defs: ['-DMUTEX_REPAIR_AFTER'], expect: 'fail', mode: 'safety', bound: 'as correct' },
+  { model: 'mutex', variant: 'MUTEX_LEASE', defs: ['-DMUTEX_LEASE'], expect: 'fail', mode: 'safety', bound: 'as correct' },
+  { model: 'mutex', variant: 'CODE_SINGLE_CAS (finding)', defs: ['-DCODE_SINGLE_CAS'], expect: 'fail', mode: 'safety', bound: 'as correct' },
 ];
 
 function arg(name) {
