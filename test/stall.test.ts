@@ -29,6 +29,10 @@ function arenaWithWarnings(opts: Parameters<typeof Arena.create>[0]): { a: Arena
   return { a, warnings };
 }
 
+/** Pages in use but those of the kmalloc caches that hold sheaf storage (a destroy's flush frees it). */
+const userPages = (a: Arena): number =>
+  a.pageStats().used - ['kmalloc-32', 'kmalloc-64', 'kmalloc-128', 'kmalloc-256'].reduce((n, k) => n + (a.findCache(k)?.stats().slabs ?? 0), 0);
+
 test('memb: a worker stuck in a read section: destroy() resolves \'stalled\' naming it (slot, Node threadId), memory kept; freed once it leaves', async (t) => {
   const { a, warnings } = arenaWithWarnings({});
   const c = a.createCache('st-memb', { size: 64, flags: SLAB_NO_MERGE });
@@ -39,7 +43,7 @@ test('memb: a worker stuck in a read section: destroy() resolves \'stalled\' nam
   const slot = a.threads.findByTid(w.threadId);
   assert.ok(slot > 0);
   for (let i = 0; i < 500; i++) a.kfreeRcu(c.alloc());
-  const used = a.pageStats().used;
+  const slabs = c.stats().slabs;
   const rep = await within(c.destroy(), 60_000, 'destroy() with a stalled reader');
   assert.equal(rep.status, 'stalled');
   assert.equal(rep.deferred, true);
@@ -57,7 +61,8 @@ test('memb: a worker stuck in a read section: destroy() resolves \'stalled\' nam
   // Memory kept: nothing was freed under the reader, the cache stays in slabinfo.
   assert.equal(a.kfreeRcuPending(), 500);
   assert.equal(c.stats().objects, 500);
-  assert.equal(a.pageStats().used, used);
+  // (The flush of our sheaf may give back a slab that held only never-allocated objects.)
+  assert.ok(c.stats().slabs >= Math.ceil(500 / c.objects) && c.stats().slabs <= slabs, `${c.stats().slabs} slabs of ${slabs}`);
   assert.match(a.slabinfo(), /^st-memb\s+500\s/m);
   // The reader leaves: the grace period completes and the objects are freed into the kept cache.
   w.postMessage({ type: 'unlock' });
@@ -133,19 +138,19 @@ test('SLAB_TYPESAFE_BY_RCU: a stuck reader keeps the freed slabs: destroy() says
   a.watch(w);
   await nextMessage(w, 'locked');
   const slot = a.threads.findByTid(w.threadId);
-  const used = a.pageStats().used;
+  const used = userPages(a);
   const rep = await within(c.destroy(), 60_000, 'destroy() of a TYPESAFE_BY_RCU cache with a stalled reader');
   assert.equal(rep.status, 'stalled');
   assert.equal(rep.leaked, 0);
   assert.deepEqual(rep.objects, []);
   assert.deepEqual(rep.stalledThreads, [{ slot, threadId: w.threadId }]);
   assert.equal(rep.warning, 'kmem_cache_destroy st-ts: SLAB_TYPESAFE_BY_RCU slabs still wait for a grace period');
-  assert.equal(a.pageStats().used, used, 'slab pages went back while a reader may still see them');
+  assert.equal(userPages(a), used, 'slab pages went back while a reader may still see them');
   w.postMessage({ type: 'unlock' });
   await nextMessage(w, 'unlocked');
   await a.rcu.synchronizeAsync();
   a.reclaim();
-  assert.ok(a.pageStats().used < used, 'the slab pages go back after the grace period');
+  assert.ok(userPages(a) < used, 'the slab pages go back after the grace period');
 });
 
 test('destroy() called inside a read section left open across its await: resolves \'stalled\' naming this thread instead of rejecting', async () => {
