@@ -10,7 +10,7 @@ import { exited, nextMessage, startWorker } from './helpers/workers.js';
 for (const flavour of ['memb', 'qsbr'] as const) {
   test(`destroySync() inside a read section (${flavour}) with kfreeRcu pending from a worker: refused, cache untouched, destroy() after the section is 'released'`, async () => {
     // qsbr tracks sections only with debug on (README): without it a qsbr readLock() is a no-op.
-    const a = Arena.create({ bytes: 16 << 20, rcu: flavour });
+    const a = Arena.create({ bytes: 16 << 20, rcu: flavour, destroyFlushTimeoutMs: 30_000 });
     a.rcu.setDebug(true);
     const c = a.createCache('rf-sync', { size: 128, flags: SLAB_NO_MERGE });
     const w = startWorker('kfree-worker', { sab: a.sab, mode: 'queue-and-idle', cache: 'rf-sync', n: 300 });
