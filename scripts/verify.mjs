@@ -56,6 +56,12 @@ const RUNS = [
   { model: 'kfree', variant: 'CODE_BARRIER_ADOPTS (finding)', defs: ['-DCODE_BARRIER_ADOPTS'], states: 1e7, expect: 'fail', mode: 'safety', bound: 'as correct' },
   { model: 'kfree', variant: 'CODE_RELEASE_FIRST (finding)', defs: ['-DCODE_RELEASE_FIRST'], states: 1e7, expect: 'fail', mode: 'safety', bound: 'as correct' },
   { model: 'kfree', variant: 'CODE_CHAIN_LOCAL (finding)', defs: ['-DCODE_CHAIN_LOCAL'], expect: 'fail', mode: 'safety', bound: 'as correct' },
+  // the seed's asynchronous destroy
+  { model: 'destroy', variant: 'correct', defs: [], expect: 'pass', mode: 'safety', bound: "T kfreeRcu'd obj 1 before destroy, holds the slab in its cpu record, drains, may die" },
+  { model: 'destroy', variant: 'LEAK', defs: ['-DLEAK'], expect: 'pass', mode: 'safety', bound: 'as correct + obj 2 never freed' },
+  { model: 'destroy', variant: 'DESTROY_RELEASE_BEFORE_BARRIER', defs: ['-DDESTROY_RELEASE_BEFORE_BARRIER'], expect: 'fail', mode: 'safety', bound: 'as correct' },
+  { model: 'destroy', variant: 'DESTROY_NO_FLUSH_WAIT', defs: ['-DDESTROY_NO_FLUSH_WAIT'], expect: 'fail', mode: 'safety', bound: 'as correct' },
+  { model: 'destroy', variant: 'CODE_COUNT_FIRST (finding)', defs: ['-DCODE_COUNT_FIRST'], expect: 'fail', mode: 'safety', bound: 'as correct' },
 ];
 
 function arg(name) {
