@@ -20,10 +20,11 @@ const formal = join(root, 'formal');
 
 // expect: 'pass' (spin must find no error) or 'fail' (spin must find one).
 // mode: 'safety' (assertions, invalid end states) or 'live' (ltl claim, -a -f); pan: extra pan flags.
-// bound: what the run covers (exhaustive over the stated configuration).
+// bound: what the run covers (exhaustive over the stated configuration); states: expected
+// size, to size pan's hash table.
 const RUNS = [
   // memb grace periods
-  { model: 'memb', variant: 'correct', defs: [], expect: 'pass', mode: 'safety', bound: '2 readers x 2 sections, 3 GPs' },
+  { model: 'memb', variant: 'correct', defs: [], states: 3e6, expect: 'pass', mode: 'safety', bound: '2 readers x 2 sections, 3 GPs' },
   { model: 'memb', variant: 'correct', defs: ['-DNGP=2'], expect: 'pass', mode: 'live', ltl: 'gp_ends', bound: '2 readers x 2 sections, 2 GPs, weak fairness' },
   { model: 'memb', variant: 'MEMB_NO_MB', defs: ['-DMEMB_NO_MB'], expect: 'fail', mode: 'safety', bound: 'as correct' },
   { model: 'memb', variant: 'MEMB_ONE_PHASE', defs: ['-DMEMB_ONE_PHASE'], expect: 'fail', mode: 'safety', bound: 'as correct' },
@@ -43,6 +44,24 @@ const RUNS = [
   { model: 'mutex', variant: 'MUTEX_REPAIR_AFTER', defs: ['-DMUTEX_REPAIR_AFTER'], expect: 'fail', mode: 'safety', bound: 'as correct' },
   { model: 'mutex', variant: 'MUTEX_LEASE', defs: ['-DMUTEX_LEASE'], expect: 'fail', mode: 'safety', bound: 'as correct' },
   { model: 'mutex', variant: 'CODE_SINGLE_CAS (finding)', defs: ['-DCODE_SINGLE_CAS'], expect: 'fail', mode: 'safety', bound: 'as correct' },
+  // kfreeRcu batching, barrier, rcu_head chain, adoption
+  { model: 'kfree', variant: 'correct', defs: [], states: 3e7, expect: 'pass', mode: 'safety', bound: 'A: 2 objects, B: 1 (killable), blocks of 2, 2 pages + chain, barrier from C, final barrier' },
+  { model: 'kfree', variant: 'BLOCK_STALE_COOKIE', defs: ['-DBLOCK_STALE_COOKIE'], expect: 'fail', mode: 'safety', bound: 'as correct' },
+  { model: 'kfree', variant: 'CHAIN_STALE_COOKIE', defs: ['-DCHAIN_STALE_COOKIE'], expect: 'fail', mode: 'safety', bound: 'as correct' },
+  { model: 'kfree', variant: 'DRAIN_NO_POLL', defs: ['-DDRAIN_NO_POLL'], expect: 'fail', mode: 'safety', bound: 'as correct' },
+  { model: 'kfree', variant: 'BARRIER_NO_SYNC', defs: ['-DBARRIER_NO_SYNC'], expect: 'fail', mode: 'safety', bound: 'as correct' },
+  { model: 'kfree', variant: 'ADOPT_NO_OWNER_CHECK', defs: ['-DADOPT_NO_OWNER_CHECK'], expect: 'fail', mode: 'safety', bound: 'as correct' },
+  { model: 'kfree', variant: 'CODE_CHAIN_BARRIER (finding)', defs: ['-DCODE_CHAIN_BARRIER'], states: 1e7, expect: 'fail', mode: 'safety', bound: 'as correct' },
+  { model: 'kfree', variant: 'CODE_ADOPT_CLEAR_FIRST (finding)', defs: ['-DCODE_ADOPT_CLEAR_FIRST'], states: 1e7, expect: 'fail', mode: 'safety', bound: 'as correct' },
+  { model: 'kfree', variant: 'CODE_BARRIER_ADOPTS (finding)', defs: ['-DCODE_BARRIER_ADOPTS'], states: 1e7, expect: 'fail', mode: 'safety', bound: 'as correct' },
+  { model: 'kfree', variant: 'CODE_RELEASE_FIRST (finding)', defs: ['-DCODE_RELEASE_FIRST'], states: 1e7, expect: 'fail', mode: 'safety', bound: 'as correct' },
+  { model: 'kfree', variant: 'CODE_CHAIN_LOCAL (finding)', defs: ['-DCODE_CHAIN_LOCAL'], expect: 'fail', mode: 'safety', bound: 'as correct' },
+  // the seed's asynchronous destroy
+  { model: 'destroy', variant: 'correct', defs: [], expect: 'pass', mode: 'safety', bound: "T kfreeRcu'd obj 1 before destroy, holds the slab in its cpu record, drains, may die" },
+  { model: 'destroy', variant: 'LEAK', defs: ['-DLEAK'], expect: 'pass', mode: 'safety', bound: 'as correct + obj 2 never freed' },
+  { model: 'destroy', variant: 'DESTROY_RELEASE_BEFORE_BARRIER', defs: ['-DDESTROY_RELEASE_BEFORE_BARRIER'], expect: 'fail', mode: 'safety', bound: 'as correct' },
+  { model: 'destroy', variant: 'DESTROY_NO_FLUSH_WAIT', defs: ['-DDESTROY_NO_FLUSH_WAIT'], expect: 'fail', mode: 'safety', bound: 'as correct' },
+  { model: 'destroy', variant: 'CODE_COUNT_FIRST (finding)', defs: ['-DCODE_COUNT_FIRST'], expect: 'fail', mode: 'safety', bound: 'as correct' },
 ];
 
 function arg(name) {
@@ -91,11 +110,12 @@ async function check(r) {
     const gen = await run('spin', ['-a', ...r.defs, `${r.model}.pml`], dir);
     if (gen.code !== 0) return { ...r, result: 'ERROR', note: `spin -a: ${gen.out.trim().split('\n').slice(-3).join(' / ')}` };
     const cflags = ['-O2', '-w', '-o', 'pan', 'pan.c'];
+    cflags.unshift('-DCOLLAPSE');
     if (r.mode === 'safety') cflags.unshift('-DSAFETY', '-DNOCLAIM');
     else cflags.unshift('-DNFAIR=3');
     const cc = await run('gcc', cflags, dir);
     if (cc.code !== 0) return { ...r, result: 'ERROR', note: `gcc: ${cc.out.trim().split('\n').slice(-3).join(' / ')}` };
-    const pargs = ['-m200000', '-w23'];
+    const pargs = ['-m200000', r.states > 5e6 ? '-w25' : '-w21'];
     if (r.mode === 'live') pargs.push('-a', '-f', '-N', r.ltl);
     if (r.pan) pargs.push(...r.pan);
     const pan = await run('./pan', pargs, dir);
