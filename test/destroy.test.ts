@@ -5,8 +5,6 @@ import assert from 'node:assert/strict';
 import { Arena, SLAB_NO_MERGE, SLAB_TYPESAFE_BY_RCU, type SlabWarning } from '../src/index.js';
 import { exited, nextMessage, startWorker } from './helpers/workers.js';
 
-const tick = (ms = 0): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
 test('destroy() with kfreeRcu objects in flight: returns at once, name reusable at once, released with 0 leaked', async () => {
   const a = Arena.create({ bytes: 16 << 20 });
   const warnings: SlabWarning[] = [];
@@ -112,7 +110,9 @@ test('rcu.call callbacks are not waited for: destroy leaks unless rcu.barrier() 
   await a.rcu.barrierAsync();
   const rep2 = d.destroySync();
   assert.equal(rep2.status, 'released');
-  await tick(5);
+  // The first cache's callback frees p into the kept (leaked) cache: wait for it, and check.
+  await a.rcu.barrierAsync();
+  assert.equal(c.stats().objects, 0);
 });
 
 test('SLAB_TYPESAFE_BY_RCU: objects reused at once, slab pages only after a grace period, destroy waits one more GP', async () => {
@@ -164,9 +164,12 @@ test('dead threads: workers killed at random points of a kfreeRcu loop, then des
     const ws = jobs.map((j) => startWorker('kfree-worker', { sab: a.sab, mode: 'loop-kfree', cache: 'dying-workers', list: j.list.buffer, done: j.done.buffer }));
     for (const w of ws) a.watch(w);
     await Promise.all(ws.map((w) => nextMessage(w, 'started')));
-    await tick(2 + Math.floor(Math.random() * 25));
+    // Kill at a random point of the loop: once the first worker has passed a random
+    // progress mark (a condition on its shared counter, not a sleep).
+    const mark = Math.floor(Math.random() * N);
+    while (Atomics.load(jobs[0]!.done, 0) < mark) await new Promise((r) => setImmediate(r));
+    // terminate() resolves on 'exit', after arena.watch's listener has detached the slot.
     await Promise.all(ws.map((w) => w.terminate()));
-    await tick(1);
     // Objects past the worker's progress mark were never passed to kfreeRcu: the user
     // code still owns them. The one at the mark may or may not have been queued.
     await a.kvfreeRcuBarrierAsync();
@@ -189,8 +192,7 @@ test('dead threads: workers killed at random points of a kfreeRcu loop, then des
   const w = startWorker('kfree-worker', { sab: a.sab, mode: 'alloc-and-kfree-sync-exit', cache: 'dying-workers', n: 500 });
   const gone = exited(w);
   a.watch(w);
-  await gone;
-  await tick(1);
+  await gone; // every 'exit' listener (arena.watch's detach too) ran in that one emit
   // Adopted, not lost: after a barrier its 500 objects are freed (were they lost, they would
   // still count as allocated). Checking the pending count right after the exit raced with
   // a drain that can already have freed them (a GP with no reader takes microseconds).
@@ -243,10 +245,10 @@ test('SLAB_TYPESAFE_BY_RCU: an empty slab is not given back to the page allocato
   assert.ok(c.shrink() > 0, 'empty slabs were discarded from the cache');
   assert.equal(c.stats().slabs, 0);
   // ...but their pages wait for a grace period: the reader inside its section blocks it.
-  for (let i = 0; i < 5; i++) {
-    await tick(5);
-    c.shrink();
-  }
+  // A grace-period attempt gives up naming the reader, and shrink still keeps the pages.
+  const slot = a.threads.findByTid(w.threadId);
+  assert.deepEqual(await a.rcu.synchronizeAsyncBounded(50), [slot]);
+  c.shrink();
   assert.equal(a.pageStats().used, usedBefore, 'slab pages went back before a grace period');
   w.postMessage({ type: 'unlock' });
   await nextMessage(w, 'unlocked');

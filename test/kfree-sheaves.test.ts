@@ -67,9 +67,14 @@ test('destroy() of a sheaf cache with objects in kfree_rcu sheaves: released, 0 
   const a = Arena.create({ bytes: 16 << 20 });
   const c = a.createCache('kfs-destroy', { size: 64, sheafCapacity: CAP });
   for (let i = 0; i < 3000; i++) a.kfreeRcu(c.alloc());
-  const t0 = performance.now();
-  const pr = c.destroy();
-  assert.ok(performance.now() - t0 < 50);
+  let settled = false;
+  const pr = c.destroy().then((r) => {
+    settled = true;
+    return r;
+  });
+  // destroy() returned before its work was done (how fast it returns is a benchmark row:
+  // "destroy() return", bench/kfree.ts).
+  assert.equal(settled, false);
   const rep = await pr;
   assert.equal(rep.status, 'released');
   assert.equal(rep.deferred, true);
@@ -113,8 +118,8 @@ test('dead watched threads: open kfree_rcu sheaves are adopted, ready ones given
   // 1: died with open (and closed) sheaves
   const w1 = startWorker('kfree-worker', { sab: a.sab, mode: 'alloc-and-kfree-sync-exit', cache: 'kfs-dead', n: 5 * CAP + 9 });
   a.watch(w1);
+  // arena.watch's 'exit' listener (added first) has detached the slot when this resolves.
   await exited(w1);
-  await new Promise((r) => setTimeout(r, 1));
   // every object allocated was queued: those not yet freed are exactly the pending ones
   assert.equal(c.stats().objects, c.stats().kfree_rcu_pending);
   await a.kvfreeRcuBarrierAsync();
@@ -128,8 +133,7 @@ test('dead watched threads: open kfree_rcu sheaves are adopted, ready ones given
   const m = await nextMessage<{ objects: number; pending: number }>(w2, 'ready');
   assert.equal(m.pending, 0);
   assert.equal(m.objects, 0);
-  await gone;
-  await new Promise((r) => setTimeout(r, 5));
+  await gone; // 'exit' listeners run in one emit: arena.watch's detach is done too
   assert.equal(c.stats().objects, 0);
   const rep = await c.destroy();
   assert.equal(rep.status, 'released', 'the dead worker\'s ready sheaves were not given back to the slabs');

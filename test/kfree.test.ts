@@ -2,7 +2,7 @@
 import test from 'node:test';
 import assert from 'node:assert/strict';
 import { Arena, SLAB_NO_MERGE } from '../src/index.js';
-import { KVFREE_BULK_MAX_ENTR } from '../src/kfree/layout.js';
+import { G_NR_CLOSED, KVFREE_BULK_MAX_ENTR } from '../src/kfree/layout.js';
 import { exited, nextMessage, startWorker } from './helpers/workers.js';
 
 test('kfreeRcu(0) is a no-op; a pointer that is not an object is refused and never queued', () => {
@@ -32,8 +32,12 @@ test('objects stay allocated until a grace period has passed while a reader hold
   await nextMessage(w, 'locked');
   for (let i = 0; i < 10; i++) a.kfreeRcu(c.alloc());
   assert.equal(c.stats().kfree_rcu_pending, 10);
-  // Give the drain timer and async GPs every chance: the reader blocks the GP.
-  for (let i = 0; i < 20; i++) await new Promise((r) => setTimeout(r, 5));
+  // The drain timer (1 ms) closes the batch: wait for that (a condition, with a hang
+  // guard), then for a grace-period attempt, which gives up naming the reader.
+  const g = a.layout.kfreeBase >> 2;
+  for (let i = 0; i < 2000 && Atomics.load(a.i32, g + G_NR_CLOSED) === 0; i++) await new Promise((r) => setTimeout(r, 5));
+  assert.equal(Atomics.load(a.i32, g + G_NR_CLOSED), 1, 'the drain timer did not close the batch');
+  assert.deepEqual(await a.rcu.synchronizeAsyncBounded(50), [a.threads.findByTid(w.threadId)]);
   assert.equal(c.stats().objects, 10, 'freed while a pre-existing reader was still inside its read section');
   w.postMessage({ type: 'unlock' });
   await nextMessage(w, 'unlocked');

@@ -7,6 +7,18 @@ import { RcuWorker } from './helpers/rcu-workers.js';
 
 const tick = (ms = 1) => new Promise((r) => setTimeout(r, ms));
 
+/**
+ * Resolve once some thread is blocked in Atomics.wait on word w, i.e. a *blocking* waiter
+ * re-registers after being woken. A first notify drains any Atomics.waitAsync waiter of a
+ * thread that cannot run its event loop (it cannot re-register until that thread returns);
+ * from then on a notify that wakes someone proves a synchronous waiter is there. Polls a
+ * condition (the runner's timeout is the hang guard); never sleeps to order events.
+ */
+async function blockedOn(i32: Int32Array, w: number): Promise<void> {
+  Atomics.notify(i32, w);
+  while (Atomics.notify(i32, w) === 0) await tick();
+}
+
 for (const kind of ['arena', 'harness'] as EnvKind[]) {
   for (const flavour of ['memb', 'qsbr'] as const) {
     const name = `${kind}/${flavour}`;
@@ -109,7 +121,8 @@ for (const kind of ['arena', 'harness'] as EnvKind[]) {
         }
         const done = a.cmd('sync-over-own-async');
         await a.next('taking-over');
-        await tick(20); // a is inside synchronize() now, waiting for b
+        // a is inside synchronize() now, its blocking driver asleep on G_FUTEX waiting for b.
+        await blockedOn(env.i32, env.rcu.core.futexW);
         if (flavour === 'memb') assert.equal(await b.cmd('unlock'), false);
         else Atomics.store(env.i32, stop, 1);
         await blocker;
@@ -141,7 +154,14 @@ for (const kind of ['arena', 'harness'] as EnvKind[]) {
       const p = env.rcu.barrierAsync().then(() => {
         finished = true;
       });
-      await tick(5);
+      // The barrier checked, found the busy thread's callbacks pending, and sleeps: on the
+      // barrier futex for its acknowledgement, or (qsbr: the busy thread also stalls GPs)
+      // on G_FUTEX driving the GP those callbacks need. Woken twice, it re-checks and goes
+      // on waiting. (Nothing else in this thread waits on either word.)
+      const core = env.rcu.core;
+      for (let k = 0; k < 2; k++) {
+        while (Atomics.notify(env.i32, core.barrierFutexW) + Atomics.notify(env.i32, core.futexW) === 0) await tick();
+      }
       assert.equal(finished, false, 'barrier waits for the live, busy thread');
       await a.terminate();
       await p;
@@ -187,10 +207,22 @@ for (const kind of ['arena', 'harness'] as EnvKind[]) {
     const env = makeEnv(kind, { flavour: 'memb' });
     const ws = await Promise.all([RcuWorker.start(env), RcuWorker.start(env)]);
     try {
+      const seq0 = env.rcu.core.seq();
       const jobs: Promise<unknown>[] = [];
       for (let k = 0; k < 50; k++) for (const w of ws) jobs.push(w.cmd(k % 2 ? 'synchronize' : 'synchronizeAsync'));
-      for (let k = 0; k < 50; k++) await env.rcu.synchronizeAsync();
-      await Promise.all(jobs);
+      const mine: boolean[] = [];
+      for (let k = 0; k < 50; k++) {
+        const cookie = env.rcu.getState();
+        await env.rcu.synchronizeAsync();
+        mine.push(env.rcu.pollState(cookie));
+      }
+      // Every call, in every thread, returned only after a full grace period since it began.
+      assert.deepEqual(await Promise.all(jobs), jobs.map(() => true));
+      assert.deepEqual(mine, mine.map(() => true));
+      // Our 50 calls were sequential, so they needed 50 distinct grace periods at least;
+      // the 150 calls shared them (a GP ends 4 sequence steps later).
+      const gps = Math.floor(((env.rcu.core.seq() | 3) - (seq0 | 3)) / 4);
+      assert.ok(gps >= 50 && gps <= 300, `${gps} grace periods for 150 synchronize() calls`);
     } finally {
       await Promise.all(ws.map((w) => w.terminate()));
       env.close();

@@ -105,7 +105,7 @@ for (const path of paths) {
   }
 }
 
-test('memb, x64 unlock: a lost wake costs a short nap, not the 1 s portable bound', { skip: !TSO_HOST && 'x64 only' }, async () => {
+test('memb, x64 unlock: a lost wake does not lose the grace period: synchronize() returns once the reader left', { skip: !TSO_HOST && 'x64 only' }, async () => {
   const env = makeEnv('arena', { flavour: 'memb' });
   const w = await RcuWorker.start(env);
   try {
@@ -117,14 +117,13 @@ test('memb, x64 unlock: a lost wake costs a short nap, not the 1 s portable boun
     const held = w.cmd('hold-for-sync', { word: start, n: 1 }) as Promise<{ sawWaiter: boolean }>;
     await w.next('locked');
     Atomics.store(env.i32, start, 1);
-    const t0 = performance.now();
     env.rcu.synchronize();
-    const ms = performance.now() - t0;
     assert.equal(Atomics.load(env.i32, left), 1, 'synchronize() returned before the reader left');
     assert.equal((await held).sawWaiter, true);
-    // Naps are 0.25 ms doubling to 4 ms: the GP ends a few ms after the reader left.
-    // An unbounded (or 1 s) sleep, as on the portable path, would take >= 1000 ms.
-    assert.ok(ms < 900, `synchronize() took ${ms.toFixed(1)} ms after a lost wake`);
+    // The driver naps 0.25 ms doubling to 4 ms between scans (rcu/core.ts FAST_NAP_*), so the
+    // GP ends a few ms after the reader left instead of waiting for a wake that never comes.
+    // How long that takes is a latency, not a property: it is not asserted here (no timing
+    // thresholds in tests).
   } finally {
     await w.terminate();
     env.close();

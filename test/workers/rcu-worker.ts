@@ -132,12 +132,17 @@ function main(port: MessagePort): void {
         for (let k = 0; k < c.n!; k++) rcu.call(() => void Atomics.add(i32, w, 1));
         return rcu.pendingCallbacks;
       }
-      case 'synchronize':
+      case 'synchronize': {
+        // true when a full grace period elapsed between the call and its return
+        const cookie = rcu.getState();
         rcu.synchronize();
-        return true;
-      case 'synchronizeAsync':
+        return rcu.pollState(cookie);
+      }
+      case 'synchronizeAsync': {
+        const cookie = rcu.getState();
         await rcu.synchronizeAsync();
-        return true;
+        return rcu.pollState(cookie);
+      }
       case 'sync-over-own-async': {
         // Our own async GP driver holds the GP mutex and sleeps on a reader (someone else
         // blocks the GP); then a blocking synchronize() on this same thread, which must not
