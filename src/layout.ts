@@ -35,10 +35,10 @@
  *   zone lock                 H_BUDDY_LOCK                  buddy free lists, H_NR_FREE, H_NR_PAGES
  *   RCU GP mutex              rcu/layout.ts                 grace-period state; a leaf (nothing is
  *                                                           taken while it is held)
- * G_LOCK and the drain lock are never held while a barn lock or list_lock is taken for
- * another purpose than the drain's own frees; a barn lock and a list_lock are never held
- * together (slab/core.ts); a sheaf's storage is taken from a kmalloc cache's list_lock
- * path with no other cache lock held. Each module's header points here.
+ * The drain lock is held across a drain's frees (under it: barn locks, list_locks, the
+ * zone lock); G_LOCK is held only to link and unlink batches and takes nothing else; a
+ * barn lock and a list_lock are never held together (slab/core.ts); a sheaf's storage is
+ * taken through a kmalloc cache's list_lock path with no other cache lock held.
  *
  * Pointers are byte offsets into the arena; 0 is NULL (page 0 is the header, so no object
  * ever lives at 0). Arenas are limited to 1 GiB so every pointer is a small integer (SMI)
