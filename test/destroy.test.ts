@@ -223,7 +223,7 @@ test('a live thread that never yields cannot make destroy() wait forever: report
   assert.equal(rep.status, 'leaked');
   assert.equal(rep.deferred, true);
   assert.equal(rep.unflushedThreads?.length, 1);
-  assert.ok(rep.waitedFor?.some((x) => /cpu slab flush \(threads \d+: timed out\)/.test(x)), JSON.stringify(rep.waitedFor));
+  assert.ok(rep.waitedFor?.some((x) => /sheaf flush \(threads \d+: timed out\)/.test(x)), JSON.stringify(rep.waitedFor));
   assert.match(rep.report!, /could not be flushed/);
   // The memory stays the cache's: nothing was freed under the spinning thread.
   assert.equal(c.stats().slabs, 1);

@@ -493,7 +493,7 @@ export class Cache {
     return this.arena.destroyer.destroySync(this);
   }
 
-  /** kmem_cache_shrink: flush this thread's cpu slab and free every empty slab. Returns slabs freed. */
+  /** kmem_cache_shrink: flush this thread's sheaves and the barn, free every empty slab. Returns slabs freed. */
   shrink(): number {
     this.checkNotReleased('shrink');
     return this.arena.slab.shrink(this);
