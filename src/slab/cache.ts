@@ -341,9 +341,11 @@ export class Cache {
 
   /** @internal Byte address of the state of validated object `ptr` (objstate.ts). */
   stateAddrOf(ptr: number): number {
-    const hp = this.headPfn(ptr);
-    const k = this.objIndex(ptr - (hp << Hot.PAGE_SHIFT) - this.redLeftPad);
-    return (hp << this.stPshift) + this.stC + ((k >> 3) << this.stSh) + (k & 7);
+    let hp = ptr >>> Hot.PAGE_SHIFT;
+    if (this.order !== 0 && (this.i32[this.metaW + hp * 8 + Hot.P_FLAGS]! & 15) === Hot.PK_TAIL) hp = this.i32[this.metaW + hp * 8 + Hot.P_CACHE]!;
+    const off = ptr - (hp << Hot.PAGE_SHIFT) - this.redLeftPad;
+    const k = this.sizeShift !== 0 ? off >>> this.sizeShift : this.invSize !== 0 ? (off * this.invSize) | 0 : this.objIndex(off);
+    return this.stFlat ? (hp << Hot.PAGE_SHIFT) + this.stC + k : (hp << this.stPshift) + this.stC + ((k >> 3) << this.stSh) + (k & 7);
   }
 
   /** @internal The OS_* state of validated object `ptr`. */

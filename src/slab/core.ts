@@ -62,6 +62,10 @@ const PCS_BATCH_MAX = 32;
 export class SlabCore {
   readonly sheaves: Sheaves;
   readonly barn: Barn;
+  /** Scratch for the objects of one refill (at most a sheaf: MAX_SHEAF_CAPACITY). */
+  private readonly refillScratch = new Int32Array(256);
+  /** Scratch for the objects of one flush (never nested: a flush takes no sheaf). */
+  private readonly flushScratch = new Int32Array(256);
 
   constructor(private readonly a: Arena) {
     this.sheaves = new Sheaves(a);
@@ -156,19 +160,20 @@ export class SlabCore {
     const r = c.rec;
     const top = i32[r + R_SHEAF_TOP]!;
     const want = i32[r + R_SHEAF_LIM]! - top;
-    const take: number[] = [];
-    for (let attempt = 0; attempt < 3 && take.length < want; attempt++) {
+    const take = this.refillScratch;
+    let n = 0;
+    for (let attempt = 0; attempt < 3 && n < want; attempt++) {
       if (attempt > 0 && this.growCache(c) === 0) break;
       lock(i32, c.d + C_LOCK);
-      for (let p = i32[c.d + C_PARTIAL_HEAD]!; p !== 0 && take.length < want; ) {
+      for (let p = i32[c.d + C_PARTIAL_HEAD]!; p !== 0 && n < want; ) {
         const m = a.pm(p);
         const next = i32[m + P_NEXT]!;
         let o = i32[m + P_FREELIST]!;
         let inuse = i32[m + P_INUSE]!;
-        while (o !== 0 && take.length < want) {
+        while (o !== 0 && n < want) {
           const nx = i32[(o + c.fp) >> 2]!;
           c.setState(o, OS_CACHED);
-          take.push(o);
+          take[n++] = o;
           o = nx;
           inuse++;
         }
@@ -186,7 +191,6 @@ export class SlabCore {
     // slabs: address order); the top moves once, after every slot is written: a thread
     // stopped before that loses these objects (CACHED, in no sheaf; a destroy reclaims
     // them), it never hands one out twice.
-    const n = take.length;
     for (let j = 0; j < n; j++) i32[top + n - 1 - j] = take[j]!;
     i32[r + R_SHEAF_TOP] = top + n;
     if (n > 0) this.barn.stat(c, ST_SHEAF_REFILL, n);
@@ -445,12 +449,14 @@ export class SlabCore {
     let done = 0;
     const n = objs.length;
     lock(i32, c.d + C_LOCK);
+    const u8 = a.u8;
     for (let j = 0; j < n; j++) {
       const obj = objs[j]!;
-      if (c.stateOf(obj) !== expect) continue;
+      const sa = c.stateAddrOf(obj);
+      if (u8[sa] !== expect) continue;
       const pfn = c.headPfn(obj);
       const m = a.pm(pfn);
-      c.setState(obj, OS_FREE);
+      u8[sa] = OS_FREE;
       const prior = i32[m + P_FREELIST]!;
       i32[(obj + c.fp) >> 2] = prior;
       i32[m + P_FREELIST] = obj;
@@ -469,7 +475,10 @@ export class SlabCore {
     const h = s >> 2;
     const n = i32[h + SH_COUNT]!;
     i32[h + SH_COUNT] = 0;
-    if (n > 0) this.freeBulk(c, i32.slice(h + (SH_HDR >> 2), h + (SH_HDR >> 2) + n), OS_CACHED);
+    if (n <= 0) return;
+    const objs = this.flushScratch.subarray(0, Math.min(n, 256));
+    objs.set(i32.subarray(h + (SH_HDR >> 2), h + (SH_HDR >> 2) + objs.length));
+    this.freeBulk(c, objs, OS_CACHED);
   }
 
   /**
@@ -484,7 +493,8 @@ export class SlabCore {
     const n = i32[rec + R_SHEAF_TOP]! - base;
     const k = Math.min(count, n);
     if (k <= 0) return;
-    const objs = i32.slice(base, base + k);
+    const objs = this.flushScratch.subarray(0, k);
+    objs.set(i32.subarray(base, base + k));
     i32.copyWithin(base, base + k, base + n);
     i32[rec + R_SHEAF_TOP] = base + n - k;
     this.freeBulk(c, objs, OS_CACHED);

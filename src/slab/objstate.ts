@@ -35,7 +35,7 @@
  * If a thread dies between the state store and the push or pop that goes with it, the
  * object is in no list and no sheaf: lost with the thread, never handed out twice.
  */
-import { C_OBJECTS, C_SIZE, C_ST_C, C_ST_SHIFTS, P_ST, PAGE_SHIFT, PAGE_META_BYTES } from '../layout.js';
+import { C_ST_C, C_ST_SHIFTS, P_ST, PAGE_SHIFT } from '../layout.js';
 import { STATE_IN_META_MIN } from './sizes.js';
 
 /** Per-cache constants of the state formula (a Cache handle copies them). */
@@ -73,12 +73,16 @@ export function stateAddr(g: StateGeometry, hp: number, k: number): number {
 
 /** Set every object of a new slab to `state` (new_slab, under C_LOCK before it is published). */
 export function initSlabStates(u8: Uint8Array, g: StateGeometry, hp: number, objects: number, state: number): void {
+  if (g.sh === 3) {
+    // One array at the slab's end.
+    // (A loop: fill() on a shared buffer's view goes through the runtime.)
+    const a = stateAddr(g, hp, 0);
+    for (let k = 0; k < objects; k++) u8[a + k] = state;
+    return;
+  }
   for (let k = 0; k < objects; k += 8) {
     const a = stateAddr(g, hp, k);
     u8.fill(state, a, a + Math.min(8, objects - k));
   }
 }
 
-void C_OBJECTS;
-void C_SIZE;
-void PAGE_META_BYTES;
