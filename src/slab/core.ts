@@ -543,6 +543,34 @@ export class SlabCore {
     return true;
   }
 
+  /**
+   * The kfree_rcu drain's free of one object of a sheaf cache after its grace period
+   * (kernel 7.0: kfree_bulk -> free_to_pcs_bulk): into this thread's main sheaf, as a
+   * user's free would go, instead of straight to its slab (which emptied and discarded
+   * slabs the next allocations rebuilt). The caller has already taken the object out of
+   * its batch (the batch's commit word), so a drainer stopped here loses it in state RCU
+   * or CACHED, in no batch, for a destroy to reclaim (slab/repair.ts); it is never freed
+   * twice. False (nothing done) if the object is not pending in kfree_rcu, or the cache
+   * takes no sheaf frees now: the caller frees it through the checked path.
+   */
+  freeRcuToSheaf(c: Cache, ptr: number): boolean {
+    const a = this.a;
+    const i32 = a.i32;
+    const r = c.rec;
+    if (c.sheafCap === 0 || !c.allocOk()) return false;
+    const sa = c.stateAddrOf(ptr);
+    if (a.u8[sa] !== OS_RCU) return false;
+    if (i32[r + R_SHEAF_TOP]! === 0 || i32[r + R_SHEAF_TOP]! >= i32[r + R_SHEAF_LIM]!) {
+      if (!this.replaceFullMain(c)) return false;
+    }
+    const top = i32[r + R_SHEAF_TOP]!;
+    a.u8[sa] = OS_CACHED;
+    i32[top] = ptr;
+    i32[r + R_SHEAF_TOP] = top + 1;
+    i32[r + R_FREE_SLOW]++;
+    return true;
+  }
+
   // ----------------------------------------------------------------- sheaves
 
   /**
