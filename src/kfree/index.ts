@@ -81,6 +81,13 @@ export class KfreeRcu {
    * 2-argument form is kfreeRcuWithHead.
    */
   readonly kfreeRcu: (ptr: number) => void;
+  /**
+   * @internal Test hook: called with a progress mark at chosen steps of the slow paths
+   * (drain, barrier, adoption; never the insert fast path). A test worker uses it to stop
+   * at a known step (Atomics.wait on a shared word) and be terminated there, or to let
+   * another thread run to a known step first. Undefined in normal use.
+   */
+  testingMark: ((mark: string) => void) | undefined = undefined;
 
   constructor(private readonly a: Arena) {
     this.i32 = a.i32;
@@ -97,6 +104,10 @@ export class KfreeRcu {
     this.zeroPending = false;
     this.gpRunning = false;
     this.kfreeRcu = this.makeFastPath();
+  }
+
+  private mark(m: string): void {
+    if (this.testingMark !== undefined) this.testingMark(m);
   }
 
   private slotW(slot: number): number {
@@ -602,6 +613,7 @@ export class KfreeRcu {
     // through B_NEXT and is published in S_DRAINING inside the same critical section,
     // so a drainer that dies mid-way leaves its blocks findable by its adopter.
     let chain = 0;
+    this.mark('drain:locked');
     lock(i32, g + G_LOCK);
     const first = i32[g + G_CLOSED_HEAD]!;
     let last = 0;
@@ -639,6 +651,7 @@ export class KfreeRcu {
           continue;
         }
       }
+      this.mark('drain:block');
       freed += this.freeBlock(b);
       Atomics.store(i32, this.me + S_DRAINING, next);
       this.recyclePage(p);
@@ -748,6 +761,7 @@ export class KfreeRcu {
     const k = a.kmallocs.classify(ptr);
     if (k.kind === 'slab') {
       a.i32[a.recW(a.slot, k.idx) + Hot.R_KFREE_D]++;
+      this.mark('free:one');
       a.internalHandle(k.idx).freeExpecting(ptr, OS_RCU);
     } else {
       a.kfree(ptr);
@@ -902,6 +916,7 @@ export class KfreeRcu {
    */
   barrierBounded(flushDeadline: number, gpWaitMs: number): { unresponsive: number[]; stalled: number[] } {
     const a = this.a;
+    this.mark('barrier:start');
     this.closeOwn();
     let waiting = this.othersWithOpenBlocks();
     while (waiting.length && performance.now() < flushDeadline) {
@@ -909,22 +924,27 @@ export class KfreeRcu {
       this.closeOwn();
       nap(1);
       waiting = waiting.filter((o) => !this.closedFor(o));
+      this.mark('barrier:poll');
     }
     const stalled = a.rcu.synchronizeBounded(gpWaitMs);
+    this.mark('barrier:drain');
     this.drainReady(true);
     return { unresponsive: waiting.map((o) => o.slot), stalled };
   }
 
   /** barrierBounded without blocking the event loop. */
   async barrierBoundedAsync(flushDeadline: number, gpWaitMs: number): Promise<{ unresponsive: number[]; stalled: number[] }> {
+    this.mark('barrier:start');
     this.closeOwn();
     let waiting = this.othersWithOpenBlocks();
     while (waiting.length && performance.now() < flushDeadline) {
       await new Promise<void>((r) => setTimeout(r, 1));
       this.closeOwn();
       waiting = waiting.filter((o) => !this.closedFor(o));
+      this.mark('barrier:poll');
     }
     const stalled = await this.a.rcu.synchronizeAsyncBounded(gpWaitMs);
+    this.mark('barrier:drain');
     await this.drainReadyAsync();
     return { unresponsive: waiting.map((o) => o.slot), stalled };
   }
@@ -1117,13 +1137,18 @@ export class KfreeRcu {
     i32[w + S_DRAINING] = 0;
     const pfn = i32[w + S_CUR]!;
     if (pfn !== 0) {
+      this.mark('adopt:read');
       i32[w + S_CUR] = 0;
+      this.mark('adopt:cleared');
       const b = pfn << (Hot.PAGE_SHIFT - 2);
       if (i32[b + B_OWNER] !== slot) {
         /* it died between queueing the block and clearing S_CUR: the block is on the
            closed list already (B_CLOSED), or was drained and reused by another thread */
-      } else if (i32[b + B_COUNT]! > 0) this.pushClosed(pfn);
-      else {
+      } else if (i32[b + B_COUNT]! > 0) {
+        this.mark('adopt:checked');
+        this.pushClosed(pfn);
+        this.mark('adopt:queued');
+      } else {
         i32[a.pm(pfn) + Hot.P_FLAGS] = 0;
         a.pages.free(pfn, 0);
       }
