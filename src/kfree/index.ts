@@ -16,6 +16,16 @@
  * chained through its own memory onto a shared list with a GP cookie (kernel: the
  * rcu_head path, channel 3): the word used is the cache's free pointer word, or the
  * `rcuHeadOffset` the caller names (the 2-argument kfree_rcu). Never blocks, never loses.
+ * That open chain's cookie is refreshed by every insert; a barrier first closes it
+ * (closeChain: G_CHCL_*, cookie taken then), so inserts during its grace period cannot
+ * starve the objects it waits for.
+ *
+ * Thread death (worker.terminate() stops JS between any two steps): a drainer publishes what
+ * it took (S_DRAINING blocks, S_DRAIN_CHAIN chain, S_DRAIN_OBJ/N the object(s) in hand) and
+ * holds G_DRAIN_LOCK; its detacher takes that lock over and finishes the drain before it
+ * releases it (finishDrainOf), so a barrier waiting for the lock finds it done. Open blocks
+ * and sheaves of a dead thread are queued by its detacher only (adoptSlot; queued, then
+ * S_CUR cleared); a barrier waits for a non-live slot until TS_FREE (closedFor).
  *
  * The pump that drains runs on this thread's event loop only while this thread has an
  * open block or sees closed blocks; its timers are unref'd (never keep a process alive).
