@@ -18,8 +18,13 @@
  *   src/slab/destroy.ts Destroyer.begin, destroy (requestFlushAll, silent shutdown, release or
  *   asyncWork), asyncWork (kfreeBarrierOnCacheAsync, waitFlushAsync / stillHeld, finish),
  *   finish (shutdown: release, or the leak report), release; src/kfree/index.ts
- *   barrierOnCacheAsync (pendingForCache, closedPending), barrierAsync, drainLocked and freeOne
- *   (R_KFREE_D counted, then the free); src/arena.ts detachDead (adoption, flushAndFold).
+ *   barrierOnCacheAsync (mayHavePending: pendingForCache, closedPending, then G_DRAIN_LOCK),
+ *   barrierAsync, drainLocked and freeOne (R_KFREE_D counted, then the free); src/arena.ts
+ *   detachDead (the dead drainer's drain finished under its drain lock, then released;
+ *   adoption, flushAndFold).
+ *   Abstraction: a drainer killed between freeOne's count and its free leaves the object in
+ *   doubt; the code reports it (kfree-rcu-dead-drain) and leaves it allocated, the model's
+ *   detacher frees it (so that the property "no false leak report" stays checkable).
  *   The kfree_rcu barrier itself is abstracted to its guarantee (checked in kfree.pml).
  *
  * Configuration: thread T allocated object 1 of the cache and called kfreeRcu(obj1) before
@@ -39,9 +44,13 @@
  *   (default), LEAK                  accept
  *   DESTROY_RELEASE_BEFORE_BARRIER   the async work shuts down before the barrier   reject
  *   DESTROY_NO_FLUSH_WAIT            the final shutdown does not wait for T's flush  reject
- *   CODE_COUNT_FIRST (finding)       freeOne counts the object freed (R_KFREE_D++) before it
- *                                    frees it, so pendingForCache can read 0 while the drainer
- *                                    has it in hand and the barrier is skipped     reject
+ *   CODE_COUNT_FIRST (finding 6)     the code before the fix (fixed in 61bbb44): freeOne counts
+ *                                    the object freed (R_KFREE_D++) before it frees it, and
+ *                                    barrierOnCache skips on pendingForCache = 0 with an empty
+ *                                    closed list without looking at G_DRAIN_LOCK: it skips while
+ *                                    the drainer has the object in hand           reject
+ *   The correct model follows src/ as fixed: the same count-then-free, and the skip also
+ *   requires the drain lock free.
  */
 
 #define LIVE 0
@@ -87,13 +96,9 @@ inline drain_body(who) {
   atomic { if :: kclosed && seq >= kcookie -> kclosed = 0; inhand[who] = 1 :: else fi };
   if
   :: inhand[who] ->
-#ifdef CODE_COUNT_FIRST
      kd++;                             /* freeOne: R_KFREE_D++ ... */
      if :: who == 1 && !dead -> dead = 1; goto died :: else fi;   /* (T may be killed here) */
      atomic { free_obj1(); inhand[who] = 0 }  /* ... then the free */
-#else
-     atomic { free_obj1(); kd++; inhand[who] = 0 }   /* freeGroup: counted with the free, under C_LOCK */
-#endif
   :: else
   fi
 }
@@ -189,9 +194,14 @@ proctype destroyer()
 #ifdef DESTROY_RELEASE_BEFORE_BARRIER
      goto fin;
 #endif
-     /* barrierOnCacheAsync: nothing pending for this cache and nothing closed -> skip */
+     /* barrierOnCacheAsync (mayHavePending): nothing pending for this cache, nothing closed
+        and, read after those, no drainer holding G_DRAIN_LOCK -> skip */
      if
-     :: atomic { kq - kd == 0 && !kclosed } -> skip
+#ifdef CODE_COUNT_FIRST
+     :: atomic { kq - kd == 0 && !kclosed } -> skip     /* before the fix: the drain lock is not looked at */
+#else
+     :: atomic { kq - kd == 0 && !kclosed && dlock == 0 } -> skip
+#endif
      :: else -> kfree_barrier()
      fi;
 #ifndef DESTROY_NO_FLUSH_WAIT

@@ -38,8 +38,8 @@
  *   - the barrier: every object queued before kvfreeRcuBarrier() is freed at its return
  *   - none lost: after the final barrier every queued object is freed
  *
- * The correct model differs from src/ in five places, each a finding (formal/FINDINGS.md),
- * each with a CODE_* variant that reproduces the code and is rejected:
+ * The correct model follows src/ as fixed in 61bbb44 (findings 1-5 of formal/FINDINGS.md);
+ * each CODE_* variant reproduces the code before that fix, and is rejected:
  *   - closedFor() adopts a thread that is not TS_LIVE: a TS_DETACHING thread is being
  *     adopted by its detacher at that moment. Here the barrier waits for TS_FREE instead.
  *     CODE_BARRIER_ADOPTS.
@@ -409,7 +409,7 @@ proctype barrier()
 {
   byte me = C;
   byte pg, p, first, last, nx, k, o, chain, target, ack0, ack1;
-  bit got, w0, w1;
+  bit got, w0, w1, closed;
   bit pre[NOBJ + 1];
 
   /* objects queued before the call */
@@ -432,18 +432,20 @@ proctype barrier()
   :: atomic { !w0 && !w1 -> break }
   od;
 #ifndef CODE_CHAIN_BARRIER
-  /* close the rcu_head chain: later inserts start a new one, so they cannot refresh the
+  /* closeChain (G_LOCK): later inserts start a new open chain, so they cannot refresh the
      cookie of the objects queued before this barrier (kernel: krcp->head moves to
-     krwp->head_free with its own snapshot) */
+     krwp->head_free with its own snapshot). Only into an empty closed chain; else the
+     barrier's GP covers the closed chain's cookie, its drain frees it, and it closes again. */
+again:
   atomic {
     if
-    :: chhead != 0 ->
-       o = chhead;
-       do :: clink[o] != 0 -> o = clink[o] :: else -> break od;
-       clink[o] = chcl; chcl = chhead; chccookie = SNAP; chhead = 0; chcookie = 0; o = 0
-    :: else
+    :: chhead != 0 && chcl == 0 -> chcl = chhead; chccookie = SNAP; chhead = 0; chcookie = 0; closed = 1
+    :: chhead != 0 && chcl != 0 -> closed = 0
+    :: else -> closed = 1
     fi
   };
+#else
+  closed = 1;
 #endif
   /* synchronize() */
 #ifndef BARRIER_NO_SYNC
@@ -451,6 +453,9 @@ proctype barrier()
   seq >= target;
 #endif
   drain(1);
+#ifndef CODE_CHAIN_BARRIER
+  if :: !closed -> goto again :: else fi;
+#endif
   assert(!pre[1] || ost[1] == 2);
   assert(!pre[2] || ost[2] == 2);
   assert(!pre[3] || ost[3] == 2);

@@ -51,17 +51,17 @@ const RUNS = [
   { model: 'kfree', variant: 'DRAIN_NO_POLL', defs: ['-DDRAIN_NO_POLL'], expect: 'fail', mode: 'safety', bound: 'as correct' },
   { model: 'kfree', variant: 'BARRIER_NO_SYNC', defs: ['-DBARRIER_NO_SYNC'], expect: 'fail', mode: 'safety', bound: 'as correct' },
   { model: 'kfree', variant: 'ADOPT_NO_OWNER_CHECK', defs: ['-DADOPT_NO_OWNER_CHECK'], expect: 'fail', mode: 'safety', bound: 'as correct' },
-  { model: 'kfree', variant: 'CODE_CHAIN_BARRIER (finding)', defs: ['-DCODE_CHAIN_BARRIER'], states: 1e7, expect: 'fail', mode: 'safety', bound: 'as correct' },
-  { model: 'kfree', variant: 'CODE_ADOPT_CLEAR_FIRST (finding)', defs: ['-DCODE_ADOPT_CLEAR_FIRST'], states: 1e7, expect: 'fail', mode: 'safety', bound: 'as correct' },
-  { model: 'kfree', variant: 'CODE_BARRIER_ADOPTS (finding)', defs: ['-DCODE_BARRIER_ADOPTS'], states: 1e7, expect: 'fail', mode: 'safety', bound: 'as correct' },
-  { model: 'kfree', variant: 'CODE_RELEASE_FIRST (finding)', defs: ['-DCODE_RELEASE_FIRST'], states: 1e7, expect: 'fail', mode: 'safety', bound: 'as correct' },
-  { model: 'kfree', variant: 'CODE_CHAIN_LOCAL (finding)', defs: ['-DCODE_CHAIN_LOCAL'], expect: 'fail', mode: 'safety', bound: 'as correct' },
+  { model: 'kfree', variant: 'CODE_CHAIN_BARRIER (finding 1, fixed 61bbb44)', defs: ['-DCODE_CHAIN_BARRIER'], states: 1e7, expect: 'fail', mode: 'safety', bound: 'as correct' },
+  { model: 'kfree', variant: 'CODE_ADOPT_CLEAR_FIRST (finding 2, fixed 61bbb44)', defs: ['-DCODE_ADOPT_CLEAR_FIRST'], states: 1e7, expect: 'fail', mode: 'safety', bound: 'as correct' },
+  { model: 'kfree', variant: 'CODE_BARRIER_ADOPTS (finding 3, fixed 61bbb44)', defs: ['-DCODE_BARRIER_ADOPTS'], states: 1e7, expect: 'fail', mode: 'safety', bound: 'as correct' },
+  { model: 'kfree', variant: 'CODE_RELEASE_FIRST (finding 4, fixed 61bbb44)', defs: ['-DCODE_RELEASE_FIRST'], states: 1e7, expect: 'fail', mode: 'safety', bound: 'as correct' },
+  { model: 'kfree', variant: 'CODE_CHAIN_LOCAL (finding 5, fixed 61bbb44)', defs: ['-DCODE_CHAIN_LOCAL'], expect: 'fail', mode: 'safety', bound: 'as correct' },
   // the seed's asynchronous destroy
   { model: 'destroy', variant: 'correct', defs: [], expect: 'pass', mode: 'safety', bound: "T kfreeRcu'd obj 1 before destroy, holds the slab in its cpu record, drains, may die" },
   { model: 'destroy', variant: 'LEAK', defs: ['-DLEAK'], expect: 'pass', mode: 'safety', bound: 'as correct + obj 2 never freed' },
   { model: 'destroy', variant: 'DESTROY_RELEASE_BEFORE_BARRIER', defs: ['-DDESTROY_RELEASE_BEFORE_BARRIER'], expect: 'fail', mode: 'safety', bound: 'as correct' },
   { model: 'destroy', variant: 'DESTROY_NO_FLUSH_WAIT', defs: ['-DDESTROY_NO_FLUSH_WAIT'], expect: 'fail', mode: 'safety', bound: 'as correct' },
-  { model: 'destroy', variant: 'CODE_COUNT_FIRST (finding)', defs: ['-DCODE_COUNT_FIRST'], expect: 'fail', mode: 'safety', bound: 'as correct' },
+  { model: 'destroy', variant: 'CODE_COUNT_FIRST (finding 6, fixed 61bbb44)', defs: ['-DCODE_COUNT_FIRST'], expect: 'fail', mode: 'safety', bound: 'as correct' },
 ];
 
 function arg(name) {

@@ -702,8 +702,12 @@ export class Arena {
     if (!this.threads.beginDetach(slot, gen)) return false;
     // Every thread known to be dead (several may die at once, each maybe holding a lock
     // the other's cleanup needs) loses its locks before we take any.
-    this.releaseLocksOf(slot);
-    for (let s = 0; s < this.layout.maxThreads; s++) if (s !== slot && this.threads.isMarkedDead(s)) this.releaseLocksOf(s);
+    this.releaseLocksOf(slot, false);
+    for (let s = 0; s < this.layout.maxThreads; s++) if (s !== slot && this.threads.isMarkedDead(s)) this.releaseLocksOf(s, false);
+    // Then their kfree_rcu drain locks, each repaired (its drain in hand finished, which
+    // takes cache and zone locks: hence after the others) before it is released.
+    this.releaseLocksOf(slot, true);
+    for (let s = 0; s < this.layout.maxThreads; s++) if (s !== slot && this.threads.isMarkedDead(s)) this.releaseLocksOf(s, true);
     try {
       this.kfreeRcuImpl.adoptDead(slot, gen);
       this.flushAndFold(slot);
@@ -723,18 +727,20 @@ export class Arena {
    * release every allocator lock it held, and say so (the protected list may be
    * half-updated, as after a kernel oops inside a spinlock).
    */
-  private releaseLocksOf(slot: number): void {
+  private releaseLocksOf(slot: number, drainLock: boolean): void {
     const token = this.threads.token(slot);
     if (token === 0 || token === LOCK_TOKEN) return;
-    const words = [H_SLAB_MUTEX, H_BUDDY_LOCK];
-    for (let idx = 0; idx < this.layout.maxCaches; idx++) words.push(this.descW(idx) + C_LOCK, this.descW(idx) + C_BARN_LOCK);
     const kg = this.layout.kfreeBase >> 2;
-    words.push(kg + KG_LOCK, kg + KG_DRAIN_LOCK);
+    const words = drainLock ? [kg + KG_DRAIN_LOCK] : [H_SLAB_MUTEX, H_BUDDY_LOCK];
+    if (!drainLock) {
+      for (let idx = 0; idx < this.layout.maxCaches; idx++) words.push(this.descW(idx) + C_LOCK, this.descW(idx) + C_BARN_LOCK);
+      words.push(kg + KG_LOCK);
+    }
     for (const w of words) {
       if (!takeOverIfOwner(this.i32, w, token)) continue;
       let what: { name: string; done: string };
       try {
-        what = this.repairLocked(w);
+        what = this.repairLocked(w, slot);
       } finally {
         unlock(this.i32, w);
       }
@@ -747,9 +753,12 @@ export class Arena {
    * @internal Repair what lock word `w` protects, for a lock this thread took over from a
    * dead holder (it holds it now): the zone lock's free lists and a cache's slab lists are
    * rebuilt from the page kinds and object states (heap/buddy.ts rebuildFreeLists,
-   * slab/repair.ts); the barn commits every change with one store and needs nothing.
+   * slab/repair.ts); the barn commits every change with one store and needs nothing; the
+   * kfree_rcu drain lock of a dead `slot` (detachDead): its drain in hand is finished
+   * (KfreeRcu.finishDrainOf). Without `slot` (a lock broken by its lease: the holder may
+   * be alive) the drain is left to it (or to adoptSlot when it is detached).
    */
-  repairLocked(w: number): { name: string; done: string } {
+  repairLocked(w: number, slot?: number): { name: string; done: string } {
     if (w === H_BUDDY_LOCK) {
       const free = this.pages.rebuildFreeLists();
       return { name: 'zone lock', done: `free lists rebuilt from the page kinds (${free} pages free)` };
@@ -767,6 +776,10 @@ export class Arena {
         return { name: `list_lock of cache ${h.cacheName}`, done: `slab lists rebuilt from the object states (${r.slabs} slabs, ${r.partial} partial, ${r.free} free objects)` };
       }
       return { name: `lock of cache ${idx}`, done: 'lock released' };
+    }
+    if (slot !== undefined && w === (this.layout.kfreeBase >> 2) + KG_DRAIN_LOCK) {
+      const n = this.kfreeRcuImpl.finishDrainOf(slot);
+      return { name: 'kfree_rcu drain lock', done: `its drain finished (${n} objects freed), then the lock released` };
     }
     return { name: 'kfree_rcu lock', done: 'lock released' };
   }

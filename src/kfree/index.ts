@@ -16,6 +16,16 @@
  * chained through its own memory onto a shared list with a GP cookie (kernel: the
  * rcu_head path, channel 3): the word used is the cache's free pointer word, or the
  * `rcuHeadOffset` the caller names (the 2-argument kfree_rcu). Never blocks, never loses.
+ * That open chain's cookie is refreshed by every insert; a barrier first closes it
+ * (closeChain: G_CHCL_*, cookie taken then), so inserts during its grace period cannot
+ * starve the objects it waits for.
+ *
+ * Thread death (worker.terminate() stops JS between any two steps): a drainer publishes what
+ * it took (S_DRAINING blocks, S_DRAIN_CHAIN chain, S_DRAIN_OBJ/N the object(s) in hand) and
+ * holds G_DRAIN_LOCK; its detacher takes that lock over and finishes the drain before it
+ * releases it (finishDrainOf), so a barrier waiting for the lock finds it done. Open blocks
+ * and sheaves of a dead thread are queued by its detacher only (adoptSlot; queued, then
+ * S_CUR cleared); a barrier waits for a non-live slot until TS_FREE (closedFor).
  *
  * The pump that drains runs on this thread's event loop only while this thread has an
  * open block or sees closed blocks; its timers are unref'd (never keep a process alive).
@@ -24,13 +34,13 @@ import type { Arena } from '../arena.js';
 import { unanswered } from '../hotplug/autowatch.js';
 import type { Cache } from '../slab/cache.js';
 import {
-  C_FOLD_KD, C_FOLD_KQ, C_LOCK, PAGE_SIZE, C_KF_INV, C_KF_MASK, C_KF_PAD, C_KF_SIZE, C_KF_SPAN, C_SHEAF_CAP, CACHE_BYTES, R_ALLOC_SLOW, CPU_REC_BYTES, PK_PAGES, R_FREE_SLOW, R_RCU_READY, R_RCU_SHEAF, R_SHEAF, R_SHEAF_TOP, REQ_KFREE, TS_LIVE, Hot, PK_LARGE, OS_ALLOC, OS_CACHED, OS_RCU,
+  C_FOLD_KD, C_FOLD_KQ, C_LOCK, PAGE_SIZE, C_KF_INV, C_KF_MASK, C_KF_PAD, C_KF_SIZE, C_KF_SPAN, C_SHEAF_CAP, CACHE_BYTES, R_ALLOC_SLOW, CPU_REC_BYTES, PK_PAGES, R_FREE_SLOW, R_RCU_READY, R_RCU_SHEAF, R_SHEAF, R_SHEAF_TOP, REQ_KFREE, TS_FREE, TS_LIVE, Hot, PK_LARGE, OS_ALLOC, OS_CACHED, OS_RCU,
 } from '../layout.js';
 import { lock, lockAsync, nap, tryLock, unlock } from '../sync/mutex.js';
 import { bugHeader, fixLine, userFrames } from '../report.js';
 import { stalledWaitMs } from '../rcu/stall.js';
 import {
-  B_COOKIE, B_COUNT, B_NEXT, B_OWNER, B_REC, G_CHAIN_COOKIE, G_CHAIN_COUNT, G_CHAIN_HEAD, G_CLOSED_HEAD, G_CLOSED_TAIL,
+  B_COOKIE, B_COUNT, B_NEXT, B_OWNER, B_REC, G_CHAIN_COOKIE, G_CHAIN_COUNT, G_CHAIN_HEAD, G_CHCL_COOKIE, G_CHCL_COUNT, G_CHCL_HEAD, G_CLOSED_HEAD, G_CLOSED_TAIL, S_DRAIN_CHAIN,
   G_DRAIN_LOCK, G_LOCK, G_NR_CLOSED, G_WORDS, KVFREE_BULK_MAX_ENTR, MAX_SPARE, S_ACK, S_CUR, S_DRAIN_N, S_DRAIN_OBJ, S_DRAINING, S_NSPARE, S_OPENED,
   S_SPARE, SLOT_WORDS, B_SHEAF, B_GEN, B_ORIGIN, B_READY, S_RCU_OPEN,
   KHot,
@@ -81,6 +91,13 @@ export class KfreeRcu {
    * 2-argument form is kfreeRcuWithHead.
    */
   readonly kfreeRcu: (ptr: number) => void;
+  /**
+   * @internal Test hook: called with a progress mark at chosen steps of the slow paths
+   * (drain, barrier, adoption; never the insert fast path). A test worker uses it to stop
+   * at a known step (Atomics.wait on a shared word) and be terminated there, or to let
+   * another thread run to a known step first. Undefined in normal use.
+   */
+  testingMark: ((mark: string) => void) | undefined = undefined;
 
   constructor(private readonly a: Arena) {
     this.i32 = a.i32;
@@ -97,6 +114,10 @@ export class KfreeRcu {
     this.zeroPending = false;
     this.gpRunning = false;
     this.kfreeRcu = this.makeFastPath();
+  }
+
+  private mark(m: string): void {
+    if (this.testingMark !== undefined) this.testingMark(m);
   }
 
   private slotW(slot: number): number {
@@ -593,15 +614,15 @@ export class KfreeRcu {
 
   /** Under G_DRAIN_LOCK. */
   private drainLocked(): number {
-    const a = this.a;
-    const i32 = a.i32;
+    const i32 = this.a.i32;
     const g = this.g;
-    const rcu = a.rcu;
+    const rcu = this.a.rcu;
     // Detach the ready prefix of the closed list (oldest first; stop at the first block
-    // whose GP is still running: later ones were closed later). The prefix stays linked
-    // through B_NEXT and is published in S_DRAINING inside the same critical section,
-    // so a drainer that dies mid-way leaves its blocks findable by its adopter.
-    let chain = 0;
+    // whose GP is still running: later ones were closed later), and the rcu_head lists
+    // whose GP is over. Both are published (S_DRAINING, S_DRAIN_CHAIN) inside the same
+    // G_LOCK section, so a drainer that dies mid-way leaves them findable: whoever detaches
+    // it takes over its drain lock and finishes this drain (finishDrainOf) first.
+    this.mark('drain:locked');
     lock(i32, g + G_LOCK);
     const first = i32[g + G_CLOSED_HEAD]!;
     let last = 0;
@@ -618,17 +639,41 @@ export class KfreeRcu {
       i32[(last << (Hot.PAGE_SHIFT - 2)) + B_NEXT] = 0;
       i32[g + G_NR_CLOSED] -= cnt;
     }
+    let chain = 0;
+    if (i32[g + G_CHCL_HEAD] !== 0 && rcu.pollState(i32[g + G_CHCL_COOKIE]!)) {
+      chain = i32[g + G_CHCL_HEAD]!;
+      i32[g + G_CHCL_HEAD] = 0;
+      i32[g + G_CHCL_COUNT] = 0;
+    }
     if (i32[g + G_CHAIN_HEAD] !== 0 && rcu.pollState(i32[g + G_CHAIN_COOKIE]!)) {
-      chain = i32[g + G_CHAIN_HEAD]!;
+      // The open list goes in front of the closed one taken (its tail links to it).
+      const open = i32[g + G_CHAIN_HEAD]!;
+      let t = open;
+      while (i32[t >> 2] !== 0) t = i32[t >> 2]!;
+      i32[t >> 2] = chain;
+      chain = open;
       i32[g + G_CHAIN_HEAD] = 0;
       i32[g + G_CHAIN_COUNT] = 0;
     }
+    if (chain !== 0) Atomics.store(i32, this.me + S_DRAIN_CHAIN, chain);
     unlock(i32, g + G_LOCK);
+    return this.freeInHand(this.me);
+  }
+
+  /**
+   * Free the blocks and the rcu_head chain that slot line `w` has in hand (S_DRAINING,
+   * S_DRAIN_CHAIN: all past their grace period), advancing those words as each is freed.
+   * `w` is this thread's line (drainLocked) or a dead drainer's (finishDrainOf, by the
+   * thread that took over its drain lock). Under that drain lock.
+   */
+  private freeInHand(w: number): number {
+    const a = this.a;
+    const i32 = a.i32;
     let freed = 0;
-    for (let p = last !== 0 ? first : 0; p !== 0; ) {
+    for (let p = Atomics.load(i32, w + S_DRAINING); p !== 0; ) {
       const b = p << (Hot.PAGE_SHIFT - 2);
       const next = i32[b + B_NEXT]!;
-      if (i32[b + B_SHEAF] !== 0 && i32[b + B_ORIGIN] === a.slot && !this.off) {
+      if (w === this.me && i32[b + B_SHEAF] !== 0 && i32[b + B_ORIGIN] === a.slot && !this.off) {
         // Our own kfree_rcu sheaf: out of S_DRAINING first (a thread stopped in between
         // leaks this sheaf's objects rather than freeing them twice), then onto our
         // ready list, objects untouched.
@@ -639,18 +684,56 @@ export class KfreeRcu {
           continue;
         }
       }
+      this.mark('drain:block');
       freed += this.freeBlock(b);
-      Atomics.store(i32, this.me + S_DRAINING, next);
+      Atomics.store(i32, w + S_DRAINING, next);
       this.recyclePage(p);
       p = next;
     }
-    while (chain !== 0) {
-      const link = chain;
-      chain = i32[link >> 2]!;
-      this.freeOne(this.objectOfLink(link));
+    for (let link = Atomics.load(i32, w + S_DRAIN_CHAIN); link !== 0; ) {
+      // Read the next link before the free (the object's memory is reused by it); name
+      // the object in hand, then advance the published chain past it, then free it.
+      const next = i32[link >> 2]!;
+      const obj = this.objectOfLink(link);
+      i32[this.me + S_DRAIN_OBJ] = obj;
+      i32[this.me + S_DRAIN_N] = 1;
+      Atomics.store(i32, w + S_DRAIN_CHAIN, next);
+      this.freeOne(obj);
+      i32[this.me + S_DRAIN_OBJ] = 0;
       freed++;
+      link = next;
     }
     return freed;
+  }
+
+  /**
+   * @internal A dead thread's drain: free what it had in hand (S_DRAINING, S_DRAIN_CHAIN),
+   * which is past its grace period. Called by the thread that took over the dead thread's
+   * G_DRAIN_LOCK (Arena.repairLocked from detachDead's releaseLocksOf), before it releases
+   * that lock, so a barrier waiting for the lock finds the drain done (re-queueing it with a
+   * fresh cookie, as before, let such a barrier return with it queued); and by adoptSlot,
+   * for what a lock broken by its lease left. The object the dead thread was freeing at that
+   * instant (S_DRAIN_OBJ / S_DRAIN_N) may or may not have been freed (a free is several
+   * steps): it is reported, never freed again (B_COUNT and S_DRAIN_CHAIN were advanced past
+   * it before its free). Returns the number of objects freed.
+   */
+  finishDrainOf(slot: number): number {
+    const a = this.a;
+    const i32 = a.i32;
+    const w = this.slotW(slot);
+    const doubt = i32[w + S_DRAIN_OBJ]!;
+    const dn = Math.max(1, i32[w + S_DRAIN_N]!);
+    if (doubt !== 0) {
+      const msg = dn > 1
+        ? `kfree_rcu: thread ${slot} died while freeing ${dn} objects of one slab from 0x${doubt.toString(16)}; they may still be allocated`
+        : `kfree_rcu: thread ${slot} died while freeing object 0x${doubt.toString(16)}; it may still be allocated`;
+      a.warn('kfree-rcu-dead-drain', undefined, msg,
+        `${msg}\n${dn > 1 ? 'The slab\'s in-use count may also be stale (it was inside the cache lock). ' : ''}Every other object it had in hand is freed.`);
+    }
+    i32[w + S_DRAIN_OBJ] = 0;
+    i32[w + S_DRAIN_N] = 0;
+    if (Atomics.load(i32, w + S_DRAINING) === 0 && Atomics.load(i32, w + S_DRAIN_CHAIN) === 0) return 0;
+    return this.freeInHand(w);
   }
 
   /**
@@ -748,6 +831,7 @@ export class KfreeRcu {
     const k = a.kmallocs.classify(ptr);
     if (k.kind === 'slab') {
       a.i32[a.recW(a.slot, k.idx) + Hot.R_KFREE_D]++;
+      this.mark('free:one');
       a.internalHandle(k.idx).freeExpecting(ptr, OS_RCU);
     } else {
       a.kfree(ptr);
@@ -769,7 +853,7 @@ export class KfreeRcu {
 
   private closedPending(): boolean {
     const i32 = this.a.i32;
-    return i32[this.g + G_CLOSED_HEAD] !== 0 || i32[this.g + G_CHAIN_HEAD] !== 0;
+    return i32[this.g + G_CLOSED_HEAD] !== 0 || i32[this.g + G_CHAIN_HEAD] !== 0 || i32[this.g + G_CHCL_HEAD] !== 0;
   }
 
   // ------------------------------------------------------------------ pump
@@ -864,11 +948,14 @@ export class KfreeRcu {
     const a = this.a;
     const w = this.slotW(o.slot);
     if (Atomics.load(a.i32, w + S_ACK) !== o.ack) return true;
-    if (a.threads.state(o.slot) !== TS_LIVE || a.threads.gen(o.slot) !== o.gen) {
-      // Dead or gone: if nobody detached it yet (not watched), adopt its block ourselves.
-      if (a.threads.state(o.slot) !== TS_LIVE) this.adoptSlot(o.slot);
-      return Atomics.load(a.i32, w + S_CUR) === 0 && Atomics.load(a.i32, w + S_RCU_OPEN) === 0;
-    }
+    // Never adopt here: a slot that is not TS_LIVE is inside detachDead (TS_DETACHING) right
+    // now, and its detacher adopts it; two adopters would queue its block twice. Its
+    // detacher queues the block before endDetach (TS_FREE); a new thread in the slot (new
+    // generation) came after that. A dead thread nobody watches stays TS_LIVE and holds
+    // its batch (reported unresponsive at the deadline).
+    const st = a.threads.state(o.slot);
+    if (a.threads.gen(o.slot) !== o.gen || st === TS_FREE) return true;
+    if (st !== TS_LIVE) return false;
     return Atomics.load(a.i32, w + S_CUR) === 0 && Atomics.load(a.i32, w + S_RCU_OPEN) === 0;
   }
 
@@ -902,6 +989,7 @@ export class KfreeRcu {
    */
   barrierBounded(flushDeadline: number, gpWaitMs: number): { unresponsive: number[]; stalled: number[] } {
     const a = this.a;
+    this.mark('barrier:start');
     this.closeOwn();
     let waiting = this.othersWithOpenBlocks();
     while (waiting.length && performance.now() < flushDeadline) {
@@ -909,24 +997,71 @@ export class KfreeRcu {
       this.closeOwn();
       nap(1);
       waiting = waiting.filter((o) => !this.closedFor(o));
+      this.mark('barrier:poll');
     }
-    const stalled = a.rcu.synchronizeBounded(gpWaitMs);
-    this.drainReady(true);
+    // Close the rcu_head chain, wait for a GP, drain; again if the closed chain was taken
+    // (another barrier's, whose GP our synchronize covers: the drain frees it).
+    const t0 = performance.now();
+    let stalled: number[];
+    for (;;) {
+      const closed = this.closeChain();
+      stalled = a.rcu.synchronizeBounded(Math.max(0, gpWaitMs - (performance.now() - t0)));
+      this.mark('barrier:drain');
+      this.drainReady(true);
+      if (closed || stalled.length > 0) break;
+    }
     return { unresponsive: waiting.map((o) => o.slot), stalled };
   }
 
   /** barrierBounded without blocking the event loop. */
   async barrierBoundedAsync(flushDeadline: number, gpWaitMs: number): Promise<{ unresponsive: number[]; stalled: number[] }> {
+    this.mark('barrier:start');
     this.closeOwn();
     let waiting = this.othersWithOpenBlocks();
     while (waiting.length && performance.now() < flushDeadline) {
       await new Promise<void>((r) => setTimeout(r, 1));
       this.closeOwn();
       waiting = waiting.filter((o) => !this.closedFor(o));
+      this.mark('barrier:poll');
     }
-    const stalled = await this.a.rcu.synchronizeAsyncBounded(gpWaitMs);
-    await this.drainReadyAsync();
+    const t0 = performance.now();
+    let stalled: number[];
+    for (;;) {
+      const closed = this.closeChain();
+      stalled = await this.a.rcu.synchronizeAsyncBounded(Math.max(0, gpWaitMs - (performance.now() - t0)));
+      this.mark('barrier:drain');
+      await this.drainReadyAsync();
+      if (closed || stalled.length > 0) break;
+    }
     return { unresponsive: waiting.map((o) => o.slot), stalled };
+  }
+
+  /**
+   * The barrier's step of the rcu_head chain (kernel: krcp->head moves to krwp->head_free
+   * with head_free_gp_snap): under G_LOCK, the open chain becomes the closed chain, with a
+   * cookie taken now, after every object the barrier waits for; later inserts start a new
+   * open chain and cannot refresh it. False if the closed chain was not empty (the open
+   * chain stays open: the caller's GP covers the closed one's cookie, its drain frees it,
+   * and it tries again).
+   */
+  private closeChain(): boolean {
+    const i32 = this.a.i32;
+    const g = this.g;
+    lock(i32, g + G_LOCK);
+    let ok = true;
+    if (i32[g + G_CHAIN_HEAD] !== 0) {
+      if (i32[g + G_CHCL_HEAD] === 0) {
+        i32[g + G_CHCL_HEAD] = i32[g + G_CHAIN_HEAD]!;
+        i32[g + G_CHCL_COUNT] = i32[g + G_CHAIN_COUNT]!;
+        i32[g + G_CHCL_COOKIE] = this.a.rcu.getState();
+        i32[g + G_CHAIN_HEAD] = 0;
+        i32[g + G_CHAIN_COUNT] = 0;
+      } else {
+        ok = false;
+      }
+    }
+    unlock(i32, g + G_LOCK);
+    return ok;
   }
 
   /** The bound of the grace-period part of the barriers (stalledWaitMs). */
@@ -977,16 +1112,30 @@ export class KfreeRcu {
   }
 
   /**
+   * Whether barrierOnCache must run the barrier for cache idx. A drainer counts an object
+   * freed (R_KFREE_D, freeOne) just before it frees it, and takes blocks off the closed
+   * list before it frees them: pendingForCache = 0 with an empty closed list does not mean
+   * the frees are done while some drainer holds G_DRAIN_LOCK. So: read the counts first,
+   * then the drain lock (Atomics.load; a drainer takes it before it takes or counts
+   * anything, and releases it after its last free): unheld means every counted free is done.
+   * A dead drainer's lock stays held until its detacher has finished its drain.
+   */
+  private mayHavePending(idx: number): boolean {
+    if (this.pendingForCache(idx) > 0 || this.closedPending()) return true;
+    return Atomics.load(this.a.i32, this.g + G_DRAIN_LOCK) !== 0;
+  }
+
+  /**
    * kvfree_rcu_barrier_on_cache (destroy): nothing to wait for if no object of it is
-   * pending; else barrierBounded, whose outcome the destroy report carries.
+   * pending (mayHavePending); else barrierBounded, whose outcome the destroy report carries.
    */
   barrierOnCacheSync(idx: number, flushDeadline: number, gpWaitMs: number): { unresponsive: number[]; stalled: number[] } {
-    if (this.pendingForCache(idx) <= 0 && !this.closedPending()) return { unresponsive: [], stalled: [] };
+    if (!this.mayHavePending(idx)) return { unresponsive: [], stalled: [] };
     return this.barrierBounded(flushDeadline, gpWaitMs);
   }
 
   async barrierOnCacheAsync(idx: number, flushDeadline: number, gpWaitMs: number): Promise<{ unresponsive: number[]; stalled: number[] }> {
-    if (this.pendingForCache(idx) <= 0 && !this.closedPending()) return { unresponsive: [], stalled: [] };
+    if (!this.mayHavePending(idx)) return { unresponsive: [], stalled: [] };
     return this.barrierBoundedAsync(flushDeadline, gpWaitMs);
   }
 
@@ -994,7 +1143,7 @@ export class KfreeRcu {
   pending(): number {
     const a = this.a;
     const i32 = a.i32;
-    let n = i32[this.g + G_CHAIN_COUNT]!;
+    let n = i32[this.g + G_CHAIN_COUNT]! + i32[this.g + G_CHCL_COUNT]!;
     for (let s = 0; s < a.layout.maxThreads; s++) {
       const pfn = i32[this.slotW(s) + S_CUR]!;
       if (pfn) n += i32[(pfn << (Hot.PAGE_SHIFT - 2)) + B_COUNT]!;
@@ -1091,42 +1240,30 @@ export class KfreeRcu {
     const a = this.a;
     const i32 = a.i32;
     const w = this.slotW(slot);
-    // It died while freeing blocks: re-queue the one in hand and those chained after it.
-    // The object it was freeing at that instant may or may not have been freed (a free
-    // is several steps and a thread can be stopped between any two): say which.
-    const doubt = i32[w + S_DRAIN_OBJ]!;
-    const dn = Math.max(1, i32[w + S_DRAIN_N]!);
-    if (doubt !== 0 && i32[w + S_DRAINING] !== 0) {
-      const msg = dn > 1
-        ? `kfree_rcu: thread ${slot} died while freeing ${dn} objects of one slab from 0x${doubt.toString(16)}; they may still be allocated`
-        : `kfree_rcu: thread ${slot} died while freeing object 0x${doubt.toString(16)}; it may still be allocated`;
-      a.warn('kfree-rcu-dead-drain', undefined, msg,
-        `${msg}\n${dn > 1 ? 'The slab\'s in-use count may also be stale (it was inside the cache lock). ' : ''}Every other object of its batches is re-queued and will be freed.`);
-    }
-    i32[w + S_DRAIN_OBJ] = 0;
-    i32[w + S_DRAIN_N] = 0;
-    for (let p = i32[w + S_DRAINING]!; p !== 0; ) {
-      const next = i32[(p << (Hot.PAGE_SHIFT - 2)) + B_NEXT]!;
-      if (i32[(p << (Hot.PAGE_SHIFT - 2)) + B_COUNT]! > 0) this.pushClosed(p);
-      else {
-        i32[a.pm(p) + Hot.P_FLAGS] = 0;
-        a.pages.free(p, 0);
-      }
-      p = next;
-    }
-    i32[w + S_DRAINING] = 0;
+    // Its drain in hand: finished already by whoever took over its drain lock (detachDead:
+    // releaseLocksOf -> repairLocked -> finishDrainOf); what is left here comes from a lock
+    // broken by its lease meanwhile. Finished the same way (past its grace period).
+    this.finishDrainOf(slot);
     const pfn = i32[w + S_CUR]!;
     if (pfn !== 0) {
-      i32[w + S_CUR] = 0;
+      this.mark('adopt:read');
       const b = pfn << (Hot.PAGE_SHIFT - 2);
+      // Queued first, then out of S_CUR (the order closeOwn uses): a barrier that looks in
+      // between sees the block open (and waits for this detach: closedFor) or closed (with a
+      // cookie taken before the barrier's GP), never neither.
       if (i32[b + B_OWNER] !== slot) {
         /* it died between queueing the block and clearing S_CUR: the block is on the
            closed list already (B_CLOSED), or was drained and reused by another thread */
-      } else if (i32[b + B_COUNT]! > 0) this.pushClosed(pfn);
-      else {
+      } else if (i32[b + B_COUNT]! > 0) {
+        this.mark('adopt:checked');
+        this.pushClosed(pfn);
+        this.mark('adopt:queued');
+      } else {
         i32[a.pm(pfn) + Hot.P_FLAGS] = 0;
         a.pages.free(pfn, 0);
       }
+      i32[w + S_CUR] = 0;
+      this.mark('adopt:cleared');
     }
     // Its open kfree_rcu sheaves (B_OWNER as for its block), and its ready ones: free
     // objects of its records, given back to the slabs (its records are flushed next).
@@ -1134,7 +1271,6 @@ export class KfreeRcu {
       const r = a.recW(slot, idx);
       const rp = i32[r + R_RCU_SHEAF]!;
       if (rp !== 0) {
-        i32[r + R_RCU_SHEAF] = 0;
         const b = rp << (Hot.PAGE_SHIFT - 2);
         if (i32[b + B_OWNER] !== slot) {
           /* already on the closed list (see above) */
@@ -1143,6 +1279,7 @@ export class KfreeRcu {
           i32[a.pm(rp) + Hot.P_FLAGS] = 0;
           a.pages.free(rp, 0);
         }
+        i32[r + R_RCU_SHEAF] = 0; // queued first, then out of the record (as the block)
       }
       if (i32[r + R_RCU_READY] !== 0) this.dropReady(a.internalHandle(idx), r);
     }

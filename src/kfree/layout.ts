@@ -5,8 +5,12 @@
  * Region header (words from the region base):
  *   G_LOCK        protects the closed-block list and the rcu_head chain (Atomics mutex)
  *   G_CLOSED_HEAD / G_CLOSED_TAIL / G_NR_CLOSED   closed blocks, oldest first (pfn chain via B_NEXT)
- *   G_CHAIN_HEAD / G_CHAIN_COOKIE / G_CHAIN_COUNT the rcu_head fallback list: objects chained
- *                 through their own memory when no block page could be had
+ *   G_CHAIN_HEAD / G_CHAIN_COOKIE / G_CHAIN_COUNT the open rcu_head fallback list: objects
+ *                 chained through their own memory when no block page could be had; its cookie
+ *                 is refreshed by every insert
+ *   G_CHCL_HEAD / G_CHCL_COOKIE / G_CHCL_COUNT    the closed rcu_head list: a barrier moves the
+ *                 open list here (if this one is empty) with a cookie taken then, so inserts
+ *                 during the barrier's grace period cannot starve what it waits for
  *   G_DRAIN_LOCK  held by whoever frees closed blocks, so a barrier that takes it knows no
  *                 drain is half done (lock order: G_DRAIN_LOCK -> G_LOCK, and
  *                 G_DRAIN_LOCK -> cache C_LOCK -> buddy lock)
@@ -16,8 +20,14 @@
  *   S_ACK         bumped (Atomics.add) each time the owner served a close request
  *   S_NSPARE, S_SPARE..S_SPARE+4   cached free block pages (kernel: rcu_min_cached_objs = 5)
  *   S_OPENED      Date.now() & 0x7fffffff when the open block got its first object
- *   S_DRAINING    pfn of the block this thread is freeing now; its B_COUNT shrinks as each
- *                 record is freed, so an adopter re-queues only what is left
+ *   S_DRAINING    pfn of the block this thread is freeing now (and those linked after it); its
+ *                 B_COUNT shrinks as each record is freed
+ *   S_DRAIN_CHAIN the rest of the rcu_head chain this thread is freeing now
+ *   S_DRAIN_OBJ / S_DRAIN_N  the object(s) in hand this instant (in doubt if the thread dies)
+ * A thread that dies while draining holds G_DRAIN_LOCK: whoever detaches it takes the lock
+ * over and frees what S_DRAINING / S_DRAIN_CHAIN still name (past their grace period) before
+ * it releases the lock (KfreeRcu.finishDrainOf), so a barrier waiting for the lock finds
+ * that drain done.
  * Block page (one 4 KiB page, kind PK_PAGES), header then 4-byte pointers:
  *   B_NEXT, B_COOKIE (GP snapshot, refreshed on every insert), B_COUNT, B_OWNER,
  *   B_SHEAF / B_GEN / B_ORIGIN (kfree_rcu sheaves only), records from B_REC.
@@ -29,6 +39,14 @@ export const G_NR_CLOSED = 3;
 export const G_CHAIN_HEAD = 4;
 export const G_CHAIN_COOKIE = 5;
 export const G_CHAIN_COUNT = 6;
+/**
+ * The closed rcu_head chain (kernel: krwp->head_free and head_free_gp_snap): a barrier moves
+ * the open chain here, under G_LOCK, with a GP cookie of its own taken then; later inserts
+ * start a new open chain and cannot refresh this cookie. Taken only while empty.
+ */
+export const G_CHCL_HEAD = 7;
+export const G_CHCL_COOKIE = 8;
+export const G_CHCL_COUNT = 9;
 export const G_DRAIN_LOCK = 16;
 export const G_WORDS = 32;
 
@@ -51,6 +69,12 @@ export const S_RCU_OPEN = 11;
  * allocated, or the slab's in-use count stale; the adopter says so). Owner-written.
  */
 export const S_DRAIN_N = 12;
+/**
+ * The rcu_head chain this drainer took (first link not yet freed), advanced before each
+ * free (as B_COUNT for a block): a drainer that dies leaves the rest to whoever finishes
+ * its drain. Owner-written (Atomics.store), then by the dead thread's detacher.
+ */
+export const S_DRAIN_CHAIN = 13;
 export const MAX_SPARE = 5;
 
 /** Block words used on the kfreeRcu fast path, inlined as literals (see layout.ts Hot). */

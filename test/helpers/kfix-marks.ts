@@ -1,0 +1,10 @@
+/** The progress marks of KfreeRcu.testingMark (src/kfree/index.ts) the kfix tests use. */
+export const MARKS = [
+  'barrier:start', 'barrier:poll', 'barrier:drain', 'drain:locked', 'drain:block', 'free:one',
+  'adopt:read', 'adopt:checked', 'adopt:queued', 'adopt:cleared',
+];
+/** Control word counting mark m. */
+export function markWord(m: string): number {
+  return 8 + MARKS.indexOf(m);
+}
+export const CTL_WORDS = 8 + MARKS.length;
