@@ -768,6 +768,23 @@ export class KfreeRcu {
         k--;
         continue;
       }
+      if (h.sheafCap !== 0 && h.allocOk()) {
+        // A cache with sheaves (kernel 7.0: kfree_bulk -> free_to_pcs_bulk): into this
+        // thread's main sheaf, where the next allocations find it, not onto its slab
+        // (which emptied slabs beyond min_partial that the next allocations rebuilt).
+        // Out of the batch first (B_COUNT), then counted and freed: a drainer stopped in
+        // between leaves it RCU or CACHED in no batch, in doubt for its adopter and
+        // reclaimable by a destroy, never freed twice.
+        i32[this.me + S_DRAIN_OBJ] = obj;
+        i32[this.me + S_DRAIN_N] = 1;
+        i32[b + B_COUNT] = k;
+        i32[h.rec + Hot.R_KFREE_D]++;
+        if (!a.slab.freeRcuToSheaf(h, obj)) h.freeExpecting(obj, OS_RCU);
+        i32[this.me + S_DRAIN_OBJ] = 0;
+        freed++;
+        k--;
+        continue;
+      }
       // Gather the run of older records in the same slab into a detached freelist.
       const fp = h.fp;
       let tail = obj;
