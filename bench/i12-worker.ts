@@ -58,8 +58,11 @@ export type I12Data = PcData | LarsonData;
 
 const now = (): number => Number(process.hrtime.bigint());
 
-/** A spin then a 50 µs nap (the machine has 2 shared cores: never spin a whole slice). */
-const SPIN = `if (++sp > 64) { Atomics.wait(ctl, 8, 0, 0.05); sp = 0; }`;
+/**
+ * Waiting for the other side: spin (re-reading the index) for ~20k iterations, then a
+ * 50 µs nap, so a descheduled partner on 2 shared cores does not cost a whole slice.
+ */
+const SPIN = `if (++sp > 20000) { Atomics.wait(ctl, 8, 0, 0.05); sp = 0; }`;
 
 function pcLoop(d: PcData, env: Record<string, unknown>, alloc: string, fill: string, take: string, free: string): (n: number) => number {
   const HEAD = 16, TAIL = 32, R = 256, MASK = RING - 1;
@@ -217,7 +220,7 @@ function drain() {
       const partnerDone = Atomics.load(ctl, 128 + 16 * IN) === 1;
       const h = fns.drain();
       if (partnerDone && Atomics.load(ctl, IN_HEAD) === h) break;
-      if (++sp > 64) { Atomics.wait(ctl, 8, 0, 0.05); sp = 0; }
+      if (++sp > 20000) { Atomics.wait(ctl, 8, 0, 0.05); sp = 0; }
     }
     fns.drain();
   }

@@ -340,7 +340,8 @@ async function larsonOnce(variant: LarsonVariant, workers: number, ops: number, 
 
 const fmtR = (r: number): string => `${r.toFixed(r < 1 ? 3 : r < 10 ? 2 : 1)}×`;
 
-export async function benchIssue12(opts: BenchOptions = { quick: false }): Promise<BenchSection> {
+export async function benchIssue12(opts: BenchOptions = { quick: false }, parts?: string[]): Promise<BenchSection> {
+  const want = (p: string): boolean => !parts || parts.includes(p);
   const q = opts.quick;
   const rows: BenchRow[] = [];
   const notes: string[] = [];
@@ -363,7 +364,7 @@ export async function benchIssue12(opts: BenchOptions = { quick: false }): Promi
   void ({} as Pair);
 
   // 1. oldest freed first, 1k live.
-  {
+  if (want('oldest')) {
     const ours = slabContender('slabrcu, oldest freed first, 1k live', 1000);
     const bare = freeListContender('bare Int32Array free list, oldest freed first, 1k live', 1000);
     const m = await group([ours, bare], 100_000);
@@ -375,7 +376,7 @@ export async function benchIssue12(opts: BenchOptions = { quick: false }): Promi
 
   // 2. random replacement, 1k / 100k / 1M live.
   const oldRandom: Record<string, [number, number]> = { '1k': [101, 1.7], '100k': [241, 6.7], '1M': [455, 16] };
-  for (const [label, live] of (q ? [['1k', 1000], ['100k', 100_000]] : [['1k', 1000], ['100k', 100_000], ['1M', 1_000_000]]) as [string, number][]) {
+  if (want('random')) for (const [label, live] of (q ? [['1k', 1000], ['100k', 100_000]] : [['1k', 1000], ['100k', 100_000], ['1M', 1_000_000]]) as [string, number][]) {
     const ours = slabRandom(`slabrcu, random replacement, ${label} live`, live);
     const bare = bareRandom(`bare free list, random replacement, ${label} live`, live);
     const withJs = label === '1M';
@@ -395,7 +396,7 @@ export async function benchIssue12(opts: BenchOptions = { quick: false }): Promi
   }
 
   // 3. newest-first bursts of 1024.
-  {
+  if (want('bursts')) {
     const ours = slabBurst('slabrcu, newest-first bursts of 1024');
     const bare = bareBurst('bare free list, newest-first bursts of 1024');
     const pool = memPoolBurst('@thi.ng/malloc MemPool, newest-first bursts of 1024');
@@ -411,7 +412,7 @@ export async function benchIssue12(opts: BenchOptions = { quick: false }): Promi
   }
 
   // 4. 1000 caches of one size vs one cache, random replacement, 100k live.
-  {
+  if (want('caches')) {
     const live = q ? 10_000 : 100_000;
     const one = manyCaches(`slabrcu, 1 cache, random replacement, ${live / 1000}k live`, live, 1);
     const many = manyCaches(`slabrcu, 1000 caches of 64 B (merged), random cache per op, ${live / 1000}k live`, live, 1000);
@@ -425,7 +426,7 @@ export async function benchIssue12(opts: BenchOptions = { quick: false }): Promi
   }
 
   // 5. alloc + kfreeRcu vs alloc + free of the oldest in a 1024 window.
-  {
+  if (want('kfree')) {
     const k = kfreeRcuContender('slabrcu, alloc + kfreeRcu (kvfreeRcuBarrier every 64k, timed)');
     const w = slabContender('slabrcu, alloc + free of the oldest, 1024 window', 1024);
     const m = await group([k, w], 65536 * 2);
@@ -436,7 +437,7 @@ export async function benchIssue12(opts: BenchOptions = { quick: false }): Promi
   }
 
   // 6. memory: arena bytes per pending kfreeRcu object, per live object.
-  {
+  if (want('memory')) {
     const n = q ? 10_000 : 100_000;
     const cases = [
       pendingKfreeBytes('default cache', n),
@@ -456,7 +457,7 @@ export async function benchIssue12(opts: BenchOptions = { quick: false }): Promi
   }
 
   // 7. producer/consumer across 2 workers.
-  {
+  if (want('pc')) {
     const R = q ? 1 : 7;
     const N: Record<PcVariant, number> = q ? { slab: 200_000, bare: 400_000, smo: 5_000 } : { slab: 3_000_000, bare: 6_000_000, smo: 40_000 };
     const res: Record<PcVariant, number[]> = { slab: [], bare: [], smo: [] };
@@ -473,7 +474,7 @@ export async function benchIssue12(opts: BenchOptions = { quick: false }): Promi
   }
 
   // 8. larson-style: per-worker window, kmalloc 16..256, 25% freed by the other worker.
-  {
+  if (want('larson')) {
     const R = q ? 1 : 7;
     const ops = q ? 200_000 : 2_000_000;
     const sizes = new Uint16Array(4096);
@@ -522,7 +523,8 @@ export async function benchIssue12(opts: BenchOptions = { quick: false }): Promi
 
 const argv1 = process.argv[1];
 if (argv1 !== undefined && import.meta.url === pathToFileURL(argv1).href) {
-  const sec = await benchIssue12({ quick: process.argv.includes('--quick') });
+  const pi = process.argv.indexOf('--parts');
+  const sec = await benchIssue12({ quick: process.argv.includes('--quick') }, pi > 0 ? process.argv[pi + 1]!.split(',') : undefined);
   for (const r of sec.rows) {
     const ratio = r.ratio === undefined ? '' : `  ${fmtR(r.ratio)}${r.floor === undefined ? '' : ` (floor ≥ ${r.floor}×, ${r.ratio >= r.floor ? 'met' : 'MISSED'})`}`;
     console.log(`${r.value.toFixed(2).padStart(10)} ${r.unit.padEnd(12)} ${r.name}${ratio}  [${r.spread ?? ''}] before: ${r.before ?? ''}`);
