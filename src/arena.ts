@@ -62,7 +62,7 @@ export interface ArenaOptions {
 export interface ThreadOptions {
   /** Warning listener for this thread (same as arena.onWarning(fn)). */
   onWarning?: (w: SlabWarning) => void;
-  /** How long destroy waits for other threads to flush their cpu slabs (default 5000 ms). */
+  /** How long destroy waits for other threads to flush their sheaves (default 5000 ms). */
   destroyFlushTimeoutMs?: number;
 }
 

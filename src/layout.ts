@@ -16,6 +16,30 @@
  * header, so Arena.attach() recomputes it in any thread. Metadata is sized for maxBytes,
  * so growing the SharedArrayBuffer never moves anything.
  *
+ * The global lock order (outermost first; a thread holding one may take only those below
+ * it, never one above). Every lock is an Atomics mutex (src/sync/mutex.ts) whose word holds
+ * its owner's token, so a dead holder's lock is taken over and what it protects repaired
+ * (src/arena.ts repairLocked) before anyone else can take it.
+ *
+ *   lock                      word                         protects
+ *   rht bucket lock           rht/layout.ts B_LOCK          one bucket's chain (writers)
+ *   slab_mutex                H_SLAB_MUTEX                  cache and name tables (create, destroy, find)
+ *   kfree_rcu drain lock      kfree/layout.ts G_DRAIN_LOCK  freeing closed batches; a barrier that takes
+ *                                                           it knows no drain is half done
+ *   kfree_rcu lock            kfree/layout.ts G_LOCK        closed-batch list, rcu_head chain
+ *   barn lock (per cache)     C_BARN_LOCK                   the barn's sheaf arrays and counts
+ *   list_lock (per cache)     C_LOCK                        slab lists, slab freelists and in-use counts,
+ *                                                           slab page kinds, FREE<->other object states
+ *   quarantine lock           debug/layout.ts D_Q_LOCK      the quarantine ring
+ *   stack depot lock          debug/layout.ts D_DEPOT_LOCK  stack depot records
+ *   zone lock                 H_BUDDY_LOCK                  buddy free lists, H_NR_FREE, H_NR_PAGES
+ *   RCU GP mutex              rcu/layout.ts                 grace-period state; a leaf (nothing is
+ *                                                           taken while it is held)
+ * The drain lock is held across a drain's frees (under it: barn locks, list_locks, the
+ * zone lock); G_LOCK is held only to link and unlink batches and takes nothing else; a
+ * barn lock and a list_lock are never held together (slab/core.ts); a sheaf's storage is
+ * taken through a kmalloc cache's list_lock path with no other cache lock held.
+ *
  * Pointers are byte offsets into the arena; 0 is NULL (page 0 is the header, so no object
  * ever lives at 0). Arenas are limited to 1 GiB so every pointer is a small integer (SMI)
  * in V8, which keeps the fast paths on integer arithmetic.

@@ -21,7 +21,7 @@ test('destroy() with quarantined objects: not flushed by the silent pass, flushe
   const rep = await p;
   assert.equal(rep.status, 'released');
   assert.equal(rep.deferred, true);
-  assert.deepEqual(rep.waitedFor, ['kvfree_rcu_barrier_on_cache', 'quarantine', 'cpu slab flush']);
+  assert.deepEqual(rep.waitedFor, ['kvfree_rcu_barrier_on_cache', 'quarantine', 'sheaf flush']);
   assert.equal(quarantineStats(a).objects, 1, 'the final flush took this cache\'s objects only');
   assert.equal(quarantineStats(a).evicted, 40);
 });

@@ -190,8 +190,8 @@ test('a busy thread outside any read section (cpu slab and open kfree_rcu batch)
   // reported its own timeout).
   assert.deepEqual(warnings.map((x) => x.kind), ['kmem-cache-destroy'], warnings.map((x) => x.message).join(' | '));
   assert.ok(rep.elapsedMs! >= FLUSH_MS, `waited ${rep.elapsedMs} ms`);
-  assert.equal(rep.reason, `thread ${slot} did not yield within ${FLUSH_MS} ms (destroyFlushTimeoutMs): its cpu slab or kfree_rcu batch could not be flushed`);
-  assert.match(rep.report!, new RegExp(`cpu slab or kfree_rcu batch of thread ${slot} could not be flushed`));
+  assert.equal(rep.reason, `thread ${slot} did not yield within ${FLUSH_MS} ms (destroyFlushTimeoutMs): its sheaves or kfree_rcu batch could not be flushed`);
+  assert.match(rep.report!, new RegExp(`sheaves or kfree_rcu batch of thread ${slot} could not be flushed`));
   Atomics.store(flag, 0, 1);
   await nextMessage(w, 'spun');
 });

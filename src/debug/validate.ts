@@ -1,6 +1,6 @@
 /**
  * validate_slab_cache (mm/slub.c validate_slab_cache / validate_slab_node /
- * validate_slab): flush this thread's cpu slab, then, under the cache's list_lock, walk
+ * validate_slab): flush this thread's sheaves, then, under the cache's list_lock, walk
  * every slab on the partial and full lists: check_slab, on_freelist (which repairs the
  * freelist and the in-use count), then check_object on every object, as inactive if it
  * is on the freelist, quarantined if it carries the quarantine marker, active otherwise.

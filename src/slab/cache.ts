@@ -153,6 +153,8 @@ export class Cache {
   private readonly stPshift: number;
   private readonly stC: number;
   private readonly stSh: number;
+  /** The states are one array at the slab's end (strides below 512): the address is base + C + k. */
+  private readonly stFlat: boolean;
   /** @internal the same constants as one object (slab setup, repair) */
   readonly stGeo: StateGeometry;
   private readonly u8: Uint8Array;
@@ -204,6 +206,7 @@ export class Cache {
     this.stPshift = this.stGeo.pshift;
     this.stC = this.stGeo.c;
     this.stSh = this.stGeo.sh;
+    this.stFlat = this.stGeo.pshift === Hot.PAGE_SHIFT;
     // Sheaves only on the non-debug path (kernel: do_kmem_cache_create allocates them only
     // without SLAB_DEBUG_FLAGS); a quarantined free must reach the quarantine.
     this.sheafCap = this.debug || this.quarantine ? 0 : g.sheafCapacity;
@@ -233,7 +236,7 @@ export class Cache {
       if (this.order !== 0 && (i32[this.metaW + hp * 8 + Hot.P_FLAGS]! & 15) === Hot.PK_TAIL) hp = i32[this.metaW + hp * 8 + Hot.P_CACHE]!;
       const off = p - (hp << Hot.PAGE_SHIFT) - this.redLeftPad;
       const k = this.sizeShift !== 0 ? off >>> this.sizeShift : (off * this.invSize) | 0;
-      this.u8[(hp << this.stPshift) + this.stC + ((k >> 3) << this.stSh) + (k & 7)] = Hot.OS_ALLOC;
+      this.u8[this.stFlat ? (hp << Hot.PAGE_SHIFT) + this.stC + k : (hp << this.stPshift) + this.stC + ((k >> 3) << this.stSh) + (k & 7)] = Hot.OS_ALLOC;
       i32[r + Hot.R_ALLOC_FAST]++;
       return p;
     }
@@ -282,7 +285,7 @@ export class Cache {
             if (k * this.size !== off) k = -1;
           }
           if (k >= 0) {
-            const sa = (pfn << this.stPshift) + this.stC + ((k >> 3) << this.stSh) + (k & 7);
+            const sa = this.stFlat ? (pfn << Hot.PAGE_SHIFT) + this.stC + k : (pfn << this.stPshift) + this.stC + ((k >> 3) << this.stSh) + (k & 7);
             if (this.u8[sa] === Hot.OS_ALLOC) {
               this.u8[sa] = Hot.OS_CACHED;
               i32[top] = ptr;
@@ -490,7 +493,7 @@ export class Cache {
     return this.arena.destroyer.destroySync(this);
   }
 
-  /** kmem_cache_shrink: flush this thread's cpu slab and free every empty slab. Returns slabs freed. */
+  /** kmem_cache_shrink: flush this thread's sheaves and the barn, free every empty slab. Returns slabs freed. */
   shrink(): number {
     this.checkNotReleased('shrink');
     return this.arena.slab.shrink(this);

@@ -10,20 +10,20 @@
  * - destroySync(): what upstream Linux shipped (v6.12): kvfree_rcu_barrier() inline,
  *   then shutdown with warning "... when called from <caller>".
  *
- * Flushing other threads' cpu slabs (kernel: flush_all_cpus_locked, an IPI per CPU):
+ * Flushing other threads' sheaves (kernel: flush_all_cpus_locked, an IPI per CPU):
  * a thread's cpu record is owner-only, so the destroyer sets R_FLUSH in that record and
  * posts REQ_FLUSH to the thread; the owner flushes on its next allocator call or event
  * loop turn (arena.serviceRequests). Dead threads are flushed by whoever detaches them.
  * A live thread that never yields (a busy loop that does not allocate, or a thread
  * blocked forever) cannot be flushed: after `destroyFlushTimeoutMs` the shutdown runs
- * without it, its cpu slab counts as still holding objects, and the report names the
+ * without it, its sheaves count as still holding objects, and the report names the
  * thread in `waitedFor` (memory is kept, never reused under that thread).
  *
  * Bounds. Every wait of a destroy is bounded, so destroy() resolves (and destroySync()
  * returns) within destroyFlushTimeoutMs + rcuStallTimeoutMs + 250 ms of the call (plus the
  * time to free what the batches hold):
  * - One flush deadline, destroyFlushTimeoutMs after the call, for everything other threads
- *   must do: close their kfree_rcu batches (the barrier) and flush their cpu slabs. (These
+ *   must do: close their kfree_rcu batches (the barrier) and flush their sheaves. (These
  *   were two waits of destroyFlushTimeoutMs each, one after the other: a busy thread
  *   holding both made destroy take twice the documented time.)
  * - One grace-period deadline, rcuStallTimeoutMs + 250 ms (stalledWaitMs) after the first
@@ -100,7 +100,7 @@ export interface DestroyReport {
   report?: string;
   /** What the asynchronous work waited for, in order (e.g. "kvfree_rcu_barrier_on_cache"). */
   waitedFor?: string[];
-  /** Thread slots whose cpu slab (or open kfree_rcu batch) could not be flushed before the timeout. */
+  /** Thread slots whose sheaves (or open kfree_rcu batch) could not be flushed before the timeout. */
   unflushedThreads?: number[];
   /** Milliseconds from destroy() to the report. */
   elapsedMs?: number;
@@ -181,8 +181,8 @@ export class Destroyer {
     gp.note(b.stalled);
     if (a.debugHooks?.quarantineFlushCache(h, true)) waitedFor.push('quarantine');
     const unflushed = await this.waitFlushAsync(h, flushDeadline);
-    if (unflushed.length) waitedFor.push(`cpu slab flush (threads ${unflushed.join(', ')}: timed out)`);
-    else waitedFor.push('cpu slab flush');
+    if (unflushed.length) waitedFor.push(`sheaf flush (threads ${unflushed.join(', ')}: timed out)`);
+    else waitedFor.push('sheaf flush');
     // Final shutdown with warning (free_partial); then, for TYPESAFE_BY_RCU, the grace
     // period the slabs it freed wait for, awaited here and reaped by polling (never a
     // blocking synchronize on the caller's thread).
@@ -255,8 +255,8 @@ export class Destroyer {
   }
 
   /**
-   * flush_all_cpus for one cache: our own and dead threads' cpu slabs now; live
-   * threads get a request. Returns the slots that still hold a cpu slab of it.
+   * flush_all_cpus for one cache: our own and dead threads' sheaves now; live
+   * threads get a request. Returns the slots that still hold sheaves of it.
    */
   private requestFlushAll(h: Cache): number[] {
     const a = this.a;
@@ -266,8 +266,8 @@ export class Destroyer {
     for (let s = 0; s < a.layout.maxThreads; s++) {
       if (s === a.slot) continue;
       const r = a.recW(s, h.idx);
-      // A sheaf holds objects (and is itself a kmalloc object) like a cpu slab holds
-      // its freelist: kernel flush_all's has_cpu_slab() also looks at the sheaves.
+      // A sheaf holds objects of the cache (and is itself a kmalloc object): kernel
+      // flush_all's has_pcs_used() looks at main, spare and rcu_free.
       if (!a.slab.recordHolds(r)) continue;
       if (a.threads.state(s) !== TS_FREE) {
         // Live (or being detached by someone, who will flush it): ask, and wait later.
@@ -387,7 +387,7 @@ export class Destroyer {
       if (o.allocTrace) report += o.allocTrace.replace(/^/gm, '  ') + '\n';
       a.countSlabError();
     }
-    for (const s of unflushed) report += `cpu slab or kfree_rcu batch of thread ${s} could not be flushed (the thread did not yield)\n`;
+    for (const s of unflushed) report += `sheaves or kfree_rcu batch of thread ${s} could not be flushed (the thread did not yield)\n`;
     let reason: string;
     const rep: DestroyReport = { name, status: 'leaked', deferred, leaked: objects.length, objects, warning, report };
     if (stalled.length > 0) {
@@ -398,7 +398,7 @@ export class Destroyer {
       rep.status = 'stalled';
       rep.stalledThreads = stalled.map((s) => ({ slot: s, threadId: a.threads.tid(s) }));
     } else if (unflushed.length > 0) {
-      reason = `thread ${unflushed.join(', ')} did not yield within ${a.options.destroyFlushTimeoutMs} ms (destroyFlushTimeoutMs): its cpu slab or kfree_rcu batch could not be flushed`;
+      reason = `thread ${unflushed.join(', ')} did not yield within ${a.options.destroyFlushTimeoutMs} ms (destroyFlushTimeoutMs): its sheaves or kfree_rcu batch could not be flushed`;
     } else {
       reason = `${objects.length} object(s) still allocated at the final shutdown`;
     }

@@ -46,7 +46,7 @@ export interface CacheStats {
   slabs: number;
   /** Slabs on the partial list (sysfs partial). */
   partial: number;
-  /** Slabs held as threads' cpu slabs (sysfs cpu_slabs). */
+  /** Always 0: Linux 7.0 has no cpu slabs (sysfs cpu_slabs reads 0, kept for ABI). */
   cpu_slabs: number;
   /** Other names merged into this cache (sysfs aliases). */
   aliases: number;
@@ -72,11 +72,11 @@ export interface CacheStats {
   trace: 0 | 1;
   /** Name of the constructor function, empty without one (sysfs ctor). */
   ctor: string;
-  /** Allocations from a cpu slab freelist or sheaf (SLUB_STATS alloc_fastpath). */
+  /** Allocations from the thread's main sheaf (SLUB_STATS alloc_fastpath). */
   alloc_fastpath: number;
   /** Allocations that took the slow path (alloc_slowpath). */
   alloc_slowpath: number;
-  /** Frees to the thread's own cpu slab or sheaf (free_fastpath). */
+  /** Frees onto the thread's own main sheaf (free_fastpath). */
   free_fastpath: number;
   /** Lock-free frees to another thread's slab (cross-thread frees). */
   free_remote: number;

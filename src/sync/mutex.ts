@@ -4,9 +4,12 @@
  * One shared Int32 word per lock: 0 = unlocked; otherwise (owner token << 1) | W, where
  * W (bit 0) says "someone may be asleep on it". The owner token is this thread's
  * LOCK_TOKEN, so a lock held by a thread that died (a worker terminated inside a critical
- * section) can be found and released by whoever detaches the dead thread
- * (forceUnlockIfOwner): JS threads die at any interrupt check, including inside a
- * critical section, and a lock must not stay held forever by a corpse.
+ * section) can be found and taken over by whoever detaches the dead thread
+ * (takeOverIfOwner): JS threads die at any interrupt check, including inside a critical
+ * section, and a lock must not stay held forever by a corpse. The taker holds the lock
+ * while it repairs what the lock protects (src/arena.ts repairLocked: slab lists rebuilt
+ * from the object states, buddy lists from the page kinds), then unlocks, so no other
+ * thread ever sees the half-updated structure (formal/mutex.pml: repair before release).
  *
  * Who writes the word: every thread that takes or releases the lock, only with
  * Atomics.compareExchange / Atomics.exchange (all sequentially consistent). Ordering: the
@@ -174,19 +177,13 @@ export function lockOwner(i32: Int32Array, w: number): number {
  * Returns true if it took it.
  */
 export function takeOverIfOwner(i32: Int32Array, w: number, token: number): boolean {
-  const c = Atomics.load(i32, w);
-  if (c === 0 || c >>> 1 !== token) return false;
-  return Atomics.compareExchange(i32, w, c, MINE | 1) === c;
-}
-
-/**
- * Release the lock if the (dead) thread with `token` holds it. Returns true if it did.
- * The data the lock protects may be half-updated: the caller reports it.
- */
-export function forceUnlockIfOwner(i32: Int32Array, w: number, token: number): boolean {
-  const c = Atomics.load(i32, w);
-  if (c === 0 || c >>> 1 !== token) return false;
-  if (Atomics.compareExchange(i32, w, c, 0) !== c) return false;
-  Atomics.notify(i32, w);
-  return true;
+  // Retry while the word changes under us: a waiter may set the W bit between our load
+  // and our CAS (formal/mutex.pml CODE_SINGLE_CAS: one CAS gave up and left the dead
+  // holder's lock to the lease, which breaks it without the repair). Only the owner
+  // token decides; the loop ends when the lock is ours or no longer the dead thread's.
+  for (;;) {
+    const c = Atomics.load(i32, w);
+    if (c === 0 || c >>> 1 !== token) return false;
+    if (Atomics.compareExchange(i32, w, c, MINE | 1) === c) return true;
+  }
 }
