@@ -36,6 +36,12 @@ export function median(xs: readonly number[]): number {
 
 /** Median ns per operation of each contender, keyed by name. */
 export async function compare(contenders: readonly Contender[], o: MeasureOptions): Promise<Map<string, number>> {
+  const rounds = await compareRounds(contenders, o);
+  return new Map([...rounds].map(([k, v]) => [k, median(v)]));
+}
+
+/** Every round's median ns per operation of each contender, keyed by name (for the spread). */
+export async function compareRounds(contenders: readonly Contender[], o: MeasureOptions): Promise<Map<string, number[]>> {
   const perRound = new Map<string, number[]>(contenders.map((c) => [c.name, []]));
   for (const c of contenders) c.setup?.();
   try {
@@ -59,7 +65,14 @@ export async function compare(contenders: readonly Contender[], o: MeasureOption
   } finally {
     for (const c of contenders) c.teardown?.();
   }
-  return new Map([...perRound].map(([k, v]) => [k, median(v)]));
+  return perRound;
+}
+
+/** "min–max" of a set of round figures, as a text cell. */
+export function spread(xs: readonly number[], digits = 3): string {
+  if (xs.length < 2) return '';
+  const f = (x: number): string => Number(x.toPrecision(digits)).toString();
+  return `${f(Math.min(...xs))}–${f(Math.max(...xs))} (${xs.length} rounds)`;
 }
 
 let loopSerial = 0;

@@ -6,12 +6,13 @@
  *   g+0  go: 0 until the main thread starts the run (Atomics.store + notify), 2 = stop
  *   g+1  pointer to the current record (byte offset), RCU-published
  *   g+2  spinlock word (0/1)            g+3  rwlock word (readers count; sign bit = writer)
+ *   g+4  seqlock sequence (odd while the writer is inside)
  *   g+16.. two records of 16 words each (the writer alternates between them)
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { Arena } from '../src/arena.js';
 
-export type LockKind = 'memb' | 'spin' | 'rwlock';
+export type LockKind = 'memb' | 'spin' | 'rwlock' | 'seqlock';
 /** The writer's schedule (all three locks): one update per period. */
 export const WRITER_PERIOD_MS = 1;
 const WRITER_BIT = 1 << 31;
@@ -29,7 +30,7 @@ if (parentPort) {
   const i32 = arena.i32;
   const rcu = arena.rcu;
   const g = d.g;
-  const GO = g, PTR = g + 1, SPIN = g + 2, RW = g + 3;
+  const GO = g, PTR = g + 1, SPIN = g + 2, RW = g + 3, SEQ = g + 4;
   const pause = new Int32Array(new SharedArrayBuffer(4));
   port.postMessage({ type: 'ready' });
   while (Atomics.load(i32, GO) === 0) Atomics.wait(i32, GO, 0, 100);
@@ -50,6 +51,20 @@ if (parentPort) {
           const p = Atomics.load(i32, PTR) >> 2;
           sink += Atomics.load(i32, p) + Atomics.load(i32, p + 1);
           Atomics.store(i32, SPIN, 0);
+        }
+      } else if (d.kind === 'seqlock') {
+        // read_seqbegin / read_seqretry: retry while the writer is inside or moved on.
+        for (let k = 0; k < 1024; k++) {
+          for (;;) {
+            const s0 = Atomics.load(i32, SEQ);
+            if (s0 & 1) continue;
+            const p = Atomics.load(i32, PTR) >> 2;
+            const v = Atomics.load(i32, p) + Atomics.load(i32, p + 1);
+            if (Atomics.load(i32, SEQ) === s0) {
+              sink += v;
+              break;
+            }
+          }
         }
       } else {
         for (let k = 0; k < 1024; k++) {
@@ -85,6 +100,13 @@ if (parentPort) {
         Atomics.store(i32, p, v);
         Atomics.store(i32, p + 1, -v);
         Atomics.store(i32, SPIN, 0);
+      } else if (d.kind === 'seqlock') {
+        // write_seqlock (one writer: no lock beside the sequence) / write_sequnlock.
+        Atomics.add(i32, SEQ, 1);
+        const p = Atomics.load(i32, PTR) >> 2;
+        Atomics.store(i32, p, v);
+        Atomics.store(i32, p + 1, -v);
+        Atomics.add(i32, SEQ, 1);
       } else {
         // Writer-preferring: the sign bit stops new readers (their `c >= 0` test), then
         // the writer waits for the readers inside to leave. Readers are unchanged.

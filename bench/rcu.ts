@@ -79,14 +79,14 @@ async function singleThread(flavour: 'memb' | 'qsbr'): Promise<SingleResult> {
   return { section, readFn, baseline, sync, portable, unlockPath };
 }
 
-export async function contended(kind: LockKind): Promise<{ reads: number; updates: number }> {
+export async function contended(kind: LockKind, readers = 2): Promise<{ reads: number; updates: number }> {
   const arena = Arena.create({ bytes: 4 << 20, maxThreads: 8, rcu: 'memb' });
   const i32 = arena.i32;
   const g = arena.kmalloc(256) >> 2;
   for (let k = 0; k < 64; k++) Atomics.store(i32, g + k, 0);
   Atomics.store(i32, g + 1, (g + 16) * 4);
   const url = new URL('./rcu-worker.js', import.meta.url);
-  const roles: ('reader' | 'writer')[] = ['reader', 'reader', 'writer'];
+  const roles: ('reader' | 'writer')[] = [...Array.from({ length: readers }, () => 'reader' as const), 'writer'];
   const ws = roles.map((role) => {
     const data: BenchWorkerData = { sab: arena.sab, g, role, kind };
     const w = new Worker(url, { workerData: data });
@@ -105,17 +105,25 @@ export async function contended(kind: LockKind): Promise<{ reads: number; update
   const secs = (performance.now() - t0) / 1000;
   await Promise.all(exited);
   arena.detach();
-  return { reads: (rs[0]!.ops + rs[1]!.ops) / secs, updates: rs[2]!.ops / secs };
+  let reads = 0;
+  for (let k = 0; k < readers; k++) reads += rs[k]!.ops;
+  return { reads: reads / secs, updates: rs[readers]!.ops / secs };
 }
 
 export async function benchRcu(): Promise<BenchSection> {
   const memb = await singleThread('memb');
   const qsbr = await singleThread('qsbr');
   const multi: Record<LockKind, { reads: number; updates: number }> = {} as never;
-  for (const kind of ['memb', 'spin', 'rwlock'] as LockKind[]) {
-    const runs: { reads: number; updates: number }[] = [];
-    for (let k = 0; k < RUNS; k++) runs.push(await contended(kind));
-    multi[kind] = { reads: median(runs.map((r) => r.reads)), updates: median(runs.map((r) => r.updates)) };
+  const multi1: Record<LockKind, { reads: number; updates: number }> = {} as never;
+  const kinds: LockKind[] = ['memb', 'spin', 'rwlock', 'seqlock'];
+  for (const [dst, nr] of [[multi, 2], [multi1, 1]] as const) {
+    const runs = new Map<LockKind, { reads: number; updates: number }[]>(kinds.map((k) => [k, []]));
+    // Interleaved run by run, so a noisy neighbour hits every lock alike.
+    for (let k = 0; k < RUNS; k++) for (const kind of kinds) runs.get(kind)!.push(await contended(kind, nr));
+    for (const kind of kinds) {
+      const rr = runs.get(kind)!;
+      dst[kind] = { reads: median(rr.map((r) => r.reads)), updates: median(rr.map((r) => r.updates)) };
+    }
   }
   const m = multi.memb;
   const portableRows = memb.portable === undefined ? [] : [
@@ -134,9 +142,15 @@ export async function benchRcu(): Promise<BenchSection> {
       { name: '2 reader workers + 1 writer: memb RCU readers, total', value: m.reads / 1e6, unit: 'M reads/s' },
       { name: '2 reader workers + 1 writer: CAS spinlock readers, total', value: multi.spin.reads / 1e6, unit: 'M reads/s', baseline: 'memb RCU', ratio: m.reads / multi.spin.reads, floor: 4 },
       { name: '2 reader workers + 1 writer: rwlock (Atomics reader count) readers, total', value: multi.rwlock.reads / 1e6, unit: 'M reads/s', baseline: 'memb RCU', ratio: m.reads / multi.rwlock.reads, floor: 8 },
+      { name: '2 reader workers + 1 writer: seqlock readers (read_seqbegin / read_seqretry), total', value: multi.seqlock.reads / 1e6, unit: 'M reads/s', baseline: 'memb RCU', ratio: m.reads / multi.seqlock.reads },
+      { name: '1 reader worker + 1 writer: memb RCU reader', value: multi1.memb.reads / 1e6, unit: 'M reads/s' },
+      { name: '1 reader worker + 1 writer: CAS spinlock reader', value: multi1.spin.reads / 1e6, unit: 'M reads/s', baseline: 'memb RCU', ratio: multi1.memb.reads / multi1.spin.reads },
+      { name: '1 reader worker + 1 writer: rwlock reader', value: multi1.rwlock.reads / 1e6, unit: 'M reads/s', baseline: 'memb RCU', ratio: multi1.memb.reads / multi1.rwlock.reads },
+      { name: '1 reader worker + 1 writer: seqlock reader', value: multi1.seqlock.reads / 1e6, unit: 'M reads/s', baseline: 'memb RCU', ratio: multi1.memb.reads / multi1.seqlock.reads },
       { name: `writer (fixed pace: 1 update per ${WRITER_PERIOD_MS} ms): memb RCU publish + synchronize()`, value: m.updates / 1e3, unit: 'k updates/s' },
       { name: 'writer: CAS spinlock', value: multi.spin.updates / 1e3, unit: 'k updates/s' },
       { name: 'writer: rwlock (writer-preferring)', value: multi.rwlock.updates / 1e3, unit: 'k updates/s' },
+      { name: 'writer: seqlock', value: multi.seqlock.updates / 1e3, unit: 'k updates/s' },
     ],
     notes: [
       'ratio on ns rows = baseline ns / RCU ns (1 = as fast as the baseline); floors: memb >= 0.3, qsbr >= 0.9.',
@@ -146,7 +160,8 @@ export async function benchRcu(): Promise<BenchSection> {
       'memb readLock() is a plain (relaxed) load of the GP counter, as liburcu\'s CMM_LOAD_SHARED (the two-phase flip tolerates a stale phase), and one seq-cst Atomics.store of the reader word: the StoreLoad fence that makes the reader visible before the section\'s loads, and the bulk of the cost (a builtin call and a locked store, ~8 ns here).',
       'memb readUnlock() on x64 (the default when process.arch is x64): a plain load of the thread\'s own reader word (for the waiter bit a sleeping GP driver sets) and a plain store of 0 to it. Under x86-TSO a load is never reordered with a later store, so that plain store is a release store: the section\'s loads complete before any driver can see the 0 (what the kernel\'s smp_store_release compiles to on x86: a compiler barrier and a mov; V8 keeps typed-array accesses and Atomics calls in program order). The price is the atomicity of the exchange: a driver\'s waiter-bit CAS landing between the load and the store is overwritten unseen and that wake is lost, so a GP driver waiting for an x64 reader naps 0.25 ms, doubling to 4 ms, and re-scans instead of sleeping until woken. Correctness never depends on the wake; only the latency of that rare race does. (A shared "driver sleeps" word loaded by every reader was tried first: every reader leaving any section then woke the driver, and on 2 cores the driver ping-ponged with them while the reader it waited for was descheduled: 0.3-0.9 ms median GP under load instead of ~25 µs.) Other CPUs (and SLABRCU_RCU_UNLOCK=portable, or rcu.setUnlockPath(\'portable\')) use one seq-cst Atomics.exchange, whose returned waiter bit makes the wake reliable: the "portable unlock" row.',
       'qsbr read sections are no-ops unless debug is on (arena debug option or arena.rcu.setDebug(true)), like liburcu-qsbr. The read-side methods live on per-mode prototypes (constant per object map), so the no-op call inlines to nothing; as reassigned instance fields they cost a load and a call-target check each (0.48 vs 0.37 ns before).',
-      'all three workloads: the same reader loop (enter, load the published pointer, two loads from the record, leave) and the same writer schedule; the rwlock is an Atomics reader count with a writer bit (writer-preferring, so the writer is not starved).',
+      'seqlock baseline: the reader loads the sequence (retrying while it is odd), the pointer and the two words, and retries if the sequence moved (read_seqbegin / read_seqretry; no store by the reader, so readers never contend with each other); the writer increments the sequence around its two stores (write_seqlock / write_sequnlock, one writer). A seqlock reader may see a torn record and must not follow pointers out of it before the retry check; RCU readers may. 1-reader rows: the same workloads with one reader worker (2 threads on the 2 cores, so the reader is never descheduled for the writer or the other reader); ratio = memb RCU reads ÷ that lock\'s reads in the same configuration. The four locks run interleaved run by run.',
+      'every workload: the same reader loop (enter, load the published pointer, two loads from the record, leave) and the same writer schedule; the rwlock is an Atomics reader count with a writer bit (writer-preferring, so the writer is not starved).',
     ],
   };
 }

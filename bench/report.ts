@@ -46,11 +46,15 @@ const esc = (s: string): string => s.replace(/\|/g, '\\|');
 
 export function sectionMarkdown(s: BenchSection, chart?: string): string {
   const hasFloor = s.rows.some((r) => r.floor !== undefined);
-  const head = ['benchmark', 'median', 'unit', 'baseline', 'ratio', ...(hasFloor ? ['floor'] : [])];
+  const hasSpread = s.rows.some((r) => r.spread !== undefined);
+  const hasBefore = s.rows.some((r) => r.before !== undefined);
+  const head = ['benchmark', 'median', 'unit', 'baseline', 'ratio', ...(hasFloor ? ['floor'] : []), ...(hasSpread ? ['spread (min–max of rounds)'] : []), ...(hasBefore ? [s.beforeLabel ?? 'before'] : [])];
   const lines = [`## ${s.title}`, '', `| ${head.join(' | ')} |`, `|${head.map((h, i) => (i === 1 || i === 4 ? '---:' : '---')).join('|')}|`];
   for (const r of s.rows) {
     const cells = [esc(r.name), fmt(r.value), r.unit, esc(r.baseline ?? ''), r.ratio === undefined ? '' : fmtRatio(r.ratio)];
     if (hasFloor) cells.push(floorCell(r));
+    if (hasSpread) cells.push(r.spread ?? '');
+    if (hasBefore) cells.push(esc(r.before ?? ''));
     lines.push(`| ${cells.join(' | ')} |`);
   }
   if (s.notes?.length) lines.push('', ...s.notes.map((n) => `- ${n}`));

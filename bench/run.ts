@@ -34,6 +34,7 @@ export interface SectionEntry {
 /** Every section of the project, in report order. */
 export const SECTIONS: readonly SectionEntry[] = [
   { id: 'slab', module: './slab.js', fn: 'benchSlab' },
+  { id: 'i12', module: './issue12.js', fn: 'benchIssue12' },
   { id: 'rcu', module: './rcu.js', fn: 'benchRcu' },
   { id: 'kfree', module: './kfree.js', fn: 'benchKfree' },
   { id: 'debug', module: './debug.js', fn: 'benchDebug' },

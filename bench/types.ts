@@ -20,6 +20,10 @@ export interface BenchRow {
   ratio?: number;
   /** The issue's floor for ratio (e.g. 0.25, 5, 1000): the report marks it met or missed. */
   floor?: number;
+  /** Spread of the rounds behind the median (e.g. "4.1–5.3 (7 rounds)"). */
+  spread?: string;
+  /** The figure before the change being measured, with where it comes from. */
+  before?: string;
 }
 
 /** One section of the report (a table and, from its rows, a chart). */
@@ -28,6 +32,8 @@ export interface BenchSection {
   rows: BenchRow[];
   /** Free text under the table: method, caveats, what a missed floor means. */
   notes?: string[];
+  /** Header of the rows' `before` column (default "before"). */
+  beforeLabel?: string;
 }
 
 /** Passed to every section; a section may ignore it. */
