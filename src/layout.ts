@@ -193,8 +193,9 @@ export const C_FOLD_KQ = 49; // R_KFREE_Q / R_KFREE_D folded in from detached th
 export const C_FOLD_KD = 50;
 /**
  * Capacity of this cache's kfree_rcu sheaves (kernel: rcu_free), 0 = kfreeRcu batches its
- * objects in blocks (4 bytes per object). Non-zero only for caches created with an
- * explicit sheafCapacity; written at create. (Its percpu sheaves: C_PCS_CAP.)
+ * objects in blocks. Non-zero (KVFREE_BULK_MAX_ENTR: a block page of pointers, 4 bytes
+ * per pending object) only for caches created with an explicit sheafCapacity; written at
+ * create. (Its percpu sheaves: C_PCS_CAP.)
  */
 export const C_SHEAF_CAP = Hot.C_SHEAF_CAP;
 /** sheaf_capacity (kernel: s->sheaf_capacity) of the percpu sheaves: 0 = none (debug, quarantine). */

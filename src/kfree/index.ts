@@ -415,6 +415,9 @@ export class KfreeRcu {
     const idx = i32[b + B_SHEAF]! - 1;
     const h = this.handle(idx);
     if (h.gen !== i32[b + B_GEN] || h.rcuSheafCap === 0 || !h.allocOk()) return false;
+    // At most one ready sheaf per thread and cache: nothing per thread grows without a
+    // bound; the next one is freed into the drainer's sheaves like any batch.
+    if (i32[h.rec + R_RCU_READY] !== 0) return false;
     Atomics.store(i32, this.me + S_DRAINING, next);
     const rec = h.rec;
     const n = i32[b + B_COUNT]!;

@@ -25,6 +25,7 @@ import { lock, unlock } from '../sync/mutex.js';
 import { Cache, strideReciprocal, type CacheGeometry, type Ctor } from './cache.js';
 import { calculateAlignment, calculateOrder, calculateSizes, minPartial, orderObjects, sheafCapacityFor, WORD } from './sizes.js';
 import { writeStateGeometry } from './objstate.js';
+import { KVFREE_BULK_MAX_ENTR } from '../kfree/layout.js';
 import { debugFlagsFor } from '../debug/options.js';
 
 /** Options of {@link Arena.createCache}. */
@@ -271,7 +272,9 @@ export class Registry {
       i32[d + C_HAS_CTOR] = ctor ? 1 : 0;
       i32[d + C_KMALLOC] = flags & SLAB_KMALLOC ? 1 : 0;
       i32[d + C_PCS_CAP] = sheafCapacity;
-      i32[d + C_SHEAF_CAP] = sheafReq > 0 ? sheafCapacity : 0;
+      // kfree_rcu sheaves (explicit sheafCapacity only) hold a whole block page of pointers:
+      // 4 bytes of arena per pending object, whatever the percpu sheaf capacity.
+      i32[d + C_SHEAF_CAP] = sheafReq > 0 && sheafCapacity > 0 ? KVFREE_BULK_MAX_ENTR : 0;
       i32[d + C_SHEAF_EXPLICIT] = sheafReq > 0 ? 1 : 0;
       writeStateGeometry(i32, d, a.metaW, layout.size, order, objects);
       i32[d + C_KF_MASK] = (layout.size & (layout.size - 1)) === 0 ? layout.size - 1 : -1;
