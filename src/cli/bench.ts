@@ -12,7 +12,7 @@ import cliProgress from 'cli-progress';
 import { useColor } from './util.js';
 
 /** The section ids of bench/run.ts SECTIONS (a test checks they agree). */
-export const BENCH_SECTIONS: readonly string[] = ['slab', 'rcu', 'kfree', 'debug'];
+export const BENCH_SECTIONS: readonly string[] = ['slab', 'i12', 'rcu', 'kfree', 'debug'];
 
 export interface BenchCliOptions {
   only?: string[];
