@@ -56,7 +56,7 @@ test('arguments out of range: one line on stderr, no stack, exit 2', async () =>
     [['demo', '--workers', '1000'], /--workers must be an integer in 1\.\.63/],
     [['demo', '--workers', '64'], /--workers must be an integer in 1\.\.63/],
     [['demo', '--duration', '-1'], /--duration must be a positive number/],
-    [['bench', '--only', 'slab,nope'], /unknown bench section\(s\): nope \(known: slab, rcu, kfree, debug\)/],
+    [['bench', '--only', 'slab,nope'], /unknown bench section\(s\): nope \(known: slab, i12, rcu, kfree, debug\)/],
     [['bench', '--quick', '--out', `${ROOT}bench`], /^slabrcu: runBench: --quick figures are not representative: refusing to write them over .*results\.md/],
   ];
   for (const [args, re] of cases) {
@@ -95,7 +95,7 @@ test('--help states the limits, the exit codes and the --json fields', async () 
   assert.match(tort.stdout, /reader threads, 1\.\.32/);
   assert.match(tort.stdout, /how long to run, > 0/);
   const bench = await cli(['bench', '--help']);
-  assert.match(bench.stdout, /any of slab, rcu, kfree, debug/);
+  assert.match(bench.stdout, /any of slab, i12, rcu, kfree, debug/);
   assert.match(bench.stdout, /written to bench\/quick\/, never over bench\/results\.md/);
   for (const r of [top, demo, tort, bench]) assert.ok(!r.stdout.includes(ESC), 'no colour escapes on a pipe');
 });
