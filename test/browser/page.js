@@ -35,7 +35,8 @@ async function main() {
   arena.onWarning((w) => warnings.push(w));
   const objs = arena.createCache('browser-obj', { size: 64 });
   const sheafy = arena.createCache('browser-sheaf', { size: 48, sheafCapacity: 16 });
-  check('caches created', objs.objectSize === 64 && sheafy.stats().sheaf_capacity === 16);
+  // Every cache has sheaves (Linux 7.0): 60 for 64 B by default; an explicit capacity is at least what was asked.
+  check('caches created', objs.objectSize === 64 && objs.stats().sheaf_capacity === 60 && sheafy.stats().sheaf_capacity >= 16, `${objs.stats().sheaf_capacity} ${sheafy.stats().sheaf_capacity}`);
 
   // Two Web Workers attach to the same arena.
   const workers = [0, 1].map(() => new Worker('/test/browser/worker.js', { type: 'module' }));
@@ -61,7 +62,8 @@ async function main() {
   for (const p of lists[0]) objs.free(p);
   await call(workers[0], { op: 'free', cache: 'browser-obj', ptrs: lists[1] }, 'freed');
   const st = objs.stats();
-  check('cross-thread frees counted', st.objects === 0 && st.free_remote > 0, `objects ${st.objects}, free_remote ${st.free_remote}`);
+  // Each free went into the freeing thread's own sheaf, and counted there.
+  check('cross-thread frees counted', st.objects === 0 && st.free_fastpath + st.free_slowpath >= 2000, `objects ${st.objects}, frees ${st.free_fastpath + st.free_slowpath}`);
 
   // Sheaves work from a page too.
   const sp = [];
