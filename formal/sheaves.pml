@@ -114,6 +114,13 @@
 #define MAXF 1
 #define MAXE 1
 
+/* -DPROBE=k: spin must reach probe point k (a reachability check of the configuration) */
+#ifdef PROBE
+#define REACH(k) assert(PROBE != k)
+#else
+#define REACH(k) skip
+#endif
+
 #define V 0
 #define B 1
 #define D 2
@@ -261,7 +268,7 @@ inline stashEmpty(x) {             /* core.ts stashEmpty: barn putEmpty, else sh
   atomic {
     if
     :: nrempty < MAXE -> bempty[nrempty] = x; nrempty++
-    :: else -> pool[x] = 1
+    :: else -> REACH(12); pool[x] = 1
     fi
   }
 }
@@ -411,11 +418,12 @@ inline replaceEmptyMain() {
   :: rtop[me] > rsheaf[me] -> ok = 1   /* the fix: a main sheaf that reclaim() refilled is used as it is */
 #endif
 #endif
-  :: rspare[me] != 0 && cnt[rspare[me]] > 0 -> swapMainSpare(); ok = 1
+  :: rspare[me] != 0 && cnt[rspare[me]] > 0 -> REACH(2); swapMainSpare(); ok = 1
   :: else ->
      takeFull();
      if
      :: fsh != 0 ->
+        REACH(1);                  /* a full sheaf from the barn */
         detachRec(me);
         attachMain(fsh);
         if :: old != 0 -> stashEmpty(old) :: else fi;
@@ -452,8 +460,8 @@ inline replaceFullMain() {
      if
      :: rspare[me] == 0 ->
         emptyOrNew();
-        if :: s != 0 -> detachRec(me); rspare[me] = old; attachMain(s); ok = 1; fm = 0 :: else fi
-     :: rspare[me] != 0 && cnt[rspare[me]] < CAP -> swapMainSpare(); ok = 1; fm = 0
+        if :: s != 0 -> REACH(3); detachRec(me); rspare[me] = old; attachMain(s); ok = 1; fm = 0 :: else fi
+     :: rspare[me] != 0 && cnt[rspare[me]] < CAP -> REACH(4); swapMainSpare(); ok = 1; fm = 0
      :: rspare[me] != 0 && cnt[rspare[me]] >= CAP && nrfull < MAXF ->
         emptyOrNew();
         if
@@ -467,20 +475,20 @@ inline replaceFullMain() {
            putFull(old);
 #endif
            if
-           :: !pok -> flushSheaf(old); attachMain(old); stashEmpty(s)
-           :: else -> attachMain(s)
+           :: !pok -> REACH(6); flushSheaf(old); attachMain(old); stashEmpty(s)
+           :: else -> REACH(5); attachMain(s)
            fi;
            ok = 1; fm = 0; pok = 0
         :: else
         fi
      :: rspare[me] != 0 && cnt[rspare[me]] >= CAP && nrfull >= MAXF ->
-        atomic { spare = rspare[me]; rspare[me] = 0 };
+        atomic { REACH(7); spare = rspare[me]; rspare[me] = 0 };
         flushSheaf(spare);
         rspare[me] = spare;
         swapMainSpare();
         ok = 1; fm = 0
      fi;
-     if :: fm -> flushMain(); ok = (rtop[me] < rlim[me]); fm = 0 :: else fi
+     if :: fm -> REACH(8); flushMain(); ok = (rtop[me] < rlim[me]); fm = 0 :: else fi
   fi;
   s = 0; old = 0; spare = 0
 }
@@ -575,7 +583,7 @@ proctype thread(byte me; byte nops)
        :: hold[me] != 0 -> freeOp(hold[me])
        :: me == V && hold[V] != 0 ->       /* V passes an object to B */
           atomic { p = 1; do :: !(hold[V] & BIT(p)) -> p++ :: else -> break od; hold[V] = hold[V] & ~BIT(p); inbox = inbox | BIT(p); p = 0 }
-       :: me == B && inbox != 0 -> freeOp(inbox)
+       :: me == B && inbox != 0 -> REACH(11); freeOp(inbox)
        fi
     :: else -> break
     od;
@@ -618,7 +626,7 @@ proctype detacher(byte me)
 end:
   atomic { vdead || vdone };
   if
-  :: atomic { lck == V + 1 -> lck = me + 1;   /* takeOverIfOwner */
+  :: atomic { lck == V + 1 -> lck = me + 1; REACH(10);  /* takeOverIfOwner */
 #ifndef NO_REPAIR
        d_step { rebuild() }                     /* repairLocked */
 #endif
@@ -629,7 +637,7 @@ end:
   /* flushRecord(V): the spare, then the main sheaf, each out of the record first */
   if
   :: rspare[V] != 0 ->
-     atomic { spare = rspare[V]; rspare[V] = 0 };
+     atomic { REACH(9); spare = rspare[V]; rspare[V] = 0 };
      flushSheaf(spare);
      atomic { pool[spare] = 1; spare = 0 }
   :: else
@@ -656,16 +664,37 @@ end:
   }
 }
 
+/* Starting configurations. Default: cold (every sheaf in storage, every object free).
+   WARM (CAP 1): V's main sheaf 1 holds object 1, its spare (sheaf 2) object 2, V's user
+   holds object 3; B's record is empty. With RECLAIM, object 4 is B's, pending in kfree_rcu;
+   with BARNFULL, the barn's full list (MAXF = 1) holds sheaf 3 with object 4.
+   FLUSHMAIN (CAP 2, NSH 1): V's main sheaf 1 holds objects 1 and 2, V's user holds 3; no
+   other sheaf storage can be had, so V's free of 3 trims its main sheaf (flushMain). */
 init {
   atomic {
-    byte i;
-    for (i : 1 .. NOBJ) { ost[i] = FREE; nxt[i] = (i < NOBJ -> i + 1 : 0) }
-    head = 1;
-    for (i : 1 .. NSH) { pool[i] = 1 }
-#ifdef RECLAIM
-    /* B kfreeRcu'd object NOBJ before: pending, off the freelist */
-    ost[NOBJ] = RCU; rcuq[B] = BIT(NOBJ); nxt[NOBJ - 1] = 0; inuse = 1;
+    for (hk : 1 .. NSH) { pool[hk] = 1 }
+#if defined(WARM) || defined(FLUSHMAIN)
+    pool[1] = 0; sl[BASE(1)] = 1; ost[1] = CACHED;
+    rsheaf[V] = BASE(1); rlim[V] = BASE(1) + CAP; rtop[V] = BASE(1) + 1;
+    ost[3] = ALLOC; hold[V] = BIT(3);
+#ifdef FLUSHMAIN
+    sl[BASE(1) + 1] = 2; ost[2] = CACHED; rtop[V] = BASE(1) + 2;
+#else
+    pool[2] = 0; sl[BASE(2)] = 2; cnt[2] = 1; ost[2] = CACHED; rspare[V] = 2;
 #endif
+#endif
+#ifdef RECLAIM
+    ost[4] = RCU; rcuq[B] = BIT(4);
+#endif
+#ifdef BARNFULL
+    pool[3] = 0; sl[BASE(3)] = 4; cnt[3] = 1; ost[4] = CACHED; bfull[0] = 3; nrfull = 1;
+#endif
+    head = 0; hc = 0;              /* the slab: its FREE objects make the freelist */
+    for (hk : 1 .. NOBJ) {
+      ht = NOBJ + 1 - hk;
+      if :: ost[ht] == FREE -> nxt[ht] = head; head = ht; hc++ :: else fi
+    }
+    inuse = NOBJ - hc; hk = 0; ht = 0; hc = 0;
     run thread(V, VOPS);
     run thread(B, BOPS);
     run detacher(D);
