@@ -72,6 +72,7 @@
  *     P_INUSE = NOBJ - its length (so also right after a repair)
  *   - at the end: nothing is lost unless V died, and what is lost (an object or a sheaf in
  *     no place) is only what V held when it died (not placed elsewhere at that moment)
+ *   - alloc() returns 0 only when its own main sheaf is empty
  *   - no invalid end state (nobody waits forever on C_LOCK of a dead V)
  *
  * Variants
@@ -90,7 +91,10 @@
  *   REPAIR_CACHED_FREE    the rebuild counts CACHED objects as free                       reject
  *   NO_REPAIR             the breaker releases C_LOCK without the rebuild                 reject
  *   CODE_RECLAIM_MAIN (finding, -DRECLAIM)  allocSlow's second attempt runs
- *                         replaceEmptyMain on a main sheaf that reclaim() refilled       reject
+ *                         replaceEmptyMain on a main sheaf that reclaim() refilled: alloc()
+ *                         returns 0 with an object in it (assert p != 0 || ...), or, with
+ *                         -DALLOW_FALSE_OOM, a full barn sheaf taken meanwhile makes the
+ *                         non-empty main an "empty" barn sheaf (cnt == 0 fails): lost     reject
  */
 
 #ifndef CAP
@@ -546,7 +550,12 @@ inline allocOp() {
         attempt++
      :: else -> break
      od;
-     attempt = 0; rok = 0
+     /* alloc() returns 0 ("arena exhausted") only with nothing in its own main sheaf */
+#ifndef ALLOW_FALSE_OOM
+     atomic { assert(p != 0 || rtop[me] <= rsheaf[me]); attempt = 0; rok = 0 }
+#else
+     atomic { attempt = 0; rok = 0 }
+#endif
   fi;
   p = 0
 }
@@ -589,7 +598,7 @@ proctype thread(byte me; byte nops)
     od;
     if :: me == V -> vdone = 1 :: else -> bdone = 1 fi
   } unless {
-    d_step { me == V && kill -> placed(1); vheldo = ~po & ALLOBJ; vheldsh = ~ps & ALLSH; vdead = 1 }
+    atomic { me == V && kill -> vdead = 1 }   /* V takes no step once kill is set */
   }
 }
 
@@ -598,7 +607,8 @@ active proctype killer()
 {
 #ifndef NO_KILL
 end:
-  atomic { !vdone -> kill = 1 }
+  /* what V holds now: what is not placed elsewhere (V's next step is its death) */
+  d_step { ready && !vdone -> placed(1); vheldo = ~po & ALLOBJ; vheldsh = ~ps & ALLSH; kill = 1 }
 #endif
 }
 
