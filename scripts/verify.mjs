@@ -62,6 +62,19 @@ const RUNS = [
   { model: 'destroy', variant: 'DESTROY_RELEASE_BEFORE_BARRIER', defs: ['-DDESTROY_RELEASE_BEFORE_BARRIER'], expect: 'fail', mode: 'safety', bound: 'as correct' },
   { model: 'destroy', variant: 'DESTROY_NO_FLUSH_WAIT', defs: ['-DDESTROY_NO_FLUSH_WAIT'], expect: 'fail', mode: 'safety', bound: 'as correct' },
   { model: 'destroy', variant: 'CODE_COUNT_FIRST (finding 6, fixed 61bbb44)', defs: ['-DCODE_COUNT_FIRST'], expect: 'fail', mode: 'safety', bound: 'as correct' },
+  // the sheaves/barn core: hand-offs, a thread killed at any step, C_LOCK takeover + rebuild
+  { model: 'sheaves', variant: 'correct (cold)', defs: [], states: 5e6, expect: 'pass', mode: 'safety', bound: 'V (killable) x 3 ops, B x 3 ops, detacher; 3 objects, 3 sheaves of 1, barn 1+1; all free at start' },
+  { model: 'sheaves', variant: 'correct (WARM+BARNFULL)', defs: ['-DWARM', '-DBARNFULL', '-DNOBJ=4', '-DNSH=4', '-DVOPS=3', '-DBOPS=2'], states: 3e6, expect: 'pass', mode: 'safety', bound: 'as WARM+BARNFULL, 4 objects, 4 sheaves, barn full list full ([4])' },
+  { model: 'sheaves', variant: 'correct (FLUSHMAIN)', defs: ['-DFLUSHMAIN', '-DCAP=2', '-DBATCH=1', '-DNSH=1'], states: 2e6, expect: 'pass', mode: 'safety', bound: 'V x 3, B x 3; sheaves of 2, 1 sheaf, batch 1: V main [1,2], holding 3' },
+  { model: 'sheaves', variant: 'correct (RECLAIM, fixed)', defs: ['-DWARM', '-DRECLAIM', '-DNOBJ=4', '-DNSH=4', '-DVOPS=3', '-DBOPS=2'], states: 5e6, expect: 'pass', mode: 'safety', bound: 'as WARM+BARNFULL, 4 objects, 4 sheaves, B has object 4 pending in kfree_rcu' },
+  { model: 'sheaves', variant: 'ATTACH_TOP_FIRST+NO_TORN_CHECK', defs: ['-DWARM', '-DBARNFULL', '-DNOBJ=4', '-DNSH=4', '-DVOPS=3', '-DBOPS=2', '-DATTACH_TOP_FIRST', '-DNO_TORN_CHECK'], expect: 'fail', mode: 'safety', bound: 'as WARM+BARNFULL' },
+  { model: 'sheaves', variant: 'BARN_PUT_FIRST', defs: ['-DWARM', '-DBARNFULL', '-DNOBJ=4', '-DNSH=4', '-DVOPS=3', '-DBOPS=2', '-DBARN_PUT_FIRST'], states: 3e6, expect: 'fail', mode: 'safety', bound: 'as WARM+BARNFULL' },
+  { model: 'sheaves', variant: 'SWAP_SPARE_FIRST', defs: ['-DWARM', '-DBARNFULL', '-DNOBJ=4', '-DNSH=4', '-DVOPS=3', '-DBOPS=2', '-DSWAP_SPARE_FIRST'], expect: 'fail', mode: 'safety', bound: 'as WARM+BARNFULL' },
+  { model: 'sheaves', variant: 'FLUSH_NO_STATE_CHECK', defs: ['-DFLUSHMAIN', '-DCAP=2', '-DBATCH=1', '-DNSH=1', '-DFLUSH_NO_STATE_CHECK'], expect: 'fail', mode: 'safety', bound: 'as FLUSHMAIN' },
+  { model: 'sheaves', variant: 'REPAIR_CACHED_FREE', defs: ['-DREPAIR_CACHED_FREE'], expect: 'fail', mode: 'safety', bound: 'as cold' },
+  { model: 'sheaves', variant: 'NO_REPAIR', defs: ['-DNO_REPAIR'], expect: 'fail', mode: 'safety', bound: 'as cold' },
+  { model: 'sheaves', variant: 'CODE_RECLAIM_MAIN (finding 8, fixed)', defs: ['-DWARM', '-DRECLAIM', '-DNOBJ=4', '-DNSH=4', '-DVOPS=3', '-DBOPS=2', '-DCODE_RECLAIM_MAIN'], expect: 'fail', mode: 'safety', bound: 'as RECLAIM' },
+  { model: 'sheaves', variant: 'CODE_RECLAIM_MAIN, leak (finding 8, fixed)', defs: ['-DWARM', '-DRECLAIM', '-DNOBJ=4', '-DNSH=4', '-DVOPS=3', '-DBOPS=2', '-DCODE_RECLAIM_MAIN', '-DALLOW_FALSE_OOM'], states: 3e6, expect: 'fail', mode: 'safety', bound: 'as RECLAIM, false OOM not checked' },
 ];
 
 function arg(name) {

@@ -122,6 +122,11 @@ export class SlabCore {
     const i32 = this.a.i32;
     const sh = this.sheaves;
     const r = c.rec;
+    // Objects may have come into the main sheaf since the fast path looked: a memory-
+    // pressure reclaim between two attempts drains kfree_rcu batches into this very sheaf
+    // (formal/sheaves.pml CODE_RECLAIM_MAIN, FINDINGS 8: alloc() returned 0 with a free
+    // object in its own sheaf, or stashed that sheaf as empty and lost the object).
+    if (i32[r + R_SHEAF_TOP]! > i32[r + R_SHEAF]! >> 2) return true;
     const spare = i32[r + R_SPARE]!;
     if (spare !== 0 && i32[(spare >> 2) + SH_COUNT]! > 0) {
       sh.swapMainSpare(c);
