@@ -17,8 +17,8 @@ import {
   C_FOLD_ALLOCS, C_FOLD_EVENTS, C_FOLD_FREES, C_GEN, C_LOCK, C_STATE, CACHE_BYTES, CPU_REC_BYTES, CS_FREE, H_ARENA_ID, H_DEBUG_LEN, H_DEBUG_MAX,
   H_DEBUG_STR, H_DRAIN_MS, H_FIRST_PAGE, H_MAGIC, H_MAX_CACHES, H_MAX_PAGES, H_MAX_THREADS, H_NR_PAGES,
   H_QUARANTINE_BYTES, H_RCU_FLAVOUR, H_STALL_MS, H_VERSION, H_SLAB_MUTEX, H_BUDDY_LOCK, MAGIC, MAX_ARENA_BYTES, PAGE_SIZE, P_FLAGS, PK_RESERVED,
-  R_ALLOC_FAST, R_ALLOC_SLOW, R_FLUSH, R_FREE_FAST, R_FREE_REMOTE, R_FREE_SLOW, REQ_FLUSH, C_BARN_LOCK, OS_ALLOC, OS_CACHED, OS_FREE, OS_QUAR, OS_RCU, P_CACHE, PK_TAIL, PAGE_SHIFT, REQ_KFREE, REQ_RCU,
-  T_REQ, VERSION, computeLayout, type ArenaLayout,
+  R_ALLOC_FAST, R_ALLOC_SLOW, R_FLUSH, R_FREE_FAST, R_FREE_REMOTE, R_FREE_SLOW, REQ_FLUSH, C_BARN_LOCK, OS_ALLOC, OS_CACHED, OS_FREE, OS_QUAR, OS_RCU, REQ_KFREE, REQ_RCU,
+  T_REQ, VERSION, computeLayout, headPfnOf, pageMeta, type ArenaLayout,
 } from './layout.js';
 import { initRcuRegion, Rcu } from './rcu/index.js';
 import { G_DRAIN_LOCK as KG_DRAIN_LOCK, G_LOCK as KG_LOCK } from './kfree/layout.js';
@@ -327,7 +327,7 @@ export class Arena {
 
   /** @internal word index of page pfn's metadata */
   pm(pfn: number): number {
-    return this.metaW + pfn * 8;
+    return pageMeta(this.metaW, pfn);
   }
 
   /** Bytes of the arena currently usable (grows with a growable buffer). */
@@ -548,10 +548,7 @@ export class Arena {
 
   /** @internal Offset of `ptr` within its slab (the kernel's `@offset=`: p - slab_address). */
   slabOffset(ptr: number): number {
-    const pfn = ptr >>> PAGE_SHIFT;
-    const m = this.pm(pfn);
-    const head = (this.i32[m + P_FLAGS]! & 15) === PK_TAIL ? this.i32[m + P_CACHE]! : pfn;
-    return ptr - head * PAGE_SIZE;
+    return ptr - headPfnOf(this.i32, this.metaW, ptr) * PAGE_SIZE;
   }
 
   /** @internal */

@@ -86,6 +86,8 @@ export const enum Hot {
   OS_CACHED = 3,
   OS_QUAR = 4,
   SH_HDR = 16,
+  PK_MASK = 15,
+  PAGE_META_WORDS = 8,
 }
 
 export const MAGIC = 0x534c5243; // 'SLRC'
@@ -331,8 +333,10 @@ export const R_RCU_READY = 14;
 export const R_UNUSED = 15;
 
 // ---- page metadata (struct page / struct slab): 8 words per page ----
-export const PAGE_META_BYTES = 32;
-export const P_FLAGS = Hot.P_FLAGS; // kind | order << 4
+/** Int32 words of metadata per page: page pfn's metadata starts at word metaW + pfn * PAGE_META_WORDS. */
+export const PAGE_META_WORDS = Hot.PAGE_META_WORDS;
+export const PAGE_META_BYTES = PAGE_META_WORDS * 4;
+export const P_FLAGS = Hot.P_FLAGS; // kind (P_FLAGS & PK_MASK) | order << 4
 export const P_CACHE = Hot.P_CACHE; // slab: cache index; tail page: head pfn
 export const P_INUSE = 2; // objects not on the slab freelist (under the cache lock)
 export const P_FREELIST = 3; // slab freelist (under the cache lock)
@@ -351,6 +355,42 @@ export const PK_TAIL = Hot.PK_TAIL; // tail page of a compound slab / large allo
 export const PK_LARGE = 5; // large kmalloc (> 8 KiB)
 export const PK_PAGES = 6; // pages taken by a subsystem (kfree_rcu blocks, stack depot)
 export const PK_RCU_FREE = 7; // TYPESAFE_BY_RCU slab waiting for a grace period
+/** The page kind in P_FLAGS (PK_*); the order is above it (P_FLAGS >> 4). */
+export const PK_MASK = Hot.PK_MASK;
+
+/**
+ * Word index of the first word of page `pfn` (pfn << (PAGE_SHIFT - 2)). The fast paths
+ * (Cache.alloc, Cache.free, kfree's makeFastPath) write it inline.
+ */
+export function pageWord(pfn: number): number {
+  return pfn << (Hot.PAGE_SHIFT - 2);
+}
+
+/** The pfn of the page holding word index `w` (the inverse of pageWord). */
+export function pfnOfWord(w: number): number {
+  return w >> (Hot.PAGE_SHIFT - 2);
+}
+
+/** Word index of page `pfn`'s metadata, for the page metadata at word `metaW`. */
+export function pageMeta(metaW: number, pfn: number): number {
+  return metaW + pfn * Hot.PAGE_META_WORDS;
+}
+
+/**
+ * The head page of page `pfn`: its P_CACHE if it is a tail page (PK_TAIL) of a compound
+ * slab or large block, else `pfn` itself. Plain reads: the caller knows the page cannot
+ * change kind under it (it holds an object on it, or a lock). The fast paths (Cache.alloc,
+ * Cache.free, kfree's makeFastPath) write it inline.
+ */
+export function headOfPage(i32: Int32Array, metaW: number, pfn: number): number {
+  const m = metaW + pfn * Hot.PAGE_META_WORDS;
+  return (i32[m + Hot.P_FLAGS]! & Hot.PK_MASK) === Hot.PK_TAIL ? i32[m + Hot.P_CACHE]! : pfn;
+}
+
+/** The head pfn of the page holding byte address `ptr` (headOfPage of its page). */
+export function headPfnOf(i32: Int32Array, metaW: number, ptr: number): number {
+  return headOfPage(i32, metaW, ptr >>> Hot.PAGE_SHIFT);
+}
 
 export interface ArenaGeometry {
   maxThreads: number;

@@ -3,7 +3,7 @@
  * and caller lookup (%pS of _RET_IP_).
  */
 import type { Arena } from './arena.js';
-import { P_CACHE, P_FLAGS, PAGE_SHIFT, PK_TAIL } from './layout.js';
+import { P_CACHE, P_FLAGS, PAGE_SHIFT, PAGE_SIZE, PK_MASK, PK_TAIL } from './layout.js';
 
 export const BANNER_EQ = '='.repeat(77);
 export const BANNER_DASH = '-'.repeat(77);
@@ -44,8 +44,9 @@ export function callerOf(stack: string | undefined): string {
  */
 export function slabOffset(a: Arena, p: number): number {
   let pfn = p >>> PAGE_SHIFT;
-  if (pfn >= a.layout.maxPages) return p & ((1 << PAGE_SHIFT) - 1);
+  if (pfn >= a.layout.maxPages) return p & (PAGE_SIZE - 1);
+  // layout.ts headOfPage, but with an Atomics.load of the kind (headOfPage reads it plainly).
   const m = a.pm(pfn);
-  if ((Atomics.load(a.i32, m + P_FLAGS) & 15) === PK_TAIL) pfn = a.i32[m + P_CACHE]!;
-  return p - pfn * (1 << PAGE_SHIFT);
+  if ((Atomics.load(a.i32, m + P_FLAGS) & PK_MASK) === PK_TAIL) pfn = a.i32[m + P_CACHE]!;
+  return p - pfn * PAGE_SIZE;
 }

@@ -9,7 +9,7 @@
  */
 import { STATE_IN_META_MIN } from '../slab/sizes.js';
 import type { Arena } from '../arena.js';
-import { P_FLAGS, P_FREELIST, P_INUSE } from '../layout.js';
+import { P_FLAGS, P_FREELIST, P_INUSE, PAGE_SHIFT } from '../layout.js';
 import { Cache } from '../slab/cache.js';
 import type { Geo } from './geometry.js';
 import {
@@ -111,7 +111,7 @@ export class Checker {
     if (fault < 0) return true;
     let end = start + len;
     while (end > fault && u8[end - 1] === value) end--;
-    const base = pfn << 12;
+    const base = pfn << PAGE_SHIFT;
     const line = `[${what} overwritten] 0x${hex(fault)}-0x${hex(end - 1)} @offset=${fault - base}. First byte 0x${hex(u8[fault]!)} instead of 0x${hex(value)}`;
     const name = g.c.cacheName;
     this.r.group(() => {
@@ -201,7 +201,7 @@ export class Checker {
   /** slab_pad_check: the slab's tail between its objects and its state bytes is 0x5a. Counts 1 (the FIX). */
   slabPadCheck(g: Geo, pfn: number): void {
     if (!g.poison) return;
-    const start = pfn << 12;
+    const start = pfn << PAGE_SHIFT;
     // The slab's padding lies between the last object and the object-state bytes, which
     // strides below STATE_IN_META_MIN keep at the very end (slab/objstate.ts).
     const end0 = start + g.slabBytes - (g.size < STATE_IN_META_MIN ? g.objects : 0);

@@ -7,7 +7,7 @@
  *   [left red zone][object_size][right red zone .. inuse][free ptr][alloc track][free track][orig_size][padding 0x5a]
  */
 import { SLAB_CONSISTENCY_CHECKS, SLAB_POISON, SLAB_RED_ZONE, SLAB_STORE_USER, SLAB_TRACE } from '../flags.js';
-import { PAGE_SHIFT } from '../layout.js';
+import { PAGE_SHIFT, PAGE_SIZE } from '../layout.js';
 import type { Cache } from '../slab/cache.js';
 import { TRACK_BYTES, WORD } from '../slab/sizes.js';
 
@@ -49,7 +49,7 @@ export class Geo {
     this.trackOff = c.trackOffset;
     this.origOff = c.origSizeOffset;
     this.objects = c.objects;
-    this.slabBytes = 4096 << c.order;
+    this.slabBytes = PAGE_SIZE << c.order;
     this.checks = (f & SLAB_CONSISTENCY_CHECKS) !== 0;
     this.redZone = (f & SLAB_RED_ZONE) !== 0;
     this.poison = (f & SLAB_POISON) !== 0;

@@ -28,7 +28,7 @@
  * call returns (report.ts), so onWarning listeners may call the allocator.
  */
 import type { Arena } from '../arena.js';
-import { C_LOCK, OS_QUAR, P_CACHE, P_FLAGS, P_FREELIST, P_INUSE, PAGE_SHIFT, PK_TAIL } from '../layout.js';
+import { C_LOCK, headPfnOf, OS_QUAR, P_CACHE, P_FLAGS, P_FREELIST, P_INUSE, PAGE_SHIFT } from '../layout.js';
 import type { Cache } from '../slab/cache.js';
 import { lock, unlock } from '../sync/mutex.js';
 import { userFrames } from '../report.js';
@@ -397,9 +397,7 @@ export class SlubDebug implements DebugHooks {
   /** Head pfn of the slab holding obj. */
   slabPfn(obj: number): number {
     const a = this.a;
-    const pfn = obj >>> PAGE_SHIFT;
-    const m = a.pm(pfn);
-    return (a.i32[m + P_FLAGS]! & 15) === PK_TAIL ? a.i32[m + P_CACHE]! : pfn;
+    return headPfnOf(a.i32, a.metaW, obj);
   }
 }
 

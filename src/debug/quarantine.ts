@@ -19,7 +19,7 @@
  * Shared words: see src/debug/layout.ts (D_Q_*).
  */
 import type { Arena } from '../arena.js';
-import { P_CACHE, P_FLAGS, PAGE_SHIFT, PK_PAGES, PK_TAIL } from '../layout.js';
+import { headPfnOf, P_CACHE, P_FLAGS, PAGE_SHIFT, PK_PAGES } from '../layout.js';
 import { getOrder } from '../slab/sizes.js';
 import { lock, unlock } from '../sync/mutex.js';
 import {
@@ -195,9 +195,7 @@ export class Quarantine {
   /** Cache index of the slab holding obj (its slab cannot go away while obj is held). */
   cacheOf(obj: number): number {
     const a = this.a;
-    let pfn = obj >>> PAGE_SHIFT;
-    if ((a.i32[a.pm(pfn) + P_FLAGS]! & 15) === PK_TAIL) pfn = a.i32[a.pm(pfn) + P_CACHE]!;
-    return a.i32[a.pm(pfn) + P_CACHE]!;
+    return a.i32[a.pm(headPfnOf(a.i32, a.metaW, obj)) + P_CACHE]!;
   }
 
   /** Is obj held now? (Linear scan: used only to confirm rare cases and by tests.) */

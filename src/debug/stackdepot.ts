@@ -27,7 +27,7 @@
  * site seen before costs one `Error().stack` and one Map lookup, no lock.
  */
 import type { Arena } from '../arena.js';
-import { P_CACHE, P_FLAGS, PAGE_SHIFT, PK_PAGES, PK_TAIL } from '../layout.js';
+import { headPfnOf, P_CACHE, P_FLAGS, PAGE_SHIFT, PAGE_SIZE, PK_MASK, PK_PAGES } from '../layout.js';
 import { userFrames } from '../report.js';
 import { lock, unlock } from '../sync/mutex.js';
 import {
@@ -186,8 +186,8 @@ export class StackDepot {
     const b = this.base;
     this.i32[b + D_DEPOT_POOL] = pfn << PAGE_SHIFT;
     this.i32[b + D_DEPOT_USED] = 0;
-    this.i32[b + D_DEPOT_END] = 4096 << POOL_ORDER;
-    this.i32[b + D_DEPOT_BYTES] = this.i32[b + D_DEPOT_BYTES]! + (4096 << POOL_ORDER);
+    this.i32[b + D_DEPOT_END] = PAGE_SIZE << POOL_ORDER;
+    this.i32[b + D_DEPOT_BYTES] = this.i32[b + D_DEPOT_BYTES]! + (PAGE_SIZE << POOL_ORDER);
     return true;
   }
 
@@ -207,12 +207,11 @@ export class StackDepot {
   isValid(h: number): boolean {
     const a = this.a;
     if (!Number.isInteger(h) || h <= 0 || (h & 3) !== 0 || h + 16 > a.committedBytes()) return false;
-    let pfn = h >>> PAGE_SHIFT;
-    if ((a.i32[a.pm(pfn) + P_FLAGS]! & 15) === PK_TAIL) pfn = a.i32[a.pm(pfn) + P_CACHE]!;
+    const pfn = headPfnOf(a.i32, a.metaW, h);
     const m = a.pm(pfn);
-    if ((a.i32[m + P_FLAGS]! & 15) !== PK_PAGES || a.i32[m + P_CACHE] !== DEPOT_PAGE_TAG) return false;
+    if ((a.i32[m + P_FLAGS]! & PK_MASK) !== PK_PAGES || a.i32[m + P_CACHE] !== DEPOT_PAGE_TAG) return false;
     const len = a.i32[(h >> 2) + 3]!;
-    return a.i32[h >> 2] === DEPOT_MAGIC && len >= 0 && len <= MAX_CHARS && h + 16 + len * 2 <= ((pfn << PAGE_SHIFT) + (4096 << POOL_ORDER));
+    return a.i32[h >> 2] === DEPOT_MAGIC && len >= 0 && len <= MAX_CHARS && h + 16 + len * 2 <= ((pfn << PAGE_SHIFT) + (PAGE_SIZE << POOL_ORDER));
   }
 
   /** stack_depot_fetch: the frames of a handle (empty if the handle is not valid). */

@@ -19,7 +19,7 @@
  */
 import {
   C_FULL_HEAD, C_LOCK, C_NR_PARTIAL, C_NR_SLABS, C_PARTIAL_HEAD, OS_FREE, P_CACHE, P_FLAGS, P_FREELIST, P_INUSE, P_NEXT,
-  PAGE_SHIFT, PK_SLAB,
+  PAGE_SHIFT, PK_MASK, PK_SLAB,
 } from '../layout.js';
 import { rebuildCacheLists } from '../slab/repair.js';
 import { stateAddr } from '../slab/objstate.js';
@@ -116,8 +116,8 @@ function checkLists(dbg: SlubDebug, c: Cache): string[] {
       seen.set(p, name);
       const m = a.pm(p);
       const f = i32[m + P_FLAGS]!;
-      if ((f & 15) !== PK_SLAB || i32[m + P_CACHE] !== c.idx) {
-        out.push(`page ${hex(p)} on the ${name} list is not a slab of this cache (kind ${f & 15}, cache ${i32[m + P_CACHE]})`);
+      if ((f & PK_MASK) !== PK_SLAB || i32[m + P_CACHE] !== c.idx) {
+        out.push(`page ${hex(p)} on the ${name} list is not a slab of this cache (kind ${f & PK_MASK}, cache ${i32[m + P_CACHE]})`);
         break;
       }
       if ((f & bit) === 0) out.push(`slab ${hex(p)} on the ${name} list lacks its list bit`);

@@ -21,7 +21,7 @@
  */
 import {
   H_BUDDY_HEAD, H_BUDDY_LOCK, H_GROW_COUNT, H_NR_FREE, H_NR_PAGES, H_NR_USABLE, MAX_ORDER, P_CACHE, P_FLAGS, P_NEXT,
-  P_PREV, PAGE_SHIFT, PAGE_SIZE, PK_BUDDY, PK_NONE, PK_TAIL, type ArenaLayout,
+  P_PREV, PAGE_SHIFT, PAGE_SIZE, PK_BUDDY, PK_MASK, PK_NONE, PK_TAIL, pageMeta, type ArenaLayout,
 } from '../layout.js';
 import { lock, unlock } from '../sync/mutex.js';
 
@@ -38,7 +38,7 @@ export class PageAllocator {
 
   /** Word index of page `pfn`'s metadata. */
   pm(pfn: number): number {
-    return this.meta + pfn * 8;
+    return pageMeta(this.meta, pfn);
   }
 
   /** Called once by Arena.create: every page from firstPage to nrPages becomes free. */
@@ -202,7 +202,7 @@ export class PageAllocator {
     const end = Atomics.load(i32, H_NR_PAGES);
     for (let pfn = this.layout.firstPage; pfn < end; ) {
       const f = i32[this.pm(pfn) + P_FLAGS]!;
-      if ((f & 15) === PK_BUDDY) {
+      if ((f & PK_MASK) === PK_BUDDY) {
         const o = (f >> 4) & 15;
         if (o <= MAX_ORDER && (pfn & ((1 << o) - 1)) === 0 && pfn + (1 << o) <= end) {
           this.pushFree(pfn, o);

@@ -34,7 +34,7 @@ import type { Arena } from '../arena.js';
 import { unanswered } from '../hotplug/autowatch.js';
 import type { Cache } from '../slab/cache.js';
 import {
-  C_FOLD_KD, C_FOLD_KQ, C_LOCK, PAGE_SIZE, C_KF_INV, C_KF_MASK, C_KF_PAD, C_KF_SIZE, C_KF_SPAN, C_SHEAF_CAP, CACHE_BYTES, R_ALLOC_SLOW, CPU_REC_BYTES, PK_PAGES, R_FREE_SLOW, R_RCU_READY, R_RCU_SHEAF, R_SHEAF, R_SHEAF_TOP, REQ_KFREE, TS_FREE, TS_LIVE, Hot, PK_LARGE, OS_ALLOC, OS_CACHED, OS_RCU,
+  C_FOLD_KD, C_FOLD_KQ, C_LOCK, PAGE_SIZE, C_KF_INV, C_KF_MASK, C_KF_PAD, C_KF_SIZE, C_KF_SPAN, C_SHEAF_CAP, CACHE_BYTES, R_ALLOC_SLOW, CPU_REC_BYTES, PK_PAGES, R_FREE_SLOW, R_RCU_READY, R_RCU_SHEAF, R_SHEAF, R_SHEAF_TOP, REQ_KFREE, TS_FREE, TS_LIVE, Hot, PK_LARGE, OS_ALLOC, OS_CACHED, OS_RCU, headOfPage, headPfnOf, pageMeta, pageWord, pfnOfWord,
 } from '../layout.js';
 import { lock, lockAsync, nap, tryLock, unlock } from '../sync/mutex.js';
 import { bugHeader, fixLine, userFrames } from '../report.js';
@@ -105,7 +105,7 @@ export class KfreeRcu {
     this.g = a.layout.kfreeBase >> 2;
     this.me = this.slotW(a.slot);
     const pfn = a.i32[this.me + S_CUR]!;
-    this.blk = pfn ? pfn << (Hot.PAGE_SHIFT - 2) : 0;
+    this.blk = pfn ? pageWord(pfn) : 0;
     this.descW0 = a.descW(0);
     this.recW0 = a.recW(a.slot, 0);
     this.maxPages = a.layout.maxPages;
@@ -146,7 +146,7 @@ export class KfreeRcu {
       const rec = recW0 + idx * REC_WORDS;
       const rp = i32[rec + Hot.R_RCU_SHEAF]!;
       if (rp === 0 || i32[d + Hot.C_ALLOC_OK] !== i32[d + Hot.C_GEN]) return false;
-      const w = rp << (Hot.PAGE_SHIFT - 2);
+      const w = rp << (Hot.PAGE_SHIFT - 2); // layout.ts pageWord, inline (fast path)
       const n = i32[w + KHot.B_COUNT]!;
       if (n === 0 || n >= cap || i32[w + KHot.B_REC + n - 1] === ptr) return false;
       i32[w + KHot.B_REC + n] = ptr;
@@ -179,8 +179,8 @@ export class KfreeRcu {
       // reports. No separate test of ptr: NaN, 0 and negative or huge values land on a
       // page that is not a slab (page 0 is metadata) or fail the integer test of the offset.
       const pfn = ptr >>> Hot.PAGE_SHIFT;
-      const m = metaW + pfn * 8;
-      if (pfn < maxPages && (i32[m + Hot.P_FLAGS]! & 15) === Hot.PK_SLAB) {
+      const m = metaW + pfn * Hot.PAGE_META_WORDS; // layout.ts pageMeta, inline (fast path)
+      if (pfn < maxPages && (i32[m + Hot.P_FLAGS]! & Hot.PK_MASK) === Hot.PK_SLAB) {
         const idx = i32[m + Hot.P_CACHE]!;
         const d = descW0 + idx * DESC_WORDS;
         // An integer offset within the objects' span, on a boundary: a mask for
@@ -311,7 +311,7 @@ export class KfreeRcu {
     const cap = Math.min(h.rcuSheafCap, KVFREE_BULK_MAX_ENTR);
     let rp = i32[rec + R_RCU_SHEAF]!;
     if (rp !== 0) {
-      const w = rp << (Hot.PAGE_SHIFT - 2);
+      const w = pageWord(rp);
       const n = i32[w + B_COUNT]!;
       if (n > 0 && i32[w + B_REC + n - 1] === ptr) {
         a.reportDoubleFree(h, ptr);
@@ -327,7 +327,7 @@ export class KfreeRcu {
       rp = this.takePage();
       if (rp === 0) return false;
       this.initBlock(rp, h.idx + 1);
-      const w = rp << (Hot.PAGE_SHIFT - 2);
+      const w = pageWord(rp);
       i32[w + B_GEN] = h.gen;
       i32[w + B_ORIGIN] = a.slot;
       i32[rec + R_RCU_SHEAF] = rp;
@@ -343,7 +343,7 @@ export class KfreeRcu {
       this.rcuOpen.push(h.idx);
       i32[this.me + S_RCU_OPEN] = this.rcuOpen.length;
     }
-    const w = rp << (Hot.PAGE_SHIFT - 2);
+    const w = pageWord(rp);
     const n = i32[w + B_COUNT]!;
     i32[w + B_REC + n] = ptr;
     i32[w + B_COUNT] = n + 1;
@@ -358,7 +358,7 @@ export class KfreeRcu {
     const rp = i32[rec + R_RCU_SHEAF]!;
     if (rp === 0) return;
     // Closed list first, then out of the record (see closeOwn for why).
-    if (i32[(rp << (Hot.PAGE_SHIFT - 2)) + B_COUNT]! > 0) this.pushClosed(rp);
+    if (i32[pageWord(rp) + B_COUNT]! > 0) this.pushClosed(rp);
     else this.recyclePage(rp);
     i32[rec + R_RCU_SHEAF] = 0;
     const k = this.rcuOpen.indexOf(idx);
@@ -395,7 +395,7 @@ export class KfreeRcu {
    */
   private initBlock(pfn: number, sheaf: number): number {
     const i32 = this.i32;
-    const b = pfn << (Hot.PAGE_SHIFT - 2);
+    const b = pageWord(pfn);
     i32[b + B_NEXT] = 0;
     i32[b + B_COUNT] = 0;
     i32[b + B_COOKIE] = this.a.rcu.getState();
@@ -427,7 +427,7 @@ export class KfreeRcu {
     i32[rec + R_FREE_SLOW] += n;
     i32[b + B_OWNER] = B_READY;
     i32[b + B_NEXT] = i32[rec + R_RCU_READY]!;
-    i32[rec + R_RCU_READY] = b >> (Hot.PAGE_SHIFT - 2);
+    i32[rec + R_RCU_READY] = pfnOfWord(b);
     return true;
   }
 
@@ -442,7 +442,7 @@ export class KfreeRcu {
     const rec = c.rec;
     const rp = i32[rec + R_RCU_READY]!;
     if (rp === 0 || c.sheafCap === 0) return 0;
-    const w = rp << (Hot.PAGE_SHIFT - 2);
+    const w = pageWord(rp);
     let n = i32[w + B_COUNT]!;
     let obj = 0;
     if (n > 0) {
@@ -486,7 +486,7 @@ export class KfreeRcu {
     const i32 = this.i32;
     let freed = 0;
     for (let p = i32[rec + R_RCU_READY]!; p !== 0; ) {
-      const w = p << (Hot.PAGE_SHIFT - 2);
+      const w = pageWord(p);
       const next = i32[w + B_NEXT]!;
       i32[rec + R_RCU_READY] = next;
       const n = i32[w + B_COUNT]!;
@@ -562,7 +562,7 @@ export class KfreeRcu {
     // On the closed list first, then out of S_CUR: a thread stopped in between leaves
     // the block in both places, and B_OWNER (no longer its slot) tells its adopter not
     // to queue it twice.
-    this.pushClosed(b >> (Hot.PAGE_SHIFT - 2));
+    this.pushClosed(pfnOfWord(b));
     i32[this.me + S_CUR] = 0;
     this.blk = 0;
   }
@@ -570,14 +570,14 @@ export class KfreeRcu {
   private pushClosed(pfn: number): void {
     const i32 = this.a.i32;
     const g = this.g;
-    const b = pfn << (Hot.PAGE_SHIFT - 2);
+    const b = pageWord(pfn);
     i32[b + B_NEXT] = 0;
     // get_state_synchronize_rcu(), after the block's last insert (see kfreeRcu).
     i32[b + B_COOKIE] = this.a.rcu.getState();
     lock(i32, g + G_LOCK);
     const t = i32[g + G_CLOSED_TAIL]!;
     if (t === 0) i32[g + G_CLOSED_HEAD] = pfn;
-    else i32[(t << (Hot.PAGE_SHIFT - 2)) + B_NEXT] = pfn;
+    else i32[pageWord(t) + B_NEXT] = pfn;
     i32[g + G_CLOSED_TAIL] = pfn;
     i32[g + G_NR_CLOSED]++;
     i32[b + B_OWNER] = B_CLOSED;
@@ -630,16 +630,16 @@ export class KfreeRcu {
     const first = i32[g + G_CLOSED_HEAD]!;
     let last = 0;
     let cnt = 0;
-    for (let p = first; p !== 0 && rcu.pollState(i32[(p << (Hot.PAGE_SHIFT - 2)) + B_COOKIE]!); p = i32[(p << (Hot.PAGE_SHIFT - 2)) + B_NEXT]!) {
+    for (let p = first; p !== 0 && rcu.pollState(i32[pageWord(p) + B_COOKIE]!); p = i32[pageWord(p) + B_NEXT]!) {
       last = p;
       cnt++;
     }
     if (last !== 0) {
       Atomics.store(i32, this.me + S_DRAINING, first);
-      const rest = i32[(last << (Hot.PAGE_SHIFT - 2)) + B_NEXT]!;
+      const rest = i32[pageWord(last) + B_NEXT]!;
       i32[g + G_CLOSED_HEAD] = rest;
       if (rest === 0) i32[g + G_CLOSED_TAIL] = 0;
-      i32[(last << (Hot.PAGE_SHIFT - 2)) + B_NEXT] = 0;
+      i32[pageWord(last) + B_NEXT] = 0;
       i32[g + G_NR_CLOSED] -= cnt;
     }
     let chain = 0;
@@ -674,7 +674,7 @@ export class KfreeRcu {
     const i32 = a.i32;
     let freed = 0;
     for (let p = Atomics.load(i32, w + S_DRAINING); p !== 0; ) {
-      const b = p << (Hot.PAGE_SHIFT - 2);
+      const b = pageWord(p);
       const next = i32[b + B_NEXT]!;
       if (w === this.me && i32[b + B_SHEAF] !== 0 && i32[b + B_ORIGIN] === a.slot && !this.off) {
         // Our own kfree_rcu sheaf: out of S_DRAINING first (a thread stopped in between
@@ -754,13 +754,9 @@ export class KfreeRcu {
     let k = i32[b + B_COUNT]! - 1;
     while (k >= 0) {
       const obj = i32[b + B_REC + k]!;
-      let pfn = obj >>> Hot.PAGE_SHIFT;
-      let f = i32[meta + pfn * 8 + Hot.P_FLAGS]! & 15;
-      if (f === Hot.PK_TAIL) {
-        pfn = i32[meta + pfn * 8 + Hot.P_CACHE]!;
-        f = i32[meta + pfn * 8 + Hot.P_FLAGS]! & 15;
-      }
-      const h = f === Hot.PK_SLAB ? this.handle(i32[meta + pfn * 8 + Hot.P_CACHE]!) : undefined;
+      const pfn = headPfnOf(i32, meta, obj);
+      const m = pageMeta(meta, pfn);
+      const h = (i32[m + Hot.P_FLAGS]! & Hot.PK_MASK) === Hot.PK_SLAB ? this.handle(i32[m + Hot.P_CACHE]!) : undefined;
       if (h === undefined || h.debug || h.quarantine) {
         i32[this.me + S_DRAIN_OBJ] = obj;
         i32[this.me + S_DRAIN_N] = 1;
@@ -794,12 +790,8 @@ export class KfreeRcu {
       let j = k - 1;
       for (; j >= 0; j--) {
         const q = i32[b + B_REC + j]!;
-        let qp = q >>> Hot.PAGE_SHIFT;
-        if (qp !== pfn) {
-          if ((i32[meta + qp * 8 + Hot.P_FLAGS]! & 15) !== Hot.PK_TAIL) break;
-          qp = i32[meta + qp * 8 + Hot.P_CACHE]!;
-          if (qp !== pfn) break;
-        }
+        const qp = q >>> Hot.PAGE_SHIFT;
+        if (qp !== pfn && headOfPage(i32, meta, qp) !== pfn) break;
         i32[(tail + fp) >> 2] = q;
         tail = q;
       }
@@ -840,9 +832,8 @@ export class KfreeRcu {
     // A word inside a large kmalloc (the 2-argument form's rcu_head at an offset > 0):
     // classify() refuses interior pointers, so find the block's head page here.
     const i32 = this.i32;
-    let pfn = link >>> Hot.PAGE_SHIFT;
-    if ((i32[this.metaW + pfn * 8 + Hot.P_FLAGS]! & 15) === Hot.PK_TAIL) pfn = i32[this.metaW + pfn * 8 + Hot.P_CACHE]!;
-    if ((i32[this.metaW + pfn * 8 + Hot.P_FLAGS]! & 15) === PK_LARGE) return pfn << Hot.PAGE_SHIFT;
+    const pfn = headPfnOf(i32, this.metaW, link);
+    if ((i32[pageMeta(this.metaW, pfn) + Hot.P_FLAGS]! & Hot.PK_MASK) === PK_LARGE) return pfn << Hot.PAGE_SHIFT;
     return link;
   }
 
@@ -957,7 +948,7 @@ export class KfreeRcu {
       if (s === a.slot) continue;
       const w = this.slotW(s);
       const pfn = Atomics.load(i32, w + S_CUR);
-      if ((pfn === 0 || i32[(pfn << (Hot.PAGE_SHIFT - 2)) + B_COUNT] === 0) && Atomics.load(i32, w + S_RCU_OPEN) === 0) continue;
+      if ((pfn === 0 || i32[pageWord(pfn) + B_COUNT] === 0) && Atomics.load(i32, w + S_RCU_OPEN) === 0) continue;
       out.push({ slot: s, ack: Atomics.load(i32, w + S_ACK), gen: a.threads.gen(s) });
     }
     for (const o of out) a.threads.post(o.slot, REQ_KFREE);
@@ -1166,17 +1157,17 @@ export class KfreeRcu {
     let n = i32[this.g + G_CHAIN_COUNT]! + i32[this.g + G_CHCL_COUNT]!;
     for (let s = 0; s < a.layout.maxThreads; s++) {
       const pfn = i32[this.slotW(s) + S_CUR]!;
-      if (pfn) n += i32[(pfn << (Hot.PAGE_SHIFT - 2)) + B_COUNT]!;
+      if (pfn) n += i32[pageWord(pfn) + B_COUNT]!;
       if (i32[this.slotW(s) + S_RCU_OPEN] !== 0) {
         for (let idx = 0; idx < a.layout.maxCaches; idx++) {
           const rp = i32[a.recW(s, idx) + R_RCU_SHEAF]!;
-          if (rp) n += i32[(rp << (Hot.PAGE_SHIFT - 2)) + B_COUNT]!;
+          if (rp) n += i32[pageWord(rp) + B_COUNT]!;
         }
       }
     }
     lock(i32, this.g + G_LOCK);
-    for (let p = i32[this.g + G_CLOSED_HEAD]!; p !== 0; p = i32[(p << (Hot.PAGE_SHIFT - 2)) + B_NEXT]!) {
-      n += i32[(p << (Hot.PAGE_SHIFT - 2)) + B_COUNT]!;
+    for (let p = i32[this.g + G_CLOSED_HEAD]!; p !== 0; p = i32[pageWord(p) + B_NEXT]!) {
+      n += i32[pageWord(p) + B_COUNT]!;
     }
     unlock(i32, this.g + G_LOCK);
     return n;
@@ -1225,8 +1216,8 @@ export class KfreeRcu {
       // An empty open block: give the page back.
       this.blk = 0;
       a.i32[this.me + S_CUR] = 0;
-      a.i32[a.pm(b >> (Hot.PAGE_SHIFT - 2)) + Hot.P_FLAGS] = 0;
-      a.pages.free(b >> (Hot.PAGE_SHIFT - 2), 0);
+      a.i32[a.pm(pfnOfWord(b)) + Hot.P_FLAGS] = 0;
+      a.pages.free(pfnOfWord(b), 0);
     }
     this.releaseSpares(a.slot);
     if (this.timer !== undefined) clearTimeout(this.timer);
@@ -1267,7 +1258,7 @@ export class KfreeRcu {
     const pfn = i32[w + S_CUR]!;
     if (pfn !== 0) {
       this.mark('adopt:read');
-      const b = pfn << (Hot.PAGE_SHIFT - 2);
+      const b = pageWord(pfn);
       // Queued first, then out of S_CUR (the order closeOwn uses): a barrier that looks in
       // between sees the block open (and waits for this detach: closedFor) or closed (with a
       // cookie taken before the barrier's GP), never neither.
@@ -1291,7 +1282,7 @@ export class KfreeRcu {
       const r = a.recW(slot, idx);
       const rp = i32[r + R_RCU_SHEAF]!;
       if (rp !== 0) {
-        const b = rp << (Hot.PAGE_SHIFT - 2);
+        const b = pageWord(rp);
         if (i32[b + B_OWNER] !== slot) {
           /* already on the closed list (see above) */
         } else if (i32[b + B_COUNT]! > 0) this.pushClosed(rp);

@@ -9,7 +9,7 @@
  */
 import type { Arena } from '../arena.js';
 import {
-  C_STATE, CS_DYING, CS_FREE, CS_LEAKED, Hot,
+  C_STATE, CS_DYING, CS_FREE, CS_LEAKED, headPfnOf, Hot,
 } from '../layout.js';
 import { SLAB_DEBUG_FLAGS, SLAB_TYPESAFE_BY_RCU } from '../flags.js';
 import type { DestroyReport } from './destroy.js';
@@ -231,9 +231,10 @@ export class Cache {
     if (top > i32[r + Hot.R_SHEAF]! >> 2 && i32[this.okW] === this.allocGen) {
       const p = i32[top - 1]!;
       i32[r + Hot.R_SHEAF_TOP] = top - 1;
-      // The object's state byte: CACHED -> ALLOC (objstate.ts).
+      // The object's state byte: CACHED -> ALLOC (objstate.ts). The head page is
+      // layout.ts headOfPage, written inline here (fast path).
       let hp = p >>> Hot.PAGE_SHIFT;
-      if (this.order !== 0 && (i32[this.metaW + hp * 8 + Hot.P_FLAGS]! & 15) === Hot.PK_TAIL) hp = i32[this.metaW + hp * 8 + Hot.P_CACHE]!;
+      if (this.order !== 0 && (i32[this.metaW + hp * Hot.PAGE_META_WORDS + Hot.P_FLAGS]! & Hot.PK_MASK) === Hot.PK_TAIL) hp = i32[this.metaW + hp * Hot.PAGE_META_WORDS + Hot.P_CACHE]!;
       const off = p - (hp << Hot.PAGE_SHIFT) - this.redLeftPad;
       const k = this.sizeShift !== 0 ? off >>> this.sizeShift : (off * this.invSize) | 0;
       this.u8[this.stFlat ? (hp << Hot.PAGE_SHIFT) + this.stC + k : (hp << this.stPshift) + this.stC + ((k >> 3) << this.stSh) + (k & 7)] = Hot.OS_ALLOC;
@@ -266,12 +267,13 @@ export class Cache {
     const top = i32[r + Hot.R_SHEAF_TOP]!;
     let pfn = ptr >>> Hot.PAGE_SHIFT;
     if (top < i32[r + Hot.R_SHEAF_LIM]! && pfn < this.maxPages && i32[this.okW] === this.allocGen) {
-      let m = this.metaW + pfn * 8;
-      let kind = i32[m + Hot.P_FLAGS]! & 15;
+      // The head page (layout.ts headOfPage), written inline here (fast path).
+      let m = this.metaW + pfn * Hot.PAGE_META_WORDS;
+      let kind = i32[m + Hot.P_FLAGS]! & Hot.PK_MASK;
       if (kind === Hot.PK_TAIL) {
         pfn = i32[m + Hot.P_CACHE]!;
-        m = this.metaW + pfn * 8;
-        kind = i32[m + Hot.P_FLAGS]! & 15;
+        m = this.metaW + pfn * Hot.PAGE_META_WORDS;
+        kind = i32[m + Hot.P_FLAGS]! & Hot.PK_MASK;
       }
       if (kind === Hot.PK_SLAB && i32[m + Hot.P_CACHE] === this.idx) {
         // An integer offset within the objects' span, on a boundary (a mask for
@@ -333,16 +335,12 @@ export class Cache {
 
   /** @internal Head pfn of the slab holding `ptr` (an object already validated as this cache's). */
   headPfn(ptr: number): number {
-    const i32 = this.i32;
-    const pfn = ptr >>> Hot.PAGE_SHIFT;
-    const m = this.metaW + pfn * 8;
-    return (i32[m + Hot.P_FLAGS]! & 15) === Hot.PK_TAIL ? i32[m + Hot.P_CACHE]! : pfn;
+    return headPfnOf(this.i32, this.metaW, ptr);
   }
 
   /** @internal Byte address of the state of validated object `ptr` (objstate.ts). */
   stateAddrOf(ptr: number): number {
-    let hp = ptr >>> Hot.PAGE_SHIFT;
-    if (this.order !== 0 && (this.i32[this.metaW + hp * 8 + Hot.P_FLAGS]! & 15) === Hot.PK_TAIL) hp = this.i32[this.metaW + hp * 8 + Hot.P_CACHE]!;
+    const hp = this.order !== 0 ? headPfnOf(this.i32, this.metaW, ptr) : ptr >>> Hot.PAGE_SHIFT;
     const off = ptr - (hp << Hot.PAGE_SHIFT) - this.redLeftPad;
     const k = this.sizeShift !== 0 ? off >>> this.sizeShift : this.invSize !== 0 ? (off * this.invSize) | 0 : this.objIndex(off);
     return this.stFlat ? (hp << Hot.PAGE_SHIFT) + this.stC + k : (hp << this.stPshift) + this.stC + ((k >> 3) << this.stSh) + (k & 7);
@@ -372,14 +370,9 @@ export class Cache {
       a.reportInvalidFree(this, ptr, 'outside the arena');
       return -1;
     }
-    let pfn = ptr >>> Hot.PAGE_SHIFT;
-    let m = a.pm(pfn);
-    let kind = i32[m + Hot.P_FLAGS] & 15;
-    if (kind === Hot.PK_TAIL) {
-      pfn = i32[m + Hot.P_CACHE];
-      m = a.pm(pfn);
-      kind = i32[m + Hot.P_FLAGS] & 15;
-    }
+    const pfn = headPfnOf(i32, this.metaW, ptr);
+    const m = a.pm(pfn);
+    const kind = i32[m + Hot.P_FLAGS] & Hot.PK_MASK;
     if (kind !== Hot.PK_SLAB && ptr >= a.committedBytes()) {
       a.reportInvalidFree(this, ptr, 'outside the arena');
       return -1;

@@ -46,7 +46,7 @@ import type { Arena } from '../arena.js';
 import {
   C_ALLOC_SLAB, C_FREE_SLAB, C_GEN, C_LOCK, C_NR_PARTIAL, C_NR_SLABS, C_PARTIAL_HEAD, C_RCU_PENDING, C_STATE, CS_FREE,
   OS_ALLOC, OS_CACHED, OS_FREE, OS_QUAR, OS_RCU, P_CACHE, P_FLAGS, P_FREELIST, P_INUSE, P_NEXT, PAGE_SHIFT, PK_PAGES, PK_RCU_FREE,
-  PK_SLAB, PK_TAIL, R_ALLOC_SLOW, R_FLUSH, R_FREE_REMOTE, R_FREE_SLOW, R_RCU_READY, R_SHEAF, R_SHEAF_LIM, R_SHEAF_TOP,
+  PK_SLAB, PK_MASK, R_ALLOC_SLOW, R_FLUSH, R_FREE_REMOTE, R_FREE_SLOW, R_RCU_READY, R_SHEAF, R_SHEAF_LIM, R_SHEAF_TOP,
   R_SPARE, SH_COUNT, SH_HDR, ST_SHEAF_FLUSH, ST_SHEAF_REFILL,
 } from '../layout.js';
 import { lock, unlock } from '../sync/mutex.js';
@@ -755,7 +755,7 @@ export class SlabCore {
   isSlabOf(c: Cache, pfn: number): boolean {
     const i32 = this.a.i32;
     const m = this.a.pm(pfn);
-    return (i32[m + P_FLAGS]! & 15) === PK_SLAB && i32[m + P_CACHE] === c.idx;
+    return (i32[m + P_FLAGS]! & PK_MASK) === PK_SLAB && i32[m + P_CACHE] === c.idx;
   }
 
   /** Descriptor released? (handles compare generations) */

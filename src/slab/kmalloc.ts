@@ -8,7 +8,7 @@
  */
 import type { Arena } from '../arena.js';
 import { SLAB_KMALLOC, SLAB_POISON, SLAB_RED_ZONE, SLAB_STORE_USER, SLAB_TYPESAFE_BY_RCU } from '../flags.js';
-import { P_CACHE, P_FLAGS, PAGE_SHIFT, PAGE_SIZE, PK_LARGE, PK_SLAB, PK_TAIL } from '../layout.js';
+import { headPfnOf, P_CACHE, P_FLAGS, PAGE_SHIFT, PAGE_SIZE, PK_LARGE, PK_MASK, PK_SLAB } from '../layout.js';
 import type { Cache } from './cache.js';
 import { getOrder } from './sizes.js';
 
@@ -95,14 +95,10 @@ export class Kmalloc {
   classify(ptr: number): { kind: 'slab'; idx: number; pfn: number } | { kind: 'large'; pfn: number; order: number } | { kind: 'none'; why: string } {
     const a = this.a;
     if (!Number.isInteger(ptr) || ptr < 0 || ptr >= a.committedBytes()) return { kind: 'none', why: 'outside the arena' };
-    let pfn = ptr >>> PAGE_SHIFT;
-    let f = a.i32[a.pm(pfn) + P_FLAGS]!;
-    if ((f & 15) === PK_TAIL) {
-      pfn = a.i32[a.pm(pfn) + P_CACHE]!;
-      f = a.i32[a.pm(pfn) + P_FLAGS]!;
-    }
-    if ((f & 15) === PK_SLAB) return { kind: 'slab', idx: a.i32[a.pm(pfn) + P_CACHE]!, pfn };
-    if ((f & 15) === PK_LARGE) {
+    const pfn = headPfnOf(a.i32, a.metaW, ptr);
+    const f = a.i32[a.pm(pfn) + P_FLAGS]!;
+    if ((f & PK_MASK) === PK_SLAB) return { kind: 'slab', idx: a.i32[a.pm(pfn) + P_CACHE]!, pfn };
+    if ((f & PK_MASK) === PK_LARGE) {
       if (ptr !== pfn << PAGE_SHIFT) return { kind: 'none', why: 'interior pointer' };
       return { kind: 'large', pfn, order: (f >> 4) & 15 };
     }

@@ -17,7 +17,7 @@
  */
 import {
   C_FULL_HEAD, C_FULL_TAIL, C_NR_PARTIAL, C_NR_SLABS, C_PARTIAL_HEAD, C_PARTIAL_TAIL, C_RCU_PENDING, OS_CACHED, OS_FREE, OS_RCU, P_CACHE,
-  P_FLAGS, P_FREELIST, P_INUSE, P_NEXT, P_PREV, PAGE_SHIFT, PK_RCU_FREE, PK_SLAB,
+  P_FLAGS, P_FREELIST, P_INUSE, P_NEXT, P_PREV, PAGE_SHIFT, PK_MASK, PK_RCU_FREE, PK_SLAB, pageMeta,
 } from '../layout.js';
 import type { Cache } from './cache.js';
 import { listAdd, ON_FULL, ON_PARTIAL } from './lists.js';
@@ -40,9 +40,9 @@ export function rebuildCacheLists(h: RepairHost, c: Cache): { slabs: number; par
   let free = 0;
   const step = 1 << c.order;
   for (let pfn = h.firstPage; pfn < h.nrPages; pfn++) {
-    const m = metaW + pfn * 8;
+    const m = pageMeta(metaW, pfn);
     const f = i32[m + P_FLAGS]!;
-    const kind = f & 15;
+    const kind = f & PK_MASK;
     if ((kind !== PK_SLAB && kind !== PK_RCU_FREE) || i32[m + P_CACHE] !== c.idx) continue;
     i32[m + P_FLAGS] = f & ~(ON_PARTIAL | ON_FULL);
     i32[m + P_NEXT] = 0;
@@ -87,8 +87,8 @@ export function reclaimOrphans(h: RepairHost, c: Cache): number {
   let n = 0;
   const step = 1 << c.order;
   for (let pfn = h.firstPage; pfn < h.nrPages; pfn++) {
-    const m = metaW + pfn * 8;
-    if ((i32[m + P_FLAGS]! & 15) !== PK_SLAB || i32[m + P_CACHE] !== c.idx) continue;
+    const m = pageMeta(metaW, pfn);
+    if ((i32[m + P_FLAGS]! & PK_MASK) !== PK_SLAB || i32[m + P_CACHE] !== c.idx) continue;
     for (let k = 0; k < c.objects; k++) {
       const a = stateAddr(c.stGeo, pfn, k);
       if (u8[a] === OS_CACHED || u8[a] === OS_RCU) {
