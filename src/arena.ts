@@ -22,7 +22,7 @@ import {
 } from './layout.js';
 import { initRcuRegion, Rcu } from './rcu/index.js';
 import { G_DRAIN_LOCK as KG_DRAIN_LOCK, G_LOCK as KG_LOCK } from './kfree/layout.js';
-import { lock, LOCK_LEASE_MS, LOCK_TOKEN, setBrokenLockHandler, takeOverIfOwner, unlock } from './sync/mutex.js';
+import { lock, LOCK_LEASE_MS, LOCK_TOKEN, nodeThreadId, setBrokenLockHandler, takeOverIfOwner, unlock } from './sync/mutex.js';
 import { rebuildCacheLists } from './slab/repair.js';
 import { bugHeader, fixLine, slabOffset, userFrames } from './report.js';
 import { Cache, type CacheGeometry } from './slab/cache.js';
@@ -103,12 +103,6 @@ export interface PageStats {
 }
 
 const DEFAULT_BYTES = 32 << 20;
-
-function nodeThreadId(): number {
-  const proc = (globalThis as { process?: { getBuiltinModule?: (m: string) => unknown } }).process;
-  const wt = proc?.getBuiltinModule?.('worker_threads') as { threadId?: number } | undefined;
-  return typeof wt?.threadId === 'number' ? wt.threadId : -1;
-}
 
 /**
  * An arena: one SharedArrayBuffer holding pages, caches, RCU state and kfree_rcu batches,

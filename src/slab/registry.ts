@@ -23,7 +23,7 @@ import {
 } from '../layout.js';
 import { lock, unlock } from '../sync/mutex.js';
 import { Cache, strideReciprocal, type CacheGeometry, type Ctor } from './cache.js';
-import { calculateAlignment, calculateOrder, calculateSizes, minPartial, orderObjects, sheafCapacityFor, WORD } from './sizes.js';
+import { alignUp, calculateAlignment, calculateOrder, calculateSizes, minPartial, orderObjects, sheafCapacityFor, WORD } from './sizes.js';
 import { writeStateGeometry } from './objstate.js';
 import { KVFREE_BULK_MAX_ENTR } from '../kfree/layout.js';
 import { debugFlagsFor } from '../debug/options.js';
@@ -57,8 +57,6 @@ export interface FindOptions {
   /** The constructor of a ctor cache, for threads that will create its slabs. */
   ctor?: Ctor;
 }
-
-const alignUp = (n: number, a: number): number => Math.ceil(n / a) * a;
 
 export function checkCacheName(name: unknown): asserts name is string {
   if (typeof name !== 'string' || name.length === 0) {

@@ -17,7 +17,8 @@ export const MIN_PARTIAL = 5;
 export const MAX_PARTIAL = 10;
 export const MAX_OBJS_PER_PAGE = 32767;
 
-const alignUp = (n: number, a: number): number => Math.ceil(n / a) * a;
+/** n rounded up to a multiple of a (kernel: ALIGN). */
+export const alignUp = (n: number, a: number): number => Math.ceil(n / a) * a;
 const alignDown = (n: number, a: number): number => Math.floor(n / a) * a;
 
 /** fls(): index of the most significant set bit, 1-based; fls(0) = 0. */

@@ -24,10 +24,16 @@
 
 const SPIN = 100;
 
-function threadToken(): number {
+/** Node's worker_threads.threadId of this thread (0 on the main thread), -1 where there is none (browsers). */
+export function nodeThreadId(): number {
   const proc = (globalThis as { process?: { getBuiltinModule?: (m: string) => unknown } }).process;
   const wt = proc?.getBuiltinModule?.('worker_threads') as { threadId?: number } | undefined;
-  const base = typeof wt?.threadId === 'number' ? wt.threadId + 1 : 1 + Math.floor(Math.random() * 0x1fffffff);
+  return typeof wt?.threadId === 'number' ? wt.threadId : -1;
+}
+
+function threadToken(): number {
+  const tid = nodeThreadId();
+  const base = tid !== -1 ? tid + 1 : 1 + Math.floor(Math.random() * 0x1fffffff);
   return base & 0x3fffffff || 1;
 }
 
