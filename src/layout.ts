@@ -122,7 +122,7 @@ export const H_BUDDY_LOCK = 32; // zone->lock: buddy lists, H_NR_PAGES, H_NR_FRE
 export const H_BUDDY_HEAD = 48; // 11 words: free list head pfn per order (0 = empty)
 export const H_NR_FREE = 60; // free pages in the buddy allocator (under H_BUDDY_LOCK)
 export const H_NR_USABLE = 61; // pages managed by the buddy allocator (free + used)
-export const H_GROW_COUNT = 62;
+// word 62: unused
 export const H_DEBUG_STR = 256; // u16 chars, up to 1024 chars (words 256..767)
 export const H_DEBUG_MAX = 1024;
 
@@ -133,7 +133,7 @@ export const T_GEN = 1; // bumped on each attach of this slot (Atomics.add)
 export const T_REQ = 2; // requests posted to the owner: Atomics.add by requesters
 export const T_ACK = 3; // last T_REQ value the owner served: Atomics.store by the owner (or its detacher)
 export const T_REQ_FLAGS = 4; // REQ_* bits, Atomics.or by requesters, Atomics.exchange by the owner
-export const T_WATCHED = 5; // 1 when some thread watches this worker (arena.watch)
+// word 5: unused
 export const T_TID = 6; // worker threadId (Node) of the owner, for messages
 export const T_DEAD = 8; // 1 once the owner is known to have exited (set by its watcher, Atomics.store)
 export const T_TOKEN = 7; // the owner's LOCK_TOKEN (sync/mutex.ts), to release locks a dead thread held
@@ -151,7 +151,7 @@ export const N_STATE = 0; // 0 free, 1 used
 export const N_CACHE = 1;
 export const N_CGEN = 2;
 export const N_LEN = 3;
-export const N_GEN = 4; // bumped each time the entry is (re)used
+export const N_GEN = 4; // bumped each time the entry is (re)used (under slab_mutex); Cache.nameGen compares it
 export const N_CHARS = 16; // u16 chars start at word 16 (64 chars = 32 words)
 
 // ---- cache descriptor (struct kmem_cache) ----
@@ -188,7 +188,7 @@ export const C_FOLD_FREES = 41;
 export const C_KMALLOC = 42;
 export const C_TRACK_OFF = 43; // offset of the alloc/free tracks (debug)
 export const C_ORIG_SIZE_OFF = 44; // offset of orig_size (kmalloc + debug)
-export const C_DESTROY_SEQ = 45; // bumped when destroy starts (flush requests refer to it)
+// word 45: unused
 export const C_RCU_PENDING = 46; // TYPESAFE_BY_RCU slabs waiting for a GP before going back to the buddy allocator
 export const C_NAME_LEN = 48;
 export const C_FOLD_KQ = 49; // R_KFREE_Q / R_KFREE_D folded in from detached threads (Atomics.add)

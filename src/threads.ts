@@ -16,7 +16,7 @@
  *   the LIVE publication.
  */
 import {
-  T_ACK, T_DEAD, T_GEN, T_REQ, T_REQ_FLAGS, T_STATE, T_TID, T_TOKEN, T_WATCHED, THREAD_BYTES, TS_DETACHING, TS_FREE, TS_LIVE,
+  T_ACK, T_DEAD, T_GEN, T_REQ, T_REQ_FLAGS, T_STATE, T_TID, T_TOKEN, THREAD_BYTES, TS_DETACHING, TS_FREE, TS_LIVE,
   type ArenaLayout,
 } from './layout.js';
 import { LOCK_TOKEN } from './sync/mutex.js';
@@ -49,7 +49,6 @@ export class ThreadTable {
       i32[this.w(s, T_TOKEN)] = LOCK_TOKEN;
       Atomics.store(i32, this.w(s, T_REQ_FLAGS), 0);
       Atomics.store(i32, this.w(s, T_ACK), Atomics.load(i32, this.w(s, T_REQ)));
-      Atomics.store(i32, this.w(s, T_WATCHED), 0);
       Atomics.store(i32, this.w(s, T_DEAD), 0);
       Atomics.store(i32, this.w(s, T_STATE), TS_LIVE);
       return [s, gen];

@@ -20,7 +20,7 @@
  * length through its length-tracking views.
  */
 import {
-  H_BUDDY_HEAD, H_BUDDY_LOCK, H_GROW_COUNT, H_NR_FREE, H_NR_PAGES, H_NR_USABLE, MAX_ORDER, P_CACHE, P_FLAGS, P_NEXT,
+  H_BUDDY_HEAD, H_BUDDY_LOCK, H_NR_FREE, H_NR_PAGES, H_NR_USABLE, MAX_ORDER, P_CACHE, P_FLAGS, P_NEXT,
   P_PREV, PAGE_SHIFT, PAGE_SIZE, PK_BUDDY, PK_MASK, PK_NONE, PK_TAIL, pageMeta, type ArenaLayout,
 } from '../layout.js';
 import { lock, unlock } from '../sync/mutex.js';
@@ -152,7 +152,6 @@ export class PageAllocator {
     if (target < alignedStart + need) return false;
     if (sab.byteLength < target * PAGE_SIZE) sab.grow(target * PAGE_SIZE);
     this.addRange(cur, target);
-    this.i32[H_GROW_COUNT]++;
     return true;
   }
 

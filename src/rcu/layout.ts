@@ -78,8 +78,6 @@
 
 export const RCU_MAGIC = 0x52435531; // 'RCU1'
 
-export const LINE_WORDS = 16;
-
 // line 0
 export const G_CTR = 0;
 export const G_FUTEX = 1;

@@ -40,7 +40,7 @@
 import type { Arena } from '../arena.js';
 import { unanswered } from '../hotplug/autowatch.js';
 import {
-  C_ALLOC_OK, C_GEN, C_LOCK, C_NR_SLABS, C_RCU_PENDING, C_REFCOUNT, C_STATE, CS_DYING, CS_FREE, CS_LEAKED, C_DESTROY_SEQ, H_SLAB_MUTEX,
+  C_ALLOC_OK, C_GEN, C_LOCK, C_NR_SLABS, C_RCU_PENDING, C_REFCOUNT, C_STATE, CS_DYING, CS_FREE, CS_LEAKED, H_SLAB_MUTEX,
   P_FREELIST, P_INUSE, PAGE_SHIFT, R_FLUSH, REQ_FLUSH, TS_FREE,
 } from '../layout.js';
 import { reclaimOrphans } from './repair.js';
@@ -134,7 +134,6 @@ export class Destroyer {
       // No new allocations from here on; frees are still accepted until release.
       Atomics.store(i32, c.d + C_STATE, CS_DYING);
       Atomics.store(i32, c.d + C_ALLOC_OK, -1);
-      Atomics.add(i32, c.d + C_DESTROY_SEQ, 1);
       return undefined;
     } finally {
       unlock(i32, H_SLAB_MUTEX);

@@ -18,7 +18,7 @@ import {
   C_FREE_SLAB, C_FULL_HEAD, C_FULL_TAIL, C_GEN, C_HAS_CTOR, C_INUSE, C_KMALLOC, C_MIN_PARTIAL, C_NAME,
   C_NAME_LEN, C_NR_PARTIAL, C_NR_SLABS, C_OBJECT_SIZE, C_OBJECTS, C_OFFSET, C_ORDER, C_ORIG_SIZE_OFF, C_PARTIAL_HEAD,
   C_PARTIAL_TAIL, C_RCU_PENDING, C_RED_LEFT_PAD, C_REFCOUNT, C_SEQ, C_SHEAF_CAP, C_SIZE, C_KF_INV, C_KF_MASK, C_KF_PAD, C_KF_SIZE, C_KF_SPAN, C_STATE, C_TRACK_OFF, CPU_REC_BYTES, CACHE_BYTES, C_BARN_LOCK, C_SHEAF_EXPLICIT, C_PCS_CAP,
-  CS_FREE, CS_LIVE, H_CACHE_SEQ, H_SLAB_MUTEX, MAX_NAME, N_CACHE, N_CGEN, N_CHARS, N_LEN, N_STATE, NAME_BYTES,
+  CS_FREE, CS_LIVE, H_CACHE_SEQ, H_SLAB_MUTEX, MAX_NAME, N_CACHE, N_CGEN, N_CHARS, N_GEN, N_LEN, N_STATE, NAME_BYTES,
   PAGE_SIZE, MAX_ORDER,
 } from '../layout.js';
 import { lock, unlock } from '../sync/mutex.js';
@@ -125,7 +125,7 @@ export class Registry {
       i32[w + N_CGEN] = gen;
       i32[w + N_LEN] = name.length;
       this.writeStr(w + N_CHARS, name);
-      i32[w + 4]++; // entry generation
+      i32[w + N_GEN]++;
       Atomics.store(i32, w + N_STATE, 1);
       return n;
     }
@@ -136,7 +136,7 @@ export class Registry {
   nameValid(c: Cache): boolean {
     const i32 = this.a.i32;
     const w = this.nw(c.nameIdx);
-    return i32[w + N_STATE] === 1 && i32[w + 4] === c.nameGen;
+    return i32[w + N_STATE] === 1 && i32[w + N_GEN] === c.nameGen;
   }
 
   /** Release the handle's name (under slab_mutex). Returns false if it was already released. */
@@ -346,7 +346,7 @@ export class Registry {
       if (g.gen !== i32[w + N_CGEN]) return undefined;
       const c = new Cache(a, g, name, opts?.ctor);
       c.nameIdx = n;
-      c.nameGen = i32[w + 4]!;
+      c.nameGen = i32[w + N_GEN]!;
       return c;
     } finally {
       unlock(i32, H_SLAB_MUTEX);
@@ -361,18 +361,6 @@ export class Registry {
       if (i32[this.a.descW(idx) + C_STATE] !== CS_FREE) out.push(idx);
     }
     out.sort((x, y) => i32[this.a.descW(y) + C_SEQ]! - i32[this.a.descW(x) + C_SEQ]!);
-    return out;
-  }
-
-  /** Names (own and aliases) that point at cache idx. */
-  aliasNames(idx: number): string[] {
-    const i32 = this.a.i32;
-    const gen = i32[this.a.descW(idx) + C_GEN];
-    const out: string[] = [];
-    for (let n = 0; n < this.a.layout.maxNames; n++) {
-      const w = this.nw(n);
-      if (i32[w + N_STATE] === 1 && i32[w + N_CACHE] === idx && i32[w + N_CGEN] === gen) out.push(this.entryName(n));
-    }
     return out;
   }
 }
