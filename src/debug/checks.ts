@@ -7,11 +7,11 @@
  * other thread can reach (a new slab, an object being evicted from the quarantine), so
  * byte accesses are plain.
  */
-import { STATE_IN_META_MIN } from '../slab/sizes.js';
+import { STATE_IN_META_MIN, TRACK_BYTES } from '../slab/sizes.js';
 import type { Arena } from '../arena.js';
 import { P_FLAGS, P_FREELIST, P_INUSE, PAGE_SHIFT } from '../layout.js';
 import { Cache } from '../slab/cache.js';
-import type { Geo } from './geometry.js';
+import { trackWord, type Geo } from './geometry.js';
 import {
   P_DISABLED, POISON_END, POISON_FREE, POISON_INUSE, quarantineMarker, SLUB_RED_ACTIVE, TR_CPU, TR_HANDLE, TR_PID,
   TR_WHEN,
@@ -66,13 +66,13 @@ export class Checker {
 
   /** init_tracking: both tracks empty. */
   initTracking(g: Geo, p: number): void {
-    if (g.storeUser) this.i32.fill(0, (p + g.trackOff) >> 2, (p + g.trackOff + 32) >> 2);
+    if (g.storeUser) this.i32.fill(0, trackWord(g, p, false), trackWord(g, p, false) + ((2 * TRACK_BYTES) >> 2));
   }
 
   /** set_track: stack handle, thread slot, thread id, time. */
   setTrack(g: Geo, p: number, free: boolean): void {
     if (!g.storeUser) return;
-    const w = (p + g.trackOff + (free ? 16 : 0)) >> 2;
+    const w = trackWord(g, p, free);
     const i32 = this.i32;
     i32[w + TR_HANDLE] = this.depot.capture(free ? Cache.prototype.free : Cache.prototype.alloc);
     i32[w + TR_CPU] = this.a.slot + 1;

@@ -93,3 +93,11 @@ export function geoOf(c: Cache): Geo {
   }
   return g;
 }
+
+/**
+ * Word index of obj's stored alloc track (free = false) or free track (free = true, the
+ * TRACK_BYTES after it); its words are TR_* (debug/layout.ts).
+ */
+export function trackWord(g: Geo, obj: number, free: boolean): number {
+  return (obj + g.trackOff + (free ? TRACK_BYTES : 0)) >> 2;
+}

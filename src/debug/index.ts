@@ -33,10 +33,10 @@ import type { Cache } from '../slab/cache.js';
 import { lock, unlock } from '../sync/mutex.js';
 import { userFrames } from '../report.js';
 import { Checker, Mode } from './checks.js';
-import { geoOf, type Geo } from './geometry.js';
+import { geoOf, trackWord, type Geo } from './geometry.js';
 import type { DebugHooks, ValidateResult } from './hooks.js';
 import {
-  P_DISABLED, POISON_END, POISON_FREE, POISON_INUSE, quarantineMarker, SLUB_RED_ACTIVE, SLUB_RED_INACTIVE,
+  P_DISABLED, POISON_END, POISON_FREE, POISON_INUSE, quarantineMarker, SLUB_RED_ACTIVE, SLUB_RED_INACTIVE, TR_CPU, TR_HANDLE, TR_PID, TR_WHEN,
 } from './layout.js';
 import { Quarantine, type QuarantineStats } from './quarantine.js';
 import { hex, hexDump, Reporter } from './report.js';
@@ -372,11 +372,11 @@ export class SlubDebug implements DebugHooks {
     if (!g.storeUser) return out;
     const now = Date.now() >>> 0;
     for (const which of ['alloc', 'free'] as const) {
-      const w = (obj + g.trackOff + (which === 'free' ? 16 : 0)) >> 2;
+      const w = trackWord(g, obj, which === 'free');
       const i32 = this.a.i32;
-      if (i32[w + 1] === 0) continue;
-      const frames = this.depot.fetch(i32[w]!);
-      out[which] = { handle: i32[w]!, thread: i32[w + 1]! - 1, nodeThreadId: i32[w + 2]!, ageMs: (now - i32[w + 3]!) >>> 0, frames };
+      if (i32[w + TR_CPU] === 0) continue;
+      const frames = this.depot.fetch(i32[w + TR_HANDLE]!);
+      out[which] = { handle: i32[w + TR_HANDLE]!, thread: i32[w + TR_CPU]! - 1, nodeThreadId: i32[w + TR_PID]!, ageMs: (now - i32[w + TR_WHEN]!) >>> 0, frames };
     }
     return out;
   }

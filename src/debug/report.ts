@@ -21,7 +21,7 @@ import type { Arena } from '../arena.js';
 import { P_FLAGS, P_FREELIST, P_INUSE, PAGE_SHIFT } from '../layout.js';
 import { bugHeader, fixLine } from '../report.js';
 import type { Cache } from '../slab/cache.js';
-import type { Geo } from './geometry.js';
+import { trackWord, type Geo } from './geometry.js';
 import { TR_CPU, TR_HANDLE, TR_PID, TR_WHEN } from './layout.js';
 import type { StackDepot } from './stackdepot.js';
 import type { SlabWarningKind } from '../warnings.js';
@@ -106,7 +106,7 @@ export class Reporter {
 
   /** print_track: "Allocated in <caller> age=<ms> cpu=<slot> pid=<tid>" and the depot frames. */
   track(what: 'Allocated' | 'Freed', g: Geo, obj: number, now: number): string {
-    const w = (obj + g.trackOff + (what === 'Freed' ? 16 : 0)) >> 2;
+    const w = trackWord(g, obj, what === 'Freed');
     const i32 = this.a.i32;
     const cpu = i32[w + TR_CPU]!;
     if (cpu === 0) return '';

@@ -15,7 +15,7 @@ import { C_LOCK } from '../layout.js';
 import type { Cache } from '../slab/cache.js';
 import { listPfns } from '../slab/lists.js';
 import { lock, unlock } from '../sync/mutex.js';
-import { geoOf } from './geometry.js';
+import { geoOf, trackWord } from './geometry.js';
 import type { SlubDebug } from './index.js';
 import { quarantineMarker, TR_CPU, TR_HANDLE, TR_PID, TR_WHEN } from './layout.js';
 
@@ -72,7 +72,7 @@ export function slabTraces(dbg: SlubDebug, c: Cache, which: 'alloc' | 'free'): {
         for (let k = 0; k < g.objects; k++) {
           const p = first + k * g.size;
           if (free.has(p) || (dbg.quarantine && Atomics.load(i32, (p + g.fp) >> 2) === quarantineMarker(p))) continue;
-          const w = (p + g.trackOff + (which === 'free' ? 16 : 0)) >> 2;
+          const w = trackWord(g, p, which === 'free');
           const cpu = i32[w + TR_CPU]!;
           const handle = cpu === 0 ? 0 : i32[w + TR_HANDLE]!;
           const waste = which === 'alloc' ? g.objectSize - dbg.checker.origSize(g, p) : 0;

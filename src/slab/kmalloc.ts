@@ -91,7 +91,7 @@ export class Kmalloc {
     return pfn << PAGE_SHIFT;
   }
 
-  /** The cache index of the slab holding ptr, -2 for a large kmalloc, -1 if not an object. */
+  /** What ptr is: an object of the slab at head page pfn of cache idx, a large kmalloc block at pfn, or none (and why). */
   classify(ptr: number): { kind: 'slab'; idx: number; pfn: number } | { kind: 'large'; pfn: number; order: number } | { kind: 'none'; why: string } {
     const a = this.a;
     if (!Number.isInteger(ptr) || ptr < 0 || ptr >= a.committedBytes()) return { kind: 'none', why: 'outside the arena' };

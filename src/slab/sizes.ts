@@ -58,7 +58,7 @@ export interface ObjectLayout {
   offset: number;
   /** Left red zone before each object (0 without SLAB_RED_ZONE). */
   redLeftPad: number;
-  /** Alloc track at trackOffset, free track at trackOffset + 16 (-1 if none). */
+  /** Alloc track at trackOffset, free track at trackOffset + TRACK_BYTES (-1 if none). */
   trackOffset: number;
   /** kmalloc orig_size (u32) offset (-1 if none). */
   origSizeOffset: number;
