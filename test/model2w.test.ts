@@ -169,7 +169,14 @@ async function runCase(peers: Peer[], cmds: Cmd[]): Promise<string[]> {
   }).join(' ');
   const checkState = (what: string): void => {
     caches.forEach((c, i) => {
-      const s = c.stats();
+      // objects and kfree_rcu_pending are two reads: a kfree_rcu drain in another thread
+      // between them makes a one-off difference. Read until two reads agree.
+      let s = c.stats();
+      for (let k = 0; k < 20; k++) {
+        const t = c.stats();
+        if (t.objects === s.objects && t.kfree_rcu_pending === s.kfree_rcu_pending) break;
+        s = t;
+      }
       const lc = ofCache(live, i);
       const pc = ofCache(pending, i);
       if (s.objects - s.kfree_rcu_pending !== lc) v.push(`${what}: ${c.name} stats().objects ${s.objects} - kfree_rcu_pending ${s.kfree_rcu_pending} != ${lc} live in the model`);
