@@ -33,38 +33,15 @@ export class Barn {
 
   /** barn_replace_empty_sheaf's half: a full sheaf, or 0 (BARN_GET / BARN_GET_FAIL when `count`). */
   takeFull(c: Cache, count = true): number {
-    const i32 = this.i32;
-    const d = c.d;
-    if (i32[d + C_NR_FULL] === 0) {
-      if (count) this.stat(c, ST_BARN_GET_FAIL);
-      return 0;
-    }
-    lock(i32, d + C_BARN_LOCK);
-    const n = i32[d + C_NR_FULL]!;
-    let s = 0;
-    if (n > 0) {
-      s = i32[d + C_BARN_FULL + n - 1]!;
-      i32[d + C_NR_FULL] = n - 1;
-    }
-    unlock(i32, d + C_BARN_LOCK);
+    const s = this.take(c, C_NR_FULL, C_BARN_FULL);
     if (count) this.stat(c, s !== 0 ? ST_BARN_GET : ST_BARN_GET_FAIL);
     return s;
   }
 
-  /** An empty sheaf from the barn, or 0. */
+  /** An empty sheaf from the barn (its SH_COUNT set to 0), or 0. */
   takeEmpty(c: Cache): number {
-    const i32 = this.i32;
-    const d = c.d;
-    if (i32[d + C_NR_EMPTY] === 0) return 0;
-    lock(i32, d + C_BARN_LOCK);
-    const n = i32[d + C_NR_EMPTY]!;
-    let s = 0;
-    if (n > 0) {
-      s = i32[d + C_BARN_EMPTY + n - 1]!;
-      i32[d + C_NR_EMPTY] = n - 1;
-    }
-    unlock(i32, d + C_BARN_LOCK);
-    if (s !== 0) i32[(s >> 2) + SH_COUNT] = 0;
+    const s = this.take(c, C_NR_EMPTY, C_BARN_EMPTY);
+    if (s !== 0) this.i32[(s >> 2) + SH_COUNT] = 0;
     return s;
   }
 
@@ -75,16 +52,7 @@ export class Barn {
 
   /** barn_put_full_sheaf: false (BARN_PUT_FAIL) if the barn has MAX_FULL_SHEAVES already. */
   putFull(c: Cache, s: number): boolean {
-    const i32 = this.i32;
-    const d = c.d;
-    lock(i32, d + C_BARN_LOCK);
-    const n = i32[d + C_NR_FULL]!;
-    const ok = n < MAX_FULL_SHEAVES;
-    if (ok) {
-      i32[d + C_BARN_FULL + n] = s;
-      i32[d + C_NR_FULL] = n + 1;
-    }
-    unlock(i32, d + C_BARN_LOCK);
+    const ok = this.put(c, s, C_NR_FULL, C_BARN_FULL, MAX_FULL_SHEAVES);
     this.stat(c, ok ? ST_BARN_PUT : ST_BARN_PUT_FAIL);
     return ok;
   }
@@ -96,15 +64,39 @@ export class Barn {
 
   /** barn_put_empty_sheaf: false if the barn has MAX_EMPTY_SHEAVES already (the caller frees it). */
   putEmpty(c: Cache, s: number): boolean {
+    return this.put(c, s, C_NR_EMPTY, C_BARN_EMPTY, MAX_EMPTY_SHEAVES);
+  }
+
+  /**
+   * The last sheaf of one of the barn's arrays (count word nrW, slots at arrW), or 0.
+   * The slot is read, then the count lowered: that store is the commit.
+   */
+  private take(c: Cache, nrW: number, arrW: number): number {
     const i32 = this.i32;
     const d = c.d;
-    if (i32[d + C_NR_EMPTY]! >= MAX_EMPTY_SHEAVES) return false;
+    if (i32[d + nrW] === 0) return 0; // racy first look, as the kernel's data_race()
     lock(i32, d + C_BARN_LOCK);
-    const n = i32[d + C_NR_EMPTY]!;
-    const ok = n < MAX_EMPTY_SHEAVES;
+    const n = i32[d + nrW]!;
+    let s = 0;
+    if (n > 0) {
+      s = i32[d + arrW + n - 1]!;
+      i32[d + nrW] = n - 1;
+    }
+    unlock(i32, d + C_BARN_LOCK);
+    return s;
+  }
+
+  /** Append sheaf s to one of the arrays unless it holds `max`: the slot, then the count (the commit). */
+  private put(c: Cache, s: number, nrW: number, arrW: number, max: number): boolean {
+    const i32 = this.i32;
+    const d = c.d;
+    if (i32[d + nrW]! >= max) return false;
+    lock(i32, d + C_BARN_LOCK);
+    const n = i32[d + nrW]!;
+    const ok = n < max;
     if (ok) {
-      i32[d + C_BARN_EMPTY + n] = s;
-      i32[d + C_NR_EMPTY] = n + 1;
+      i32[d + arrW + n] = s;
+      i32[d + nrW] = n + 1;
     }
     unlock(i32, d + C_BARN_LOCK);
     return ok;
