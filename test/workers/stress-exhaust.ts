@@ -99,6 +99,16 @@ if (!isMainThread && parentPort) {
     Atomics.store(inbox, 1, tail);
     return n;
   };
+  /** One allocation from source src (0, 1: the two caches; 2: kmalloc of a random size): [ptr, length]. */
+  const allocFrom = (src: number): [number, number] => {
+    if (src < 2) {
+      phase(PH.alloc);
+      return [caches[src]!.alloc(), caches[src]!.objectSize];
+    }
+    const len = KM_SIZES[Math.floor(rnd() * KM_SIZES.length)]!;
+    phase(PH.kmalloc);
+    return [a.kmalloc(len), len];
+  };
   const freeRunning = async (rounds: number): Promise<{ allocated: number; rcu: number; zeros: number }> => {
     const tot = { allocated: 0, rcu: 0, zeros: 0 };
     for (let r = 0; r < rounds; r++) {
@@ -107,17 +117,7 @@ if (!isMainThread && parentPort) {
       while (n < MAX_ALLOCS && !(exhausted[0] && exhausted[1] && exhausted[2])) {
         let src = Math.floor(rnd() * 3);
         while (exhausted[src]) src = (src + 1) % 3;
-        let p: number;
-        let len: number;
-        if (src < 2) {
-          phase(PH.alloc);
-          p = caches[src]!.alloc();
-          len = caches[src]!.objectSize;
-        } else {
-          len = KM_SIZES[Math.floor(rnd() * KM_SIZES.length)]!;
-          phase(PH.kmalloc);
-          p = a.kmalloc(len);
-        }
+        const [p, len] = allocFrom(src);
         n++;
         if ((n & 255) === 0) {
           book.beat();
@@ -168,17 +168,7 @@ if (!isMainThread && parentPort) {
         while (n < MAX_ALLOCS && !(exhausted[0] && exhausted[1] && exhausted[2])) {
           let src = Math.floor(rnd() * 3);
           while (exhausted[src]) src = (src + 1) % 3;
-          let p: number;
-          let len: number;
-          if (src < 2) {
-            phase(PH.alloc);
-            p = caches[src]!.alloc();
-            len = caches[src]!.objectSize;
-          } else {
-            len = KM_SIZES[Math.floor(rnd() * KM_SIZES.length)]!;
-            phase(PH.kmalloc);
-            p = a.kmalloc(len);
-          }
+          const [p, len] = allocFrom(src);
           n++;
           if ((n & 255) === 0) book.beat();
           if (p === 0) {
