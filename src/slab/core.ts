@@ -406,14 +406,15 @@ export class SlabCore {
       unlock(i32, c.d + C_LOCK);
       return false; // refused with a report: the object stays allocated, lists untouched
     }
-    const st = c.stateOf(ptr);
+    const sa = c.stateAddrOf(ptr);
+    const st = a.u8[sa]!;
     if (st !== expect && !(expect === OS_ALLOC && st === OS_FREE && dbg)) {
       unlock(i32, c.d + C_LOCK);
       if (report) a.reportStateMisuse(c, ptr, 'free', st);
       return false;
     }
     if (dbg) dbg.beforeFree(c, ptr);
-    c.setState(ptr, OS_FREE);
+    a.u8[sa] = OS_FREE;
     const prior = i32[m + P_FREELIST]!;
     i32[(ptr + c.fp) >> 2] = prior;
     i32[m + P_FREELIST] = ptr;
