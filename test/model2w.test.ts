@@ -172,7 +172,7 @@ async function runCase(peers: Peer[], cmds: Cmd[]): Promise<string[]> {
       // objects and kfree_rcu_pending are two reads: a kfree_rcu drain in another thread
       // between them makes a one-off difference. Read until two reads agree.
       let s = c.stats();
-      for (let k = 0; k < 20; k++) {
+      for (let k = 0; k < 1000; k++) {
         const t = c.stats();
         if (t.objects === s.objects && t.kfree_rcu_pending === s.kfree_rcu_pending) break;
         s = t;
@@ -234,7 +234,7 @@ async function runCase(peers: Peer[], cmds: Cmd[]): Promise<string[]> {
     // shows a one-off difference that the next read no longer has. A refused op that did
     // change something shows it on every read.
     let after = snap();
-    for (let i = 0; i < 20 && after !== before; i++) after = snap();
+    for (let i = 0; i < 1000 && after !== before; i++) after = snap();
     if (after !== before) {
       note(`${key}: changed stats (objects - kfree_rcu_pending)`);
       v.push(`${what}: a refused op changed stats (objects/kfree_rcu_pending per cache): ${before} -> ${after}`);

@@ -777,8 +777,14 @@ export class KfreeRcu {
         i32[this.me + S_DRAIN_OBJ] = obj;
         i32[this.me + S_DRAIN_N] = 1;
         i32[b + B_COUNT] = k;
+        // Both counters side by side (a stats() reader sees both or neither, almost always),
+        // before the free (a drainer stopped after them leaves exact counts).
         i32[h.rec + Hot.R_KFREE_D]++;
-        if (!a.slab.freeRcuToSheaf(h, obj)) h.freeExpecting(obj, OS_RCU);
+        i32[h.rec + R_FREE_SLOW]++;
+        if (!a.slab.freeRcuToSheaf(h, obj)) {
+          i32[h.rec + R_FREE_SLOW]--; // the checked free below counts its own free
+          h.freeExpecting(obj, OS_RCU);
+        }
         i32[this.me + S_DRAIN_OBJ] = 0;
         freed++;
         k--;

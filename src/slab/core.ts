@@ -573,7 +573,8 @@ export class SlabCore {
     a.u8[sa] = OS_CACHED;
     i32[top] = ptr;
     i32[r + R_SHEAF_TOP] = top + 1;
-    i32[r + R_FREE_SLOW]++;
+    // (Not counted here: the caller counted this free, R_KFREE_D and R_FREE_SLOW side by
+    // side, before calling, and takes the count back if this returns false.)
     return true;
   }
 
