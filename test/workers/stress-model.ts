@@ -19,6 +19,8 @@ export type ModelCmd =
 export interface ModelReply {
   ptrs?: number[];
   warnings: { kind: string; message: string; report: string }[];
+  /** Warnings this thread raised between commands (a timer's kfree_rcu drain). */
+  background: { kind: string; message: string; report: string }[];
   threw?: string;
   slot?: number;
 }
@@ -29,7 +31,7 @@ if (!isMainThread && parentPort) {
   let caches: Cache[] = [];
   let warnings: ModelReply['warnings'] = [];
   port.on('message', async (m: ModelCmd) => {
-    const reply: ModelReply = { warnings: [] };
+    const reply: ModelReply = { warnings: [], background: warnings };
     warnings = [];
     try {
       switch (m.op) {
