@@ -26,7 +26,7 @@
  *   S_DRAIN_OBJ / S_DRAIN_N  the object(s) in hand this instant (in doubt if the thread dies)
  * A thread that dies while draining holds G_DRAIN_LOCK: whoever detaches it takes the lock
  * over and frees what S_DRAINING / S_DRAIN_CHAIN still name (past their grace period) before
- * it releases the lock (KfreeRcu.finishDrainOf), so a barrier waiting for the lock finds
+ * it releases the lock (drain.ts finishDrainOf), so a barrier waiting for the lock finds
  * that drain done.
  * Block page (one 4 KiB page, kind PK_PAGES), header then 4-byte pointers:
  *   B_NEXT, B_COOKIE (GP snapshot, refreshed on every insert), B_COUNT, B_OWNER,
@@ -97,6 +97,8 @@ export const B_OWNER = 3;
 export const B_SHEAF = 4;
 export const B_GEN = 5;
 export const B_ORIGIN = 6;
+/** B_OWNER of a block on the closed list (set under G_LOCK by pushClosed). */
+export const B_CLOSED = -1;
 /** B_OWNER of a ready kfree_rcu sheaf (on its filler's R_RCU_READY list). */
 export const B_READY = -2;
 export const B_REC = KHot.B_REC;
@@ -106,4 +108,9 @@ export const KVFREE_BULK_MAX_ENTR = KHot.KVFREE_BULK_MAX_ENTR; // (4096 - B_REC 
 /** Bytes of shared memory the kfree_rcu subsystem needs. */
 export function kfreeRegionBytes(maxThreads: number): number {
   return G_WORDS * 4 + maxThreads * SLOT_WORDS * 4;
+}
+
+/** Zero the region (Arena.create, before any thread attaches). */
+export function initKfreeRegion(i32: Int32Array, baseWord: number, maxThreads: number): void {
+  for (let k = 0; k < G_WORDS + maxThreads * SLOT_WORDS; k++) i32[baseWord + k] = 0;
 }
