@@ -128,11 +128,6 @@ export class KfreeBarrier {
     return runSync(this.s.host, this.boundedBody(flushDeadline, gpWaitMs));
   }
 
-  /** The bound of the grace-period part of the barriers (stalledWaitMs). */
-  gpWaitMs(): number {
-    return stalledWaitMs(this.s.host.options.rcuStallTimeoutMs);
-  }
-
   /**
    * kvfree_rcu_barrier: every object passed to kfreeRcu before the call is freed on return.
    * Returns within destroyFlushTimeoutMs + rcuStallTimeoutMs + 250 ms; a thread that kept
@@ -144,7 +139,7 @@ export class KfreeBarrier {
     const host = s.host;
     host.checkAttached();
     if (host.rcu.inReadSection) throw new Error(`slabrcu: ${api}() inside an RCU read-side critical section would deadlock`);
-    const gp = this.gpWaitMs();
+    const gp = stalledWaitMs(host.options.rcuStallTimeoutMs);
     const r = yield* this.boundedBody(performance.now() + host.options.destroyFlushTimeoutMs, gp);
     s.reports.unresponsive(r.unresponsive);
     s.reports.stalled(r.stalled, gp);

@@ -96,11 +96,6 @@ export class KfreeRcu {
     return this.s.sheaves.dropReady(c, rec);
   }
 
-  /** Free what is past its grace period (drain.ts); with `wait`, waits for the drain lock. Returns the objects freed. */
-  drainReady(wait: boolean): number {
-    return this.s.drain.drainReady(wait);
-  }
-
   /** @internal A dead thread's drain in hand, by whoever took over its drain lock (drain.ts). */
   finishDrainOf(slot: number): number {
     return this.s.drain.finishDrainOf(slot);
@@ -129,11 +124,6 @@ export class KfreeRcu {
   /** kvfree_rcu_barrier, bounded, blocking (barrier.ts). Reports nothing itself. */
   barrierBounded(flushDeadline: number, gpWaitMs: number): BarrierOutcome {
     return this.s.barrier.barrierBounded(flushDeadline, gpWaitMs);
-  }
-
-  /** The bound of the grace-period part of the barriers (stalledWaitMs). */
-  gpWaitMs(): number {
-    return this.s.barrier.gpWaitMs();
   }
 
   /**

@@ -45,7 +45,7 @@
 import type { Cache } from '../slab/cache.js';
 import { CACHE_BYTES, CPU_REC_BYTES, Hot, OS_ALLOC, OS_RCU, PAGE_SIZE, pageWord, pfnOfWord } from '../layout.js';
 import { lock, unlock } from '../sync/mutex.js';
-import { B_COUNT, B_REC, G_CHAIN_COOKIE, G_CHAIN_COUNT, G_CHAIN_HEAD, G_LOCK, KHot, KVFREE_BULK_MAX_ENTR, S_CUR, S_OPENED } from './layout.js';
+import { B_COUNT, B_REC, G_CHAIN_COOKIE, G_CHAIN_COUNT, G_CHAIN_HEAD, G_LOCK, KHot, KVFREE_BULK_MAX_ENTR, RCU_HEAD_BYTES, S_CUR, S_OPENED } from './layout.js';
 import { now31, type KfreeState } from './state.js';
 
 export const DESC_WORDS = CACHE_BYTES >> 2;
@@ -203,7 +203,7 @@ export class KfreeInsert {
    * (the caller queues nothing).
    */
   private headInside(ptr: number, off: number, objectSize: number, cache: string | undefined): boolean {
-    if (Number.isInteger(off) && off >= 0 && off <= objectSize - 4 && off % 4 === 0) return true;
+    if (Number.isInteger(off) && off >= 0 && off <= objectSize - RCU_HEAD_BYTES && off % RCU_HEAD_BYTES === 0) return true;
     this.s.reports.badHead(ptr, off, objectSize, cache);
     return false;
   }

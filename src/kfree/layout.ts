@@ -19,7 +19,7 @@
  *   S_CUR         pfn of the open block (0 = none)
  *   S_ACK         bumped (Atomics.add) each time the owner served a close request
  *   S_NSPARE, S_SPARE..S_SPARE+4   cached free block pages (kernel: rcu_min_cached_objs = 5)
- *   S_OPENED      Date.now() & 0x7fffffff when the open block got its first object
+ *   S_OPENED      now31() (state.ts: Date.now() in 31 bits) when the open block got its first object
  *   S_DRAINING    pfn of the block this thread is freeing now (and those linked after it); its
  *                 B_COUNT shrinks as each record is freed
  *   S_DRAIN_CHAIN the rest of the rcu_head chain this thread is freeing now
@@ -76,6 +76,8 @@ export const S_DRAIN_N = 12;
  */
 export const S_DRAIN_CHAIN = 13;
 export const MAX_SPARE = 5;
+/** Bytes of the rcu_head word the fallback chain links through (a 4-byte pointer). */
+export const RCU_HEAD_BYTES = 4;
 
 /** Block words used on the kfreeRcu fast path, inlined as literals (see layout.ts Hot). */
 export const enum KHot {

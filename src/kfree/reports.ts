@@ -12,6 +12,7 @@ import { unanswered } from '../hotplug/autowatch.js';
 import { PAGE_SIZE } from '../layout.js';
 import { bugHeader, fixLine, userFrames } from '../report.js';
 import type { KfreeHost } from './host.js';
+import { RCU_HEAD_BYTES } from './layout.js';
 
 /** Stack frames shown in a bad-rcu_head report. */
 const REPORT_FRAMES = 8;
@@ -27,7 +28,7 @@ export class KfreeReports {
     const hdr = bugHeader(host, name, `Invalid rcu_head offset ${String(off)}`);
     host.countSlabError(1);
     host.warn('kfree-rcu-bad-head', cache, msg,
-      `${hdr}Object 0x${ptr.toString(16)}: rcu_head offset ${String(off)} must be an integer multiple of 4 in 0..${objectSize - 4}\n` +
+      `${hdr}Object 0x${ptr.toString(16)}: rcu_head offset ${String(off)} must be an integer multiple of ${RCU_HEAD_BYTES} in 0..${objectSize - RCU_HEAD_BYTES}\n` +
         `${userFrames(new Error().stack).slice(0, REPORT_FRAMES).join('\n')}\n${fixLine(name, `Object at 0x${ptr.toString(16)} not queued`)}`);
   }
 
