@@ -48,6 +48,8 @@ import { lock, unlock } from '../sync/mutex.js';
 import { B_COUNT, B_REC, G_CHAIN_COOKIE, G_CHAIN_COUNT, G_CHAIN_HEAD, G_LOCK, KHot, KVFREE_BULK_MAX_ENTR, RCU_HEAD_BYTES, S_CUR, S_OPENED } from './layout.js';
 import { now31, type KfreeState } from './state.js';
 
+// Module constants of this file (not imports) because the fast path reads them: V8 loads
+// an imported binding from its module cell with a hole check on every use (src/layout.ts Hot).
 export const DESC_WORDS = CACHE_BYTES >> 2;
 export const REC_WORDS = CPU_REC_BYTES >> 2;
 
