@@ -295,7 +295,37 @@ export class Arena {
       rcuStallTimeoutMs: this.options.rcuStallTimeoutMs,
       debug: debug !== '',
     });
-    this.kfreeRcuImpl = new KfreeRcu(this);
+    this.kfreeRcuImpl = new KfreeRcu({
+      i32,
+      u8: this.u8,
+      f64: this.f64,
+      baseWord: this.layout.kfreeBase >> 2,
+      metaW: this.metaW,
+      maxPages: this.layout.maxPages,
+      maxThreads: this.layout.maxThreads,
+      maxCaches: this.layout.maxCaches,
+      slot,
+      descW: (idx) => self.descW(idx),
+      recW: (s, idx) => self.recW(s, idx),
+      pm: (pfn) => self.pm(pfn),
+      options: this.options,
+      rcu: this.rcu,
+      threads: this.threads,
+      pages: this.pages,
+      slab: this.slab,
+      classify: (ptr) => self.kmallocs.classify(ptr),
+      internalHandle: (idx) => self.internalHandle(idx),
+      kfree: (ptr) => self.kfree(ptr),
+      checkAttached: () => self.checkAttached(),
+      isDetached: () => self.isDetached,
+      serviceRequests: () => self.serviceRequests(),
+      warn: (kind, cache, message, report) => self.warn(kind, cache, message, report),
+      taint: () => self.taint(),
+      countSlabError: (n) => self.countSlabError(n),
+      reportDoubleFree: (c, ptr) => self.reportDoubleFree(c, ptr),
+      reportInvalidFree: (c, ptr, why) => self.reportInvalidFree(c, ptr, why),
+      reportStateMisuse: (c, ptr, op, st) => self.reportStateMisuse(c, ptr, op, st),
+    });
     setBrokenLockHandler((owner, word) => {
       // We hold the lock now: repair what it protects before anyone else sees it.
       const what = self.repairLocked(word);

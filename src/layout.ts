@@ -317,7 +317,7 @@ export const R_SHEAF = Hot.R_SHEAF;
 export const R_SHEAF_TOP = Hot.R_SHEAF_TOP;
 /** Word index one past the sheaf's last slot: (R_SHEAF >> 2) + sheaf_capacity; 0 if no sheaf. Owner-only. */
 export const R_SHEAF_LIM = Hot.R_SHEAF_LIM;
-// kfree edit (src/kfree/index.ts, kfree_rcu sheaves; kernel: slub_percpu_sheaves.rcu_free):
+// kfree edit (src/kfree/sheaves.ts, kfree_rcu sheaves; kernel: slub_percpu_sheaves.rcu_free):
 /**
  * pfn of this thread's open kfree_rcu sheaf for this cache (a kfree_rcu block page whose
  * header names the cache), 0 if none. Owner-only (plain); a dead thread's is adopted.

@@ -12,7 +12,7 @@ export const BANNER_DASH = '-'.repeat(77);
  * "=====\nBUG <cache> (<taint>): <msg>\n-----\n\n". The first BUG of an arena prints
  * "Not tainted"; afterwards the arena is tainted B (TAINT_BAD_PAGE), as in the kernel.
  */
-export function bugHeader(a: Arena, cache: string, msg: string): string {
+export function bugHeader(a: Pick<Arena, 'taint'>, cache: string, msg: string): string {
   const taint = a.taint();
   return `${BANNER_EQ}\nBUG ${cache} (${taint}): ${msg}\n${BANNER_DASH}\n\n`;
 }

@@ -19,14 +19,14 @@
  *   S_CUR         pfn of the open block (0 = none)
  *   S_ACK         bumped (Atomics.add) each time the owner served a close request
  *   S_NSPARE, S_SPARE..S_SPARE+4   cached free block pages (kernel: rcu_min_cached_objs = 5)
- *   S_OPENED      Date.now() & 0x7fffffff when the open block got its first object
+ *   S_OPENED      now31() (state.ts: Date.now() in 31 bits) when the open block got its first object
  *   S_DRAINING    pfn of the block this thread is freeing now (and those linked after it); its
  *                 B_COUNT shrinks as each record is freed
  *   S_DRAIN_CHAIN the rest of the rcu_head chain this thread is freeing now
  *   S_DRAIN_OBJ / S_DRAIN_N  the object(s) in hand this instant (in doubt if the thread dies)
  * A thread that dies while draining holds G_DRAIN_LOCK: whoever detaches it takes the lock
  * over and frees what S_DRAINING / S_DRAIN_CHAIN still name (past their grace period) before
- * it releases the lock (KfreeRcu.finishDrainOf), so a barrier waiting for the lock finds
+ * it releases the lock (drain.ts finishDrainOf), so a barrier waiting for the lock finds
  * that drain done.
  * Block page (one 4 KiB page, kind PK_PAGES), header then 4-byte pointers:
  *   B_NEXT, B_COOKIE (GP snapshot, refreshed on every insert), B_COUNT, B_OWNER,
@@ -76,6 +76,8 @@ export const S_DRAIN_N = 12;
  */
 export const S_DRAIN_CHAIN = 13;
 export const MAX_SPARE = 5;
+/** Bytes of the rcu_head word the fallback chain links through (a 4-byte pointer). */
+export const RCU_HEAD_BYTES = 4;
 
 /** Block words used on the kfreeRcu fast path, inlined as literals (see layout.ts Hot). */
 export const enum KHot {
@@ -97,6 +99,8 @@ export const B_OWNER = 3;
 export const B_SHEAF = 4;
 export const B_GEN = 5;
 export const B_ORIGIN = 6;
+/** B_OWNER of a block on the closed list (set under G_LOCK by pushClosed). */
+export const B_CLOSED = -1;
 /** B_OWNER of a ready kfree_rcu sheaf (on its filler's R_RCU_READY list). */
 export const B_READY = -2;
 export const B_REC = KHot.B_REC;
@@ -106,4 +110,9 @@ export const KVFREE_BULK_MAX_ENTR = KHot.KVFREE_BULK_MAX_ENTR; // (4096 - B_REC 
 /** Bytes of shared memory the kfree_rcu subsystem needs. */
 export function kfreeRegionBytes(maxThreads: number): number {
   return G_WORDS * 4 + maxThreads * SLOT_WORDS * 4;
+}
+
+/** Zero the region (Arena.create, before any thread attaches). */
+export function initKfreeRegion(i32: Int32Array, baseWord: number, maxThreads: number): void {
+  for (let k = 0; k < G_WORDS + maxThreads * SLOT_WORDS; k++) i32[baseWord + k] = 0;
 }

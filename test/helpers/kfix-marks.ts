@@ -1,4 +1,4 @@
-/** The progress marks of KfreeRcu.testingMark (src/kfree/index.ts) the kfix tests use. */
+/** The progress marks of KfreeRcu.testingMark (src/kfree/state.ts, called from drain.ts, barrier.ts, adopt.ts) the kfix tests use. */
 export const MARKS = [
   'barrier:start', 'barrier:poll', 'barrier:drain', 'drain:locked', 'drain:block', 'free:one',
   'adopt:read', 'adopt:checked', 'adopt:queued', 'adopt:cleared',

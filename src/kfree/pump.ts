@@ -1,0 +1,149 @@
+/**
+ * When draining happens (kernel: kfree_rcu_monitor's delayed work, the kfree_rcu shrinker):
+ * this thread's drain timer, the RCU worker's tick, REQ_KFREE requests from other threads,
+ * and memory pressure.
+ *
+ * The timer runs on this thread's event loop only while this thread has an open block or
+ * sees closed blocks; its timers are unref'd (never keep a process alive). arm() keeps one
+ * timer, the earliest due; a zero-delay tick pending (zeroPending) re-reads every age and
+ * re-arms for what is left, so arm() has nothing to add until it ran (and skips its clock
+ * read: at one full kfree_rcu sheaf per 32..255 objects, Date.now() was a tenth of the
+ * per-object cost).
+ *
+ * Shared words:
+ * - S_OPENED: owner-only (insert.ts writes it, tick reads it).
+ * - S_ACK: bumped with Atomics.add (and notified) after serviceRequests closed our batches:
+ *   the barrier that asked reads it with Atomics.load (barrier.ts closedFor).
+ * - Everything else through the drain (drain.ts), the closes (insert.ts, sheaves.ts) and
+ *   RCU (startPoll, synchronizeAsync: the GP mutex, a leaf of the global order).
+ * The JS fields here are thread-local.
+ *
+ * Locks: none of its own; reclaim frees spare pages (the zone lock, inside the page
+ * allocator) with nothing held, and drains with G_DRAIN_LOCK waited for.
+ *
+ * Thread death: a thread killed between closing its batches and bumping S_ACK: the barrier
+ * that asked sees its batches closed (S_CUR, S_RCU_OPEN cleared) or its slot detached
+ * (barrier.ts closedFor). A dead thread's timer never fires; what it would have drained
+ * is drained by the next drainer (its detacher asks every live thread: adopt.ts).
+ */
+import { B_COUNT, S_ACK, S_NSPARE, S_OPENED } from './layout.js';
+import { OPENED_AT_NEXT_TICK } from './sheaves.js';
+import { ageMs, now31, type KfreeState } from './state.js';
+
+type Timer = ReturnType<typeof setTimeout>;
+const unref = (t: Timer): Timer => {
+  (t as { unref?: () => void }).unref?.();
+  return t;
+};
+
+export class KfreePump {
+  private timer: Timer | undefined = undefined;
+  private timerDue = 0;
+  /** A zero-delay tick is scheduled (see the header). */
+  zeroPending = false;
+  /** A grace period driven by tick is on its way (synchronizeAsync). */
+  private gpRunning = false;
+
+  constructor(private readonly s: KfreeState) {}
+
+  /** Make sure a drain tick runs within `ms` (unref'd timer). */
+  arm(ms: number): void {
+    if (this.zeroPending) return;
+    const due = Date.now() + ms;
+    if (this.timer !== undefined && this.timerDue <= due) return;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timerDue = due;
+    this.zeroPending = ms <= 0;
+    this.timer = unref(setTimeout(() => this.tick(), ms));
+  }
+
+  /** This thread leaves: no more ticks. */
+  stop(): void {
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.zeroPending = false;
+  }
+
+  /** The monitor: close an old open block, free what is ready, start a GP for the rest. */
+  private tick(): void {
+    this.timer = undefined;
+    this.zeroPending = false;
+    const s = this.s;
+    const host = s.host;
+    if (host.isDetached()) return;
+    const i32 = s.i32;
+    const drainMs = host.options.kfreeRcuDrainMs;
+    const b = s.insert.blk;
+    if (b !== 0 && i32[b + B_COUNT]! > 0) {
+      const age = ageMs(i32[s.me + S_OPENED]!);
+      if (age >= drainMs) s.insert.closeOwn();
+      else this.arm(drainMs - age);
+    }
+    const sheaves = s.sheaves;
+    if (sheaves.open.length > 0) {
+      // kfree_rcu sheaves: all closed together, kfreeRcuDrainMs after the first opened.
+      if (sheaves.openedAt === OPENED_AT_NEXT_TICK) sheaves.openedAt = now31();
+      const age = ageMs(sheaves.openedAt);
+      if (age >= drainMs) sheaves.closeAll();
+      else this.arm(drainMs - age);
+    }
+    s.drain.drainReady(false);
+    if (s.blocks.closedPending() && !this.gpRunning) {
+      // Closed blocks wait for a grace period: drive one without blocking (kernel:
+      // queue_rcu_work, which waits for a normal GP and then runs kfree_rcu_work).
+      this.gpRunning = true;
+      host.rcu.synchronizeAsync().then(
+        () => {
+          this.gpRunning = false;
+          if (!host.isDetached()) this.arm(0);
+        },
+        () => {
+          this.gpRunning = false;
+        },
+      );
+    }
+  }
+
+  /**
+   * Called periodically by the RCU worker thread (startRcuWorker): free the closed
+   * blocks whose grace period has completed, and make sure a GP is on its way for the
+   * others (start_poll_synchronize_rcu: the worker drives it).
+   */
+  driverTick(): void {
+    const s = this.s;
+    if (!s.blocks.closedPending()) return;
+    s.drain.drainReady(false);
+    if (s.blocks.closedPending()) s.host.rcu.startPoll();
+  }
+
+  /** REQ_KFREE from another thread: close our open block, take part in draining. */
+  serviceRequests(): void {
+    const s = this.s;
+    s.insert.closeOwn();
+    Atomics.add(s.i32, s.me + S_ACK, 1);
+    Atomics.notify(s.i32, s.me + S_ACK);
+    if (s.blocks.closedPending()) this.arm(0);
+  }
+
+  /**
+   * The kfree_rcu shrinker: free ready batches, give back spare pages; if that freed
+   * nothing and batches wait, expedite a grace period and free them. True if anything
+   * was freed.
+   */
+  reclaim(): boolean {
+    const s = this.s;
+    const host = s.host;
+    const i32 = s.i32;
+    let any = i32[s.me + S_NSPARE]! > 0;
+    s.blocks.releaseSpares(s.slot);
+    s.insert.closeOwn();
+    if (s.drain.drainReady(true) > 0) any = true;
+    if (s.sheaves.dropAllReady()) any = true;
+    if (s.blocks.closedPending() && host.rcu.mayWaitImplicitly) {
+      host.rcu.synchronize();
+      if (s.drain.drainReady(true) > 0) any = true;
+      if (s.sheaves.dropAllReady()) any = true;
+    }
+    return any;
+  }
+}
