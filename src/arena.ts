@@ -802,6 +802,7 @@ export class Arena {
       const n = this.kfreeRcuImpl.finishDrainOf(slot);
       return { name: 'kfree_rcu drain lock', done: `its drain finished (${n} objects freed), then the lock released` };
     }
+    if (w === (this.layout.kfreeBase >> 2) + KG_LOCK) return { name: 'kfree_rcu lock', done: this.kfreeRcuImpl.repairLists(slot) };
     return { name: 'kfree_rcu lock', done: 'lock released' };
   }
 

@@ -27,14 +27,15 @@
  * R_RCU_SHEAF) after it: a thread stopped in between leaves the block in both places, and
  * its adopter, seeing B_OWNER no longer its slot, does not queue it twice (adopt.ts). A
  * thread killed inside a G_LOCK section (a few plain stores) has the lock taken over by
- * its detacher, which only releases it (src/arena.ts repairLocked): what a half-done
- * section left is not repaired.
+ * its detacher (src/arena.ts repairLocked), which repairs what the half-done section left
+ * (repairLists) before it releases it: each section stores its publishing word last, so
+ * the repair either undoes or completes it; no batch stays both queued and in hand.
  */
 import { Hot, PK_PAGES, pageWord } from '../layout.js';
 import { lock, unlock } from '../sync/mutex.js';
 import {
   B_CLOSED, B_COOKIE, B_COUNT, B_NEXT, B_OWNER, B_SHEAF, G_CHAIN_COUNT, G_CHAIN_HEAD, G_CHCL_COOKIE, G_CHCL_COUNT, G_CHCL_HEAD, G_CLOSED_HEAD, G_CLOSED_TAIL, G_LOCK,
-  G_NR_CLOSED, MAX_SPARE, S_NSPARE, S_SPARE,
+  G_NR_CLOSED, MAX_SPARE, S_DRAINING, S_NSPARE, S_SPARE,
 } from './layout.js';
 import type { KfreeState } from './state.js';
 
@@ -142,9 +143,12 @@ export class KfreeBlocks {
     let ok = true;
     if (i32[g + G_CHAIN_HEAD] !== 0) {
       if (i32[g + G_CHCL_HEAD] === 0) {
-        i32[g + G_CHCL_HEAD] = i32[g + G_CHAIN_HEAD]!;
-        i32[g + G_CHCL_COUNT] = i32[g + G_CHAIN_COUNT]!;
+        // Cookie and count before the head that publishes them; the open chain is cleared
+        // last (a thread killed before that leaves both heads naming one chain: the G_LOCK
+        // repair, repairLists, clears the open one).
         i32[g + G_CHCL_COOKIE] = s.host.rcu.getState();
+        i32[g + G_CHCL_COUNT] = i32[g + G_CHAIN_COUNT]!;
+        i32[g + G_CHCL_HEAD] = i32[g + G_CHAIN_HEAD]!;
         i32[g + G_CHAIN_HEAD] = 0;
         i32[g + G_CHAIN_COUNT] = 0;
       } else {
@@ -153,5 +157,65 @@ export class KfreeBlocks {
     }
     unlock(i32, g + G_LOCK);
     return ok;
+  }
+
+  /**
+   * G_LOCK was taken over from a dead holder (src/arena.ts repairLocked; the taker holds
+   * it): finish or undo the half-done section it left, so that no batch is both on a
+   * shared list and in a dead thread's hands, and the list words agree with the list.
+   * - A drainer (drain.ts drainLocked) publishes S_DRAINING = the first ready block, then
+   *   unlinks the prefix (G_CLOSED_HEAD, G_CLOSED_TAIL, the last block's B_NEXT, G_NR_CLOSED).
+   *   If G_CLOSED_HEAD still names that block, nothing was unlinked: S_DRAINING is cleared
+   *   (the blocks stay queued, for the next drain). Otherwise the prefix is cut off the
+   *   list where it meets G_CLOSED_HEAD (finishDrainOf then frees exactly the prefix).
+   * - closeChain: both heads naming one chain: the open one is cleared.
+   * - pushClosed: the list is walked from its head: G_CLOSED_TAIL, G_NR_CLOSED and each
+   *   block's B_OWNER (B_CLOSED: its adopter must not queue it again) are set from it.
+   * `deadSlot` is undefined for a lock broken by its lease (its holder's S_DRAINING is
+   * not known): only the list words are rebuilt. Returns what was done, for the report.
+   */
+  repairLists(deadSlot: number | undefined, maxPages: number): string {
+    const s = this.s;
+    const i32 = s.i32;
+    const g = s.g;
+    const done: string[] = [];
+    if (deadSlot !== undefined) {
+      const w = s.slotW(deadSlot);
+      const first = Atomics.load(i32, w + S_DRAINING);
+      if (first !== 0) {
+        const head = i32[g + G_CLOSED_HEAD]!;
+        if (head === first) {
+          Atomics.store(i32, w + S_DRAINING, 0);
+          done.push('its drain had unlinked nothing (left queued)');
+        } else if (head !== 0) {
+          let p = first;
+          for (let k = 0; k < maxPages && p !== 0; k++) {
+            const next = i32[pageWord(p) + B_NEXT]!;
+            if (next === head) {
+              i32[pageWord(p) + B_NEXT] = 0;
+              done.push('its drain cut off the queue');
+              break;
+            }
+            p = next;
+          }
+        }
+      }
+    }
+    if (i32[g + G_CHAIN_HEAD] !== 0 && i32[g + G_CHAIN_HEAD] === i32[g + G_CHCL_HEAD]) {
+      i32[g + G_CHAIN_HEAD] = 0;
+      i32[g + G_CHAIN_COUNT] = 0;
+      done.push('the rcu_head chain closed once');
+    }
+    let n = 0;
+    let tail = 0;
+    for (let p = i32[g + G_CLOSED_HEAD]!; p !== 0 && n < maxPages; p = i32[pageWord(p) + B_NEXT]!) {
+      i32[pageWord(p) + B_OWNER] = B_CLOSED;
+      tail = p;
+      n++;
+    }
+    i32[g + G_CLOSED_TAIL] = tail;
+    i32[g + G_NR_CLOSED] = n;
+    done.push(`closed list rebuilt (${n} blocks)`);
+    return done.join('; ');
   }
 }

@@ -97,7 +97,12 @@ export class KfreeRcu {
   }
 
   /** @internal A dead thread's drain in hand, by whoever took over its drain lock (drain.ts). */
-  finishDrainOf(slot: number): number {
+  /** @internal G_LOCK taken over from a dead holder: repair the shared lists (blocks.ts repairLists). */
+  repairLists(deadSlot: number | undefined): string {
+    return this.s.blocks.repairLists(deadSlot, this.s.host.maxPages);
+  }
+
+    finishDrainOf(slot: number): number {
     return this.s.drain.finishDrainOf(slot);
   }
 

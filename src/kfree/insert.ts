@@ -243,10 +243,14 @@ export class KfreeInsert {
     lock(i32, g + G_LOCK);
     // The list links rcu_head words (not objects); each object is recovered from its
     // link's address and the slab geometry when the list is freed (drain.ts objectOfLink).
+    // The cookie first (a later snapshot is as safe for the older links), then the link,
+    // then the head that publishes it: a thread killed in between leaves the chain with a
+    // cookie no older than any of its objects (never freed before their grace period);
+    // the object not yet linked is lost in state RCU, for a destroy to reclaim.
+    i32[g + G_CHAIN_COOKIE] = host.rcu.getState();
     i32[w] = i32[g + G_CHAIN_HEAD]!;
     i32[g + G_CHAIN_HEAD] = ptr + off;
     i32[g + G_CHAIN_COUNT]++;
-    i32[g + G_CHAIN_COOKIE] = host.rcu.getState();
     unlock(i32, g + G_LOCK);
     if (idx >= 0) i32[host.recW(s.slot, idx) + Hot.R_KFREE_Q]++;
     s.pump.arm(0);
