@@ -8,7 +8,7 @@
  * byte accesses are plain.
  */
 import { STATE_IN_META_MIN, TRACK_BYTES } from '../slab/sizes.js';
-import type { Arena } from '../arena.js';
+import type { DebugHost } from './host.js';
 import { P_FLAGS, P_FREELIST, P_INUSE, PAGE_SHIFT } from '../layout.js';
 import { Cache } from '../slab/cache.js';
 import { trackWord, type Geo } from './geometry.js';
@@ -38,7 +38,7 @@ export class Checker {
   bytesKind: SlabWarningKind = 'slab-error';
 
   constructor(
-    private readonly a: Arena,
+    private readonly a: DebugHost,
     private readonly r: Reporter,
     private readonly depot: StackDepot,
     private readonly pid: number,
@@ -224,7 +224,7 @@ export class Checker {
     // slab_bug() prints the banner but, unlike object_err / slab_err, kunit does not count
     // it: only the FIX of restore_bytes counts.
     this.r.group(() => {
-      this.r.emit('slab-error', name, `${name}: ${msg}`, bugHeader(this.a, name, msg) + hexDump(this.u8, 'Padding ', pad, remainder) + this.r.slabInfo(g.c, pfn), 0);
+      this.r.emit('slab-error', name, `${name}: ${msg}`, bugHeader(this.a.reporter, name, msg) + hexDump(this.u8, 'Padding ', pad, remainder) + this.r.slabInfo(g.c, pfn), 0);
       this.r.fix(g.c, `Restoring slab padding 0x${hex(fault)}-0x${hex(end - 1)}=0x${hex(POISON_INUSE)}`);
     });
     u8.fill(POISON_INUSE, fault, end);

@@ -18,7 +18,7 @@
  * evicted objects are returned to the caller, which frees them after unlocking.
  * Shared words: see src/debug/layout.ts (D_Q_*).
  */
-import type { Arena } from '../arena.js';
+import type { DebugHost } from './host.js';
 import { headPfnOf, P_CACHE, P_FLAGS, PAGE_SHIFT, PK_PAGES } from '../layout.js';
 import { getOrder } from '../slab/sizes.js';
 import { lock, unlock } from '../sync/mutex.js';
@@ -57,7 +57,7 @@ export class Quarantine {
   private readonly b: number; // word index of the debug region
   readonly budget: number;
 
-  constructor(private readonly a: Arena) {
+  constructor(private readonly a: DebugHost) {
     this.i32 = a.i32;
     this.b = a.layout.debugBase >> 2;
     this.budget = a.options.quarantineBytes;

@@ -26,7 +26,7 @@
  * Each thread keeps a small Map from the raw stack string to its handle, so a call
  * site seen before costs one `Error().stack` and one Map lookup, no lock.
  */
-import type { Arena } from '../arena.js';
+import type { DebugHost } from './host.js';
 import { headPfnOf, P_CACHE, P_FLAGS, PAGE_SHIFT, PAGE_SIZE, PK_MASK, PK_PAGES } from '../layout.js';
 import { userFrames } from '../report.js';
 import { lock, unlock } from '../sync/mutex.js';
@@ -78,7 +78,7 @@ export class StackDepot {
   private readonly base: number; // word index of the debug region
   private readonly local = new Map<string, number>();
 
-  constructor(private readonly a: Arena) {
+  constructor(private readonly a: DebugHost) {
     this.i32 = a.i32;
     this.u16 = new Uint16Array(a.sab);
     this.base = a.layout.debugBase >> 2;

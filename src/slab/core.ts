@@ -42,7 +42,7 @@
  * whoever breaks that lock rebuilds every list, freelist and count of the cache from the
  * slab pages and the object-state bytes (repair.ts) before anyone else takes it.
  */
-import type { Arena } from '../arena.js';
+import type { SlabHost } from './host.js';
 import {
   C_ALLOC_SLAB, C_FREE_SLAB, C_GEN, C_LOCK, C_NR_PARTIAL, C_NR_SLABS, C_PARTIAL_HEAD, C_RCU_PENDING, C_STATE, CS_FREE,
   OS_ALLOC, OS_CACHED, OS_FREE, OS_QUAR, OS_RCU, P_CACHE, P_FLAGS, P_FREELIST, P_INUSE, P_NEXT, PAGE_SHIFT, PK_PAGES, PK_RCU_FREE,
@@ -67,7 +67,7 @@ export class SlabCore {
   /** Scratch for the objects of one flush (never nested: a flush takes no sheaf). */
   private readonly flushScratch = new Int32Array(256);
 
-  constructor(private readonly a: Arena) {
+  constructor(private readonly a: SlabHost) {
     this.sheaves = new Sheaves(a);
     this.barn = new Barn(a.i32);
   }
@@ -301,7 +301,7 @@ export class SlabCore {
     for (let k = 0; k < n; k++) {
       const obj = first + k * stride;
       if (dbg) dbg.setupObject(c, obj);
-      if (c.ctor) c.ctor(obj, a);
+      if (c.ctor) c.ctor(obj, a as never); // the host is the Arena the public Ctor names (SlabCtor)
       i32[(obj + c.fp) >> 2] = k + 1 < n ? obj + stride : 0;
     }
     i32[m + P_FREELIST] = first;
@@ -410,7 +410,7 @@ export class SlabCore {
     const st = a.u8[sa]!;
     if (st !== expect && !(expect === OS_ALLOC && st === OS_FREE && dbg)) {
       unlock(i32, c.d + C_LOCK);
-      if (report) a.reportStateMisuse(c, ptr, 'free', st);
+      if (report) a.reporter.reportStateMisuse(c, ptr, 'free', st);
       return false;
     }
     if (dbg) dbg.beforeFree(c, ptr);

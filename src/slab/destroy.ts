@@ -37,7 +37,7 @@
  * The async work never blocks its thread: it waits for grace periods with
  * synchronizeAsyncBounded and reaps TYPESAFE_BY_RCU slabs by polling afterwards.
  */
-import type { Arena } from '../arena.js';
+import type { SlabHost } from './host.js';
 import { unanswered } from '../hotplug/autowatch.js';
 import {
   C_ALLOC_OK, C_GEN, C_LOCK, C_NR_SLABS, C_RCU_PENDING, C_REFCOUNT, C_STATE, CS_DYING, CS_FREE, CS_LEAKED, H_SLAB_MUTEX,
@@ -107,7 +107,7 @@ export interface DestroyReport {
 }
 
 export class Destroyer {
-  constructor(private readonly a: Arena) {}
+  constructor(private readonly a: SlabHost) {}
 
   /**
    * Steps 1-2 of the seed: drop the handle's name and one reference (under slab_mutex).
@@ -176,7 +176,7 @@ export class Destroyer {
     const flushDeadline = t0 + a.options.destroyFlushTimeoutMs;
     const gp = new GpBudget(a);
     waitedFor.push('kvfree_rcu_barrier_on_cache');
-    const b = await a.kfreeBarrierOnCacheAsync(h.idx, flushDeadline, gp.left());
+    const b = await a.kfreeRcuImpl.barrierOnCacheAsync(h.idx, flushDeadline, gp.left());
     gp.note(b.stalled);
     if (a.debugHooks?.quarantineFlushCache(h, true)) waitedFor.push('quarantine');
     const unflushed = await this.waitFlushAsync(h, flushDeadline);
@@ -223,7 +223,7 @@ export class Destroyer {
     // Flush requests first: other threads serve them together with the barrier's, all
     // within the one flush deadline.
     this.requestFlushAll(h);
-    const b = a.kfreeBarrierOnCacheSync(h.idx, flushDeadline, gp.left());
+    const b = a.kfreeRcuImpl.barrierOnCacheSync(h.idx, flushDeadline, gp.left());
     gp.note(b.stalled);
     a.debugHooks?.quarantineFlushCache(h, true);
     const unflushed = this.waitFlushSync(h, flushDeadline);
@@ -378,13 +378,13 @@ export class Destroyer {
     const warning = caller ? `${base} when called from ${caller}` : base;
     let report = '';
     if (held) {
-      report = bugHeader(a, cname, `Objects remaining in ${cname} on __kmem_cache_shutdown()`);
-      a.countSlabError(); // the BUG header
+      report = bugHeader(a.reporter, cname, `Objects remaining in ${cname} on __kmem_cache_shutdown()`);
+      a.reporter.countSlabError(); // the BUG header
     }
     for (const o of objects) {
       report += `Object 0x${o.ptr.toString(16)} @offset=${slabOffset(a, o.ptr)}\n`;
       if (o.allocTrace) report += o.allocTrace.replace(/^/gm, '  ') + '\n';
-      a.countSlabError();
+      a.reporter.countSlabError();
     }
     for (const s of unflushed) report += `sheaves or kfree_rcu batch of thread ${s} could not be flushed (the thread did not yield)\n`;
     let reason: string;
@@ -406,7 +406,7 @@ export class Destroyer {
     lock(i32, H_SLAB_MUTEX);
     Atomics.store(i32, h.d + C_STATE, CS_LEAKED);
     unlock(i32, H_SLAB_MUTEX);
-    a.warn('kmem-cache-destroy', cname, warning, `${warning}\n${report}`);
+    a.reporter.warn('kmem-cache-destroy', cname, warning, `${warning}\n${report}`);
     if (unflushed.length) {
       rep.unflushedThreads = unflushed;
       rep.leaked = Math.max(rep.leaked, 1);
@@ -466,7 +466,7 @@ class GpBudget {
   private deadline = 0;
   stalled: number[] = [];
 
-  constructor(a: Arena) {
+  constructor(a: SlabHost) {
     this.bound = stalledWaitMs(a.options.rcuStallTimeoutMs);
   }
 

@@ -6,7 +6,7 @@
  * Our kmalloc caches are never merge targets (as with CONFIG_RANDOM_KMALLOC_CACHES), so a
  * user cache of 64 bytes keeps its own name in slabinfo.
  */
-import type { Arena } from '../arena.js';
+import type { SlabHost } from './host.js';
 import { SLAB_KMALLOC, SLAB_POISON, SLAB_RED_ZONE, SLAB_STORE_USER, SLAB_TYPESAFE_BY_RCU } from '../flags.js';
 import { headPfnOf, P_CACHE, P_FLAGS, PAGE_SHIFT, PAGE_SIZE, PK_LARGE, PK_MASK, PK_SLAB } from '../layout.js';
 import type { Cache } from './cache.js';
@@ -43,7 +43,7 @@ export function kmallocIndex(size: number): number {
 export class Kmalloc {
   private handles: Cache[] = [];
 
-  constructor(private readonly a: Arena) {}
+  constructor(private readonly a: SlabHost) {}
 
   /** Called once by Arena.create: create_kmalloc_caches. */
   createCaches(): void {
@@ -115,7 +115,7 @@ export class Kmalloc {
       a.i32[a.pm(k.pfn) + P_FLAGS] = 0;
       a.pages.free(k.pfn, k.order);
     } else {
-      a.reportInvalidFree(undefined, ptr, k.why);
+      a.reporter.reportInvalidFree(undefined, ptr, k.why);
     }
   }
 

@@ -8,7 +8,7 @@
  * stats) see them promptly. A cache's name lives in a name entry; a merged cache has
  * one entry per alias, all pointing at one descriptor (kernel: the sysfs symlinks).
  */
-import type { Arena } from '../arena.js';
+import type { SlabHost } from './host.js';
 import {
   SLAB_DEBUG_FLAGS, SLAB_FLAGS_PERMITTED, SLAB_KMALLOC, SLAB_MERGE_SAME, SLAB_NEVER_MERGE,
   SLAB_NO_MERGE, SLAB_PANIC, SLAB_TYPESAFE_BY_RCU,
@@ -22,14 +22,14 @@ import {
   PAGE_SIZE, MAX_ORDER,
 } from '../layout.js';
 import { lock, unlock } from '../sync/mutex.js';
-import { Cache, strideReciprocal, type CacheGeometry, type Ctor } from './cache.js';
+import { Cache, strideReciprocal, type CacheGeometry, type SlabCtor } from './cache.js';
 import { alignUp, calculateAlignment, calculateOrder, calculateSizes, minPartial, orderObjects, sheafCapacityFor, WORD } from './sizes.js';
 import { writeStateGeometry } from './objstate.js';
 import { KVFREE_BULK_MAX_ENTR } from '../kfree/layout.js';
 import { debugFlagsFor } from '../debug/options.js';
 
-/** Options of {@link Arena.createCache}. */
-export interface CacheOptions {
+/** Options of Arena.createCache as the slab room reads them (the public CacheOptions, src/arena.ts, narrows ctor). */
+export interface SlabCacheOptions {
   /** Object size in bytes. */
   size: number;
   /** Minimum alignment (a power of two, at most 4096). */
@@ -37,7 +37,7 @@ export interface CacheOptions {
   /** SLAB_* flags. */
   flags?: number;
   /** Constructor run once per object when a slab is created (in the thread that creates the slab). */
-  ctor?: Ctor;
+  ctor?: SlabCtor;
   /**
    * At least this many objects per percpu sheaf (kernel: kmem_cache_args.sheaf_capacity),
    * 0..255. Every cache has sheaves (Linux 7.0), sized by object size (60 / 28 / 12 / 4
@@ -52,10 +52,10 @@ export interface CacheOptions {
 /** Largest sheafCapacity accepted. */
 export const MAX_SHEAF_CAPACITY = 255;
 
-/** Options of {@link Arena.findCache}. */
-export interface FindOptions {
+/** Options of Arena.findCache as the slab room reads them (the public FindOptions, src/arena.ts, narrows ctor). */
+export interface SlabFindOptions {
   /** The constructor of a ctor cache, for threads that will create its slabs. */
-  ctor?: Ctor;
+  ctor?: SlabCtor;
 }
 
 export function checkCacheName(name: unknown): asserts name is string {
@@ -74,7 +74,7 @@ export class Registry {
   private readonly nameW: number;
   private readonly u16: Uint16Array;
 
-  constructor(private readonly a: Arena) {
+  constructor(private readonly a: SlabHost) {
     this.nameW = a.layout.nameBase >> 2;
     this.u16 = new Uint16Array(a.sab);
   }
@@ -179,7 +179,7 @@ export class Registry {
   }
 
   /** kmem_cache_create. Throws on bad input and on a live duplicate name. */
-  create(name: string, opts: CacheOptions, internalFlags = 0): Cache {
+  create(name: string, opts: SlabCacheOptions, internalFlags = 0): Cache {
     checkCacheName(name);
     if (opts === null || typeof opts !== 'object') throw new TypeError(`slabrcu: createCache('${name}', opts): opts must be an object with a size`);
     const { size, ctor } = opts;
@@ -332,7 +332,7 @@ export class Registry {
   }
 
   /** A handle for an existing cache or alias name, or undefined. */
-  find(name: string, opts?: FindOptions): Cache | undefined {
+  find(name: string, opts?: SlabFindOptions): Cache | undefined {
     if (typeof name !== 'string') throw new TypeError('slabrcu: findCache(name): name must be a string');
     const a = this.a;
     const i32 = a.i32;
