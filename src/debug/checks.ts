@@ -13,7 +13,7 @@ import { P_FLAGS, P_FREELIST, P_INUSE, PAGE_SHIFT } from '../layout.js';
 import { Cache } from '../slab/cache.js';
 import { trackWord, type Geo } from './geometry.js';
 import {
-  P_DISABLED, POISON_END, POISON_FREE, POISON_INUSE, quarantineMarker, SLUB_RED_ACTIVE, TR_CPU, TR_HANDLE, TR_PID,
+  P_DISABLED, POISON_END, POISON_FREE, POISON_INUSE, quarantineMarker, SLUB_RED_ACTIVE, SLUB_RED_INACTIVE, TR_CPU, TR_HANDLE, TR_PID,
   TR_WHEN,
 } from './layout.js';
 import { bugHeader } from '../report.js';
@@ -132,7 +132,7 @@ export class Checker {
   /** check_object(s, slab, object, val) (plus the quarantine mode). Returns true if clean. */
   checkObject(g: Geo, pfn: number, p: number, mode: Mode): boolean {
     const active = mode === Mode.Active;
-    const val = active ? SLUB_RED_ACTIVE : 0xbb;
+    const val = active ? SLUB_RED_ACTIVE : SLUB_RED_INACTIVE;
     let ok = true;
     if (g.redZone) {
       if (!this.checkBytes(g, pfn, p, 'Left Redzone', p - g.redLeftPad, val, g.redLeftPad, ok)) ok = false;

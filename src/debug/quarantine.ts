@@ -19,7 +19,7 @@
  * Shared words: see src/debug/layout.ts (D_Q_*).
  */
 import type { DebugHost } from './host.js';
-import { headPfnOf, P_CACHE, P_FLAGS, PAGE_SHIFT, PK_PAGES } from '../layout.js';
+import { headPfnOf, P_CACHE, P_FLAGS, PAGE_SHIFT, PK_PAGES, pageFlags } from '../layout.js';
 import { getOrder } from '../slab/sizes.js';
 import { lock, unlock } from '../sync/mutex.js';
 import {
@@ -76,7 +76,7 @@ export class Quarantine {
     const m = this.a.pm(pfn);
     i32[m + P_CACHE] = QUARANTINE_PAGE_TAG;
     this.a.pages.markTails(pfn, order);
-    Atomics.store(i32, m + P_FLAGS, PK_PAGES | (order << 4));
+    Atomics.store(i32, m + P_FLAGS, pageFlags(PK_PAGES, order));
     r = pfn << PAGE_SHIFT;
     i32[b + D_Q_CAP] = cap;
     i32[b + D_Q_HEAD] = 0;

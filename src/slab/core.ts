@@ -48,6 +48,7 @@ import {
   OS_ALLOC, OS_CACHED, OS_FREE, OS_QUAR, OS_RCU, P_CACHE, P_FLAGS, P_FREELIST, P_INUSE, P_NEXT, PAGE_SHIFT, PK_PAGES, PK_RCU_FREE,
   PK_SLAB, PK_MASK, R_ALLOC_SLOW, R_FLUSH, R_FREE_REMOTE, R_FREE_SLOW, R_RCU_READY, R_SHEAF, R_SHEAF_LIM, R_SHEAF_TOP,
   R_SPARE, SH_COUNT, SH_HDR, ST_SHEAF_FLUSH, ST_SHEAF_REFILL,
+  pageFlags,
 } from '../layout.js';
 import { lock, unlock } from '../sync/mutex.js';
 import type { Cache } from './cache.js';
@@ -266,7 +267,7 @@ export class SlabCore {
     lock(i32, c.d + C_LOCK);
     i32[c.d + C_NR_SLABS]++;
     i32[c.d + C_ALLOC_SLAB]++;
-    Atomics.store(i32, a.pm(np) + P_FLAGS, PK_SLAB | (c.order << 4));
+    Atomics.store(i32, a.pm(np) + P_FLAGS, pageFlags(PK_SLAB, c.order));
     listAdd(i32, a.metaW, c.d, false, np, false);
     unlock(i32, c.d + C_LOCK);
     return np;
@@ -286,7 +287,7 @@ export class SlabCore {
     const pfn = a.pages.alloc(c.order);
     if (pfn === 0) return 0;
     const m = a.pm(pfn);
-    i32[m + P_FLAGS] = PK_PAGES | (c.order << 4);
+    i32[m + P_FLAGS] = pageFlags(PK_PAGES, c.order);
     i32[m + P_CACHE] = c.idx;
     i32[m + P_INUSE] = 0;
     i32[m + P_NEXT] = 0;

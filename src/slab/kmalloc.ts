@@ -8,7 +8,7 @@
  */
 import type { SlabHost } from './host.js';
 import { SLAB_KMALLOC, SLAB_POISON, SLAB_RED_ZONE, SLAB_STORE_USER, SLAB_TYPESAFE_BY_RCU } from '../flags.js';
-import { headPfnOf, P_CACHE, P_FLAGS, PAGE_SHIFT, PAGE_SIZE, PK_LARGE, PK_MASK, PK_SLAB } from '../layout.js';
+import { flagsOrder, headPfnOf, P_CACHE, P_FLAGS, PAGE_SHIFT, PAGE_SIZE, pageFlags, PK_LARGE, PK_MASK, PK_SLAB } from '../layout.js';
 import type { Cache } from './cache.js';
 import { getOrder } from './sizes.js';
 
@@ -87,7 +87,7 @@ export class Kmalloc {
     const m = a.pm(pfn);
     a.i32[m + P_CACHE] = 0;
     a.pages.markTails(pfn, order);
-    Atomics.store(a.i32, m + P_FLAGS, PK_LARGE | (order << 4));
+    Atomics.store(a.i32, m + P_FLAGS, pageFlags(PK_LARGE, order));
     return pfn << PAGE_SHIFT;
   }
 
@@ -100,7 +100,7 @@ export class Kmalloc {
     if ((f & PK_MASK) === PK_SLAB) return { kind: 'slab', idx: a.i32[a.pm(pfn) + P_CACHE]!, pfn };
     if ((f & PK_MASK) === PK_LARGE) {
       if (ptr !== pfn << PAGE_SHIFT) return { kind: 'none', why: 'interior pointer' };
-      return { kind: 'large', pfn, order: (f >> 4) & 15 };
+      return { kind: 'large', pfn, order: flagsOrder(f) };
     }
     return { kind: 'none', why: 'not an allocated object' };
   }
