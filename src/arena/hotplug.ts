@@ -32,7 +32,6 @@ import {
   C_BARN_LOCK, C_FOLD_ALLOCS, C_FOLD_EVENTS, C_FOLD_FREES, C_LOCK, C_STATE, CACHE_BYTES, CS_FREE, H_BUDDY_LOCK, H_SLAB_MUTEX,
   R_ALLOC_FAST, R_ALLOC_SLOW, R_FLUSH, R_FREE_FAST, R_FREE_REMOTE, R_FREE_SLOW, type ArenaLayout,
 } from '../layout.js';
-import type { Rcu } from '../rcu/index.js';
 import type { ThreadReports } from '../report.js';
 import type { Cache } from '../slab/cache.js';
 import type { SlabCore } from '../slab/core.js';
@@ -51,8 +50,8 @@ export interface HotplugHost {
   readonly threads: ThreadTable;
   readonly pages: PageAllocator;
   readonly slab: Pick<SlabCore, 'recordHolds' | 'flushRecord'>;
-  readonly rcu: Pick<Rcu, 'inReadSection' | 'inCallback' | 'detach' | 'detachDeadSlot'>;
-  readonly kfreeRcuImpl: Pick<KfreeRcu, 'detach' | 'adoptDead' | 'finishDrainOf'>;
+  readonly rcu: { readonly inReadSection: boolean; readonly inCallback: boolean; detach(): void; detachDeadSlot(slot: number, gen: number): number };
+  readonly kfreeRcuImpl: { detach(): void; adoptDead(slot: number, gen: number): void; finishDrainOf(slot: number): number };
   readonly reporter: ThreadReports;
   readonly isDetached: boolean;
   /** Record that this thread has left the arena (Arena.isDetached from now on). */

@@ -16,7 +16,6 @@
  * are bounded) until its slot is detached as dead, which flushes everything it held.
  */
 import { C_STATE, CS_FREE, R_FLUSH, REQ_FLUSH, REQ_KFREE, REQ_RCU, T_REQ, type ArenaLayout } from '../layout.js';
-import type { Rcu } from '../rcu/index.js';
 import type { ThreadReports } from '../report.js';
 import type { Cache } from '../slab/cache.js';
 import type { SlabCore } from '../slab/core.js';
@@ -29,7 +28,7 @@ export interface PumpHost {
   readonly slot: number;
   readonly threads: ThreadTable;
   readonly slab: Pick<SlabCore, 'recordHolds' | 'flushRecord'>;
-  readonly rcu: Pick<Rcu, 'serviceRequests'>;
+  readonly rcu: { serviceRequests(): void };
   readonly kfreeRcuImpl: { serviceRequests(): void };
   readonly reporter: ThreadReports;
   readonly isDetached: boolean;

@@ -27,7 +27,6 @@ import type { SlabDebugSpec } from '../debug/options.js';
 import type { DebugHooks, ValidateResult } from '../debug/hooks.js';
 import type { PageAllocator } from '../heap/buddy.js';
 import type { ThreadTable } from '../threads.js';
-import type { Rcu } from '../rcu/index.js';
 import type { ThreadReports } from '../report.js';
 import type { Cache, CacheGeometry } from './cache.js';
 import type { SlabCore } from './core.js';
@@ -36,8 +35,21 @@ import type { Kmalloc } from './kmalloc.js';
 import type { Registry } from './registry.js';
 import type { CacheStats } from './stats.js';
 
-/** The RCU calls the slab room makes (destroy's bounded waits, TYPESAFE_BY_RCU slab reaping). */
-export type SlabRcu = Pick<Rcu, 'pollState' | 'startPoll' | 'synchronize' | 'synchronizeBounded' | 'synchronizeAsyncBounded' | 'inReadSection' | 'mayWaitImplicitly' | 'core'>;
+/**
+ * The RCU calls the slab room makes (destroy's bounded waits, TYPESAFE_BY_RCU slab
+ * reaping): a subset of rcu/index.ts Rcu, spelled out (several are internal to it, so a Pick of Rcu would not survive stripInternal).
+ */
+export interface SlabRcu {
+  pollState(cookie: number): boolean;
+  startPoll(): number;
+  synchronize(): void;
+  synchronizeBounded(timeoutMs: number): number[];
+  synchronizeAsyncBounded(timeoutMs: number): Promise<number[]>;
+  readonly inReadSection: boolean;
+  readonly mayWaitImplicitly: boolean;
+  /** The GP engine, for the slots blocking a grace period (destroy's stalled report). */
+  readonly core: { blockingSlots(): number[] };
+}
 
 /** What slab asks of kfree_rcu (src/kfree/): its ready objects, its per-cache counts and barrier. */
 export interface SlabKfree {
