@@ -1,61 +1,65 @@
 /**
- * The arena: one SharedArrayBuffer holding pages, caches, RCU state and kfree_rcu
- * batches, and this thread's attachment to it. One Arena object per thread: the thread
- * that calls Arena.create() is attached as slot 0's owner; every other thread calls
- * Arena.attach(sab) and gets its own slot (kernel: a CPU coming online).
+ * The public `Arena`, a thin facade: one SharedArrayBuffer holding pages, caches, RCU state
+ * and kfree_rcu batches, and this thread's attachment to it. One Arena object per thread:
+ * the thread that calls Arena.create() is attached as slot 0's owner; every other thread
+ * calls Arena.attach(sab) and gets its own slot (kernel: a CPU coming online).
  *
- * Everything shared lives in the buffer (see layout.ts for the map and the owner of each
- * word); an Arena object only holds per-thread state: the slot, handles, the event-loop
- * pump that serves requests posted to this slot (kernel: IPIs and per-CPU work items).
+ * The Arena holds no logic of its own beyond wiring; each concern lives in its room
+ * (ARCHITECTURE.md lists them):
+ * - src/arena/header.ts: create's options, the header words, the magic check, reading the
+ *   header back at attach;
+ * - src/arena/hotplug.ts: detach, detachDead, watch's workerExited, taking over a dead
+ *   holder's locks and repairLocked;
+ * - src/arena/pump.ts: serving requests posted to this slot, the event-loop pump;
+ * - src/report.ts ThreadReports (`reporter`): warnings, reports, taint, slab_errors;
+ * - src/slab/, src/debug/, src/rcu/ (and src/kfree/) get this object through their narrow
+ *   host interfaces (slab/host.ts SlabHost, debug/host.ts DebugHost, hotplug's and the
+ *   pump's HotplugHost/PumpHost; rcu gets an RcuHost literal).
+ * The Arena satisfies every host structurally and passes itself, so the subsystems read the
+ * same fields of the same object as before (no extra indirection on the fast paths).
+ *
+ * Concurrency: the Arena object is this thread's only; everything shared is in the buffer
+ * (src/layout.ts names each word, its writers and the global lock order). The facade takes
+ * no lock itself. What happens when a thread dies is in each room's header.
  */
-import { parseSlabDebug, type SlabDebugSpec } from './debug/options.js';
+import type { SlabDebugSpec } from './debug/options.js';
 import type { DebugHooks, ValidateResult } from './debug/hooks.js';
 import { SlubDebug } from './debug/index.js';
 import { PageAllocator } from './heap/buddy.js';
-import { KfreeRcu, initKfreeRegion } from './kfree/index.js';
-import {
-  C_FOLD_ALLOCS, C_FOLD_EVENTS, C_FOLD_FREES, C_GEN, C_LOCK, C_STATE, CACHE_BYTES, CPU_REC_BYTES, CS_FREE, H_ARENA_ID, H_DEBUG_LEN, H_DEBUG_MAX,
-  H_DEBUG_STR, H_DRAIN_MS, H_FIRST_PAGE, H_MAGIC, H_MAX_CACHES, H_MAX_PAGES, H_MAX_THREADS, H_NR_PAGES,
-  H_QUARANTINE_BYTES, H_RCU_FLAVOUR, H_STALL_MS, H_VERSION, H_SLAB_MUTEX, H_BUDDY_LOCK, MAGIC, MAX_ARENA_BYTES, PAGE_SIZE, P_FLAGS, PK_RESERVED,
-  R_ALLOC_FAST, R_ALLOC_SLOW, R_FLUSH, R_FREE_FAST, R_FREE_REMOTE, R_FREE_SLOW, REQ_FLUSH, C_BARN_LOCK, OS_ALLOC, OS_CACHED, OS_FREE, OS_QUAR, OS_RCU, REQ_KFREE, REQ_RCU,
-  T_REQ, VERSION, computeLayout, headPfnOf, pageMeta, type ArenaLayout,
-} from './layout.js';
-import { initRcuRegion, Rcu } from './rcu/index.js';
-import { G_DRAIN_LOCK as KG_DRAIN_LOCK, G_LOCK as KG_LOCK } from './kfree/layout.js';
-import { lock, LOCK_LEASE_MS, LOCK_TOKEN, nodeThreadId, setBrokenLockHandler, takeOverIfOwner, unlock } from './sync/mutex.js';
-import { rebuildCacheLists } from './slab/repair.js';
-import { bugHeader, fixLine, slabOffset, userFrames } from './report.js';
+import { KfreeRcu } from './kfree/index.js';
+import { C_GEN, CACHE_BYTES, CPU_REC_BYTES, H_NR_PAGES, PAGE_SIZE, pageMeta, type ArenaLayout } from './layout.js';
+import { Rcu } from './rcu/index.js';
+import { LOCK_LEASE_MS, nodeThreadId, setBrokenLockHandler } from './sync/mutex.js';
+import { ThreadReports, type SlabWarning } from './report.js';
 import { Cache, type CacheGeometry } from './slab/cache.js';
 import { SlabCore } from './slab/core.js';
 import { Destroyer } from './slab/destroy.js';
 import { Kmalloc } from './slab/kmalloc.js';
-import { Registry, type CacheOptions, type FindOptions } from './slab/registry.js';
-import { cacheStats, slabinfo, type CacheStats } from './slab/stats.js';
+import { Registry, type SlabCacheOptions, type SlabFindOptions } from './slab/registry.js';
+import { cacheStats, slabinfo, validateWithoutDebug, type CacheStats } from './slab/stats.js';
 import { ThreadTable } from './threads.js';
 import type { SlabWarningKind } from './warnings.js';
 import { registerArena, trackWorker } from './hotplug/autowatch.js';
-import { attachArgError } from './hotplug/attach-arg.js';
+import { checkArenaBuffer, createArenaBuffer, readHeader, type ArenaOptions } from './arena/header.js';
+import { detachDead, detachSelf, repairLocked, workerExited, type Repair } from './arena/hotplug.js';
+import { armPump, serviceRequests } from './arena/pump.js';
 
-/** Options of {@link Arena.create} (fixed for the arena's lifetime; every thread reads them from the buffer). */
-export interface ArenaOptions {
-  /** Initial size in bytes (default 32 MiB). */
-  bytes?: number;
-  /** Maximum size; the buffer is growable when larger than bytes (default: bytes). At most 1 GiB. */
-  maxBytes?: number;
-  /** Thread slots (default 64). */
-  maxThreads?: number;
-  /** Cache descriptors (default 128, kmalloc caches included). */
-  maxCaches?: number;
-  /** RCU flavour (default 'memb'). */
-  rcu?: 'memb' | 'qsbr';
-  /** slab_debug= letters, e.g. 'FZPU', or per cache 'FZ,cache1;P,cache2'. */
-  debug?: string;
-  /** KASAN-style quarantine budget in bytes (0 = off). */
-  quarantineBytes?: number;
-  /** RCU CPU stall warning timeout (default 21000 ms, the kernel's). */
-  rcuStallTimeoutMs?: number;
-  /** kfree_rcu batch drain delay (default 5000 ms, KFREE_DRAIN_JIFFIES). */
-  kfreeRcuDrainMs?: number;
+export type { ArenaOptions } from './arena/header.js';
+export type { SlabWarning } from './report.js';
+
+/** A cache constructor: run once per object when a new slab is set up, with the object's pointer and the arena of the thread that sets it up. */
+export type Ctor = (ptr: number, arena: Arena) => void;
+
+/** Options of {@link Arena.createCache}. */
+export interface CacheOptions extends SlabCacheOptions {
+  /** Constructor run once per object when a slab is created (in the thread that creates the slab). */
+  ctor?: Ctor;
+}
+
+/** Options of {@link Arena.findCache}. */
+export interface FindOptions extends SlabFindOptions {
+  /** The constructor of a ctor cache, for threads that will create its slabs. */
+  ctor?: Ctor;
 }
 
 /** Per-thread options of {@link Arena.create} and {@link Arena.attach}. */
@@ -64,20 +68,6 @@ export interface ThreadOptions {
   onWarning?: (w: SlabWarning) => void;
   /** How long destroy waits for other threads to flush their sheaves (default 5000 ms). */
   destroyFlushTimeoutMs?: number;
-}
-
-/** A WARN()/BUG report as a structured event. */
-export interface SlabWarning {
-  /** What happened: one of {@link SlabWarningKind} (the README's "Troubleshooting" lists them). */
-  readonly kind: SlabWarningKind;
-  /** The cache concerned, when there is one. */
-  readonly cache?: string;
-  /** The kernel's one-line text. */
-  readonly message: string;
-  /** The full report block. */
-  readonly report: string;
-  /** Thread slot (the {@link Arena.threadId} of the thread) that raised it. */
-  readonly thread: number;
 }
 
 /** What {@link Arena.watch} needs of a worker: a Node `Worker` (or anything with its `threadId` and `'exit'` event). */
@@ -102,7 +92,7 @@ export interface PageStats {
   maxBytes: number;
 }
 
-const DEFAULT_BYTES = 32 << 20;
+const DEFAULT_DESTROY_FLUSH_MS = 5000;
 
 /**
  * An arena: one SharedArrayBuffer holding pages, caches, RCU state and kfree_rcu batches,
@@ -160,87 +150,26 @@ export class Arena {
   /** @internal */ readonly kfreeRcuImpl: KfreeRcu;
   /** @internal */ readonly debugSpec: SlabDebugSpec;
   /** @internal */ debugHooks: DebugHooks | undefined;
+  /** @internal this thread's reports, warnings, taint and slab_errors (src/report.ts) */
+  readonly reporter: ThreadReports;
   /** @internal */ readonly options: { destroyFlushTimeoutMs: number; rcuStallTimeoutMs: number; kfreeRcuDrainMs: number; quarantineBytes: number; debug: string };
-  private readonly listeners: ((w: SlabWarning) => void)[] = [];
   private readonly internal = new Map<number, Cache>();
   private detached = false;
-  private slabErrorCount = 0;
-  private readonly reportLog: SlabWarning[] = [];
   /** Reports raised in this thread (most recent last, at most 200 kept). A read-only view: it grows as reports come. */
   get reports(): readonly SlabWarning[] {
-    return this.reportLog;
+    return this.reporter.log;
   }
 
   /** Create an arena and attach the calling thread to it. */
   static create(opts: ArenaOptions & ThreadOptions = {}): Arena {
-    const bytes = opts.bytes ?? DEFAULT_BYTES;
-    const maxBytes = opts.maxBytes ?? bytes;
-    const maxThreads = opts.maxThreads ?? 64;
-    const maxCaches = opts.maxCaches ?? 128;
-    const int = (v: number, what: string, lo: number, hi: number): void => {
-      if (!Number.isInteger(v) || v < lo || v > hi) throw new RangeError(`slabrcu: Arena.create: ${what} must be an integer in ${lo}..${hi}, got ${String(v)}`);
-    };
-    int(bytes, 'bytes', 64 * PAGE_SIZE, MAX_ARENA_BYTES);
-    int(maxBytes, 'maxBytes', bytes, MAX_ARENA_BYTES);
-    int(maxThreads, 'maxThreads', 1, 1024);
-    int(maxCaches, 'maxCaches', 16, 4096);
-    const rcu = opts.rcu ?? 'memb';
-    if (rcu !== 'memb' && rcu !== 'qsbr') throw new RangeError(`slabrcu: Arena.create: rcu must be 'memb' or 'qsbr', got ${String(rcu)}`);
-    // debug edit: slab_debug= without letters means F,Z,P,U for every cache; store it as
-    // 'all' because an empty string in the header reads back as "no debug option".
-    const debug = typeof opts.debug === 'string' && opts.debug.trim() === '' ? 'all' : (opts.debug ?? '');
-    // Parse now so a bad option throws at create (each thread parses the stored copy).
-    if (opts.debug !== undefined) parseSlabDebug(debug);
-    if (debug.length > H_DEBUG_MAX) throw new RangeError('slabrcu: Arena.create: debug string too long');
-    const quarantineBytes = opts.quarantineBytes ?? 0;
-    int(quarantineBytes, 'quarantineBytes', 0, MAX_ARENA_BYTES);
-    const stall = opts.rcuStallTimeoutMs ?? 21000;
-    int(stall, 'rcuStallTimeoutMs', 1, 3_600_000);
-    const drain = opts.kfreeRcuDrainMs ?? 5000;
-    int(drain, 'kfreeRcuDrainMs', 0, 3_600_000);
-    const maxPages = Math.floor(maxBytes / PAGE_SIZE);
-    const layout = computeLayout({ maxThreads, maxCaches, maxPages });
-    const nrPages = Math.floor(bytes / PAGE_SIZE);
-    if (layout.firstPage + 16 > nrPages) {
-      throw new RangeError(
-        `slabrcu: Arena.create: ${bytes} bytes leave no room for pages: metadata for maxThreads=${maxThreads}, ` +
-          `maxCaches=${maxCaches}, maxBytes=${maxBytes} takes ${layout.firstPage * PAGE_SIZE} bytes`,
-      );
-    }
-    const sab =
-      maxBytes > bytes
-        ? new SharedArrayBuffer(nrPages * PAGE_SIZE, { maxByteLength: maxPages * PAGE_SIZE })
-        : new SharedArrayBuffer(nrPages * PAGE_SIZE);
-    const i32 = new Int32Array(sab);
-    i32[H_VERSION] = VERSION;
-    i32[H_MAX_THREADS] = maxThreads;
-    i32[H_MAX_CACHES] = maxCaches;
-    i32[H_MAX_PAGES] = maxPages;
-    i32[H_FIRST_PAGE] = layout.firstPage;
-    i32[H_RCU_FLAVOUR] = rcu === 'qsbr' ? 1 : 0;
-    i32[H_QUARANTINE_BYTES] = quarantineBytes;
-    i32[H_STALL_MS] = stall;
-    i32[H_DRAIN_MS] = drain;
-    i32[H_ARENA_ID] = (Math.random() * 0x7fffffff) | 0;
-    i32[H_DEBUG_LEN] = debug.length;
-    const u16 = new Uint16Array(sab);
-    for (let k = 0; k < debug.length; k++) u16[H_DEBUG_STR * 2 + k] = debug.charCodeAt(k);
-    const pages = new PageAllocator(i32, sab, layout);
-    for (let p = 0; p < layout.firstPage; p++) i32[pages.pm(p) + P_FLAGS] = PK_RESERVED;
-    pages.init(nrPages);
-    initRcuRegion(i32, layout.rcuBase >> 2, maxThreads, rcu);
-    initKfreeRegion(i32, layout.kfreeBase >> 2, maxThreads);
-    Atomics.store(i32, H_MAGIC, MAGIC);
-    const a = new Arena(sab, opts);
+    const a = new Arena(createArenaBuffer(opts), opts);
     a.kmallocs.createCaches();
     return a;
   }
 
   /** Attach the calling thread to an arena created elsewhere (e.g. sent in workerData). */
   static attach(sab: SharedArrayBuffer, opts: ThreadOptions = {}): Arena {
-    if (!(sab instanceof SharedArrayBuffer) || sab.byteLength < PAGE_SIZE || new Int32Array(sab, 0, 1)[0] !== MAGIC) {
-      throw new TypeError(attachArgError(sab));
-    }
+    checkArenaBuffer(sab);
     return new Arena(sab, opts);
   }
 
@@ -252,26 +181,25 @@ export class Arena {
     this.f64 = new Float64Array(sab);
     this.dv = new DataView(sab);
     const i32 = this.i32;
-    if (i32[H_VERSION] !== VERSION) throw new Error(`slabrcu: arena version ${i32[H_VERSION]} is not ${VERSION}`);
-    this.layout = computeLayout({ maxThreads: i32[H_MAX_THREADS]!, maxCaches: i32[H_MAX_CACHES]!, maxPages: i32[H_MAX_PAGES]! });
+    const hdr = readHeader(i32, sab);
+    this.layout = hdr.layout;
     this.metaW = this.layout.metaBase >> 2;
     this.threads = new ThreadTable(i32, this.layout);
     this.pages = new PageAllocator(i32, sab, this.layout);
-    let debug = '';
-    for (let k = 0; k < i32[H_DEBUG_LEN]!; k++) debug += String.fromCharCode(new Uint16Array(sab)[H_DEBUG_STR * 2 + k]!);
-    this.debugSpec = parseSlabDebug(i32[H_DEBUG_LEN] ? debug : undefined);
+    this.debugSpec = hdr.debugSpec;
     this.options = {
-      destroyFlushTimeoutMs: opts.destroyFlushTimeoutMs ?? 5000,
-      rcuStallTimeoutMs: i32[H_STALL_MS]!,
-      kfreeRcuDrainMs: i32[H_DRAIN_MS]!,
-      quarantineBytes: i32[H_QUARANTINE_BYTES]!,
-      debug,
+      destroyFlushTimeoutMs: opts.destroyFlushTimeoutMs ?? DEFAULT_DESTROY_FLUSH_MS,
+      rcuStallTimeoutMs: hdr.rcuStallTimeoutMs,
+      kfreeRcuDrainMs: hdr.kfreeRcuDrainMs,
+      quarantineBytes: hdr.quarantineBytes,
+      debug: hdr.debug,
     };
-    if (opts.onWarning) this.listeners.push(opts.onWarning);
     const [slot, gen] = this.threads.attach(nodeThreadId());
     this.slot = slot;
     this.slotGen = gen;
     this.threadId = slot;
+    const self = this;
+    this.reporter = new ThreadReports(slot, this, (idx) => self.registry.readGeometry(idx).name, opts.onWarning);
     this.registry = new Registry(this);
     this.slab = new SlabCore(this);
     this.destroyer = new Destroyer(this);
@@ -280,20 +208,19 @@ export class Arena {
     // debug flags or the arena a quarantine (per-cache flags need it even when the
     // arena's `debug` option is unset).
     this.debugHooks = new SlubDebug(this);
-    const self = this;
     this.rcu = new Rcu({
       i32,
       baseWord: this.layout.rcuBase >> 2,
       maxThreads: this.layout.maxThreads,
       slot,
       slotGen: gen,
-      flavour: i32[H_RCU_FLAVOUR] === 1 ? 'qsbr' : 'memb',
+      flavour: hdr.flavour,
       isSlotLive: (s) => self.threads.isLive(s),
       slotGeneration: (s) => self.threads.gen(s),
       postRequest: (s, f) => self.threads.post(s, f),
-      warn: (kind, message, report) => self.warn(kind, undefined, message, report),
+      warn: (kind, message, report) => self.reporter.warn(kind, undefined, message, report),
       rcuStallTimeoutMs: this.options.rcuStallTimeoutMs,
-      debug: debug !== '',
+      debug: hdr.debug !== '',
     });
     this.kfreeRcuImpl = new KfreeRcu({
       i32,
@@ -319,20 +246,20 @@ export class Arena {
       checkAttached: () => self.checkAttached(),
       isDetached: () => self.isDetached,
       serviceRequests: () => self.serviceRequests(),
-      warn: (kind, cache, message, report) => self.warn(kind, cache, message, report),
-      taint: () => self.taint(),
-      countSlabError: (n) => self.countSlabError(n),
-      reportDoubleFree: (c, ptr) => self.reportDoubleFree(c, ptr),
-      reportInvalidFree: (c, ptr, why) => self.reportInvalidFree(c, ptr, why),
-      reportStateMisuse: (c, ptr, op, st) => self.reportStateMisuse(c, ptr, op, st),
+      warn: (kind, cache, message, report) => self.reporter.warn(kind, cache, message, report),
+      taint: () => self.reporter.taint(),
+      countSlabError: (n) => self.reporter.countSlabError(n),
+      reportDoubleFree: (c, ptr) => self.reporter.reportDoubleFree(c, ptr),
+      reportInvalidFree: (c, ptr, why) => self.reporter.reportInvalidFree(c, ptr, why),
+      reportStateMisuse: (c, ptr, op, st) => self.reporter.reportStateMisuse(c, ptr, op, st),
     });
     setBrokenLockHandler((owner, word) => {
       // We hold the lock now: repair what it protects before anyone else sees it.
       const what = self.repairLocked(word);
       const msg = `slabrcu: lock at word ${word} (${what.name}) held by thread token ${owner} for over ${LOCK_LEASE_MS} ms; taken as dead, ${what.done}`;
-      self.warn('dead-lock-holder', undefined, msg, `${msg}\nA thread was probably terminated inside a critical section.`);
+      self.reporter.warn('dead-lock-holder', undefined, msg, `${msg}\nA thread was probably terminated inside a critical section.`);
     });
-    this.armPump();
+    armPump(this, () => self.serviceRequests());
     // Workers this thread creates from now on are watched by themselves (hotplug/autowatch).
     registerArena(this);
   }
@@ -408,10 +335,7 @@ export class Arena {
   /** @internal */
   validateCache(c: Cache): ValidateResult {
     if (this.debugHooks) return this.debugHooks.validate(c);
-    // Without the debug layer: flush, then check list counts only.
-    this.slab.flushCpu(c);
-    const s = c.stats();
-    return { errors: 0, objects: s.total_objects, slabs: s.slabs, reports: [] };
+    return validateWithoutDebug(this, c);
   }
 
   // -------------------------------------------------------------- kmalloc
@@ -499,155 +423,41 @@ export class Arena {
     return any;
   }
 
-  // ------------------------------------------------------------- warnings
+  // ------------------------------------------------------------- warnings (src/report.ts)
 
   /** Subscribe to WARN()/BUG reports raised in this thread. Returns an unsubscribe function. */
   onWarning(fn: (w: SlabWarning) => void): () => void {
-    this.listeners.push(fn);
-    return () => {
-      const i = this.listeners.indexOf(fn);
-      if (i >= 0) this.listeners.splice(i, 1);
-    };
-  }
-
-  /** @internal */
-  warn(kind: SlabWarningKind, cache: string | undefined, message: string, report: string): void {
-    const w: { -readonly [K in keyof SlabWarning]: SlabWarning[K] } = { kind, message, report, thread: this.slot };
-    if (cache !== undefined) w.cache = cache;
-    this.reportLog.push(w);
-    if (this.reportLog.length > 200) this.reportLog.shift();
-    if (this.listeners.length) {
-      for (const fn of [...this.listeners]) fn(w);
-    } else {
-      const proc = (globalThis as { process?: { emitWarning?: (m: string, o: object) => void } }).process;
-      proc?.emitWarning?.(message, { type: 'SlabrcuWarning', detail: report });
-    }
+    return this.reporter.onWarning(fn);
   }
 
   /** Kernel taint string for BUG headers: "Not tainted" until the first BUG, then "Tainted: B". */
   taint(): string {
-    return this.slabErrorCount === 0 ? 'Not tainted' : 'Tainted: B';
-  }
-
-  /** @internal count one report line the way kunit's slab_errors does */
-  countSlabError(n = 1): void {
-    this.slabErrorCount += n;
+    return this.reporter.taint();
   }
 
   /** Reports counted like the kernel's kunit `slab_errors` (BUG headers, listed objects, FIX lines) in this thread. */
   get slabErrors(): number {
-    return this.slabErrorCount;
-  }
-
-  /** @internal */
-  reportDoubleFree(c: Cache, ptr: number): void {
-    const hdr = bugHeader(this, c.cacheName, 'Object already free');
-    this.countSlabError(2);
-    this.warn('double-free', c.cacheName, `${c.cacheName}: double free of object 0x${ptr.toString(16)}`,
-      `${hdr}Object 0x${ptr.toString(16)} @offset=${slabOffset(this, ptr)}\n${userFrames(new Error().stack).slice(0, 8).join('\n')}\n` +
-        fixLine(c.cacheName, `Object at 0x${ptr.toString(16)} not freed`));
-  }
-
-  /**
-   * @internal A free or kfreeRcu of an object whose state byte (OS_*, slab/objstate.ts)
-   * says it is not the caller's to give: refused, nothing changed, one report.
-   */
-  reportStateMisuse(c: Cache, ptr: number, op: 'free' | 'kfreeRcu', state: number): void {
-    if (op === 'free' && (state === OS_FREE || state === OS_CACHED)) {
-      this.reportDoubleFree(c, ptr);
-      return;
-    }
-    const name = c.cacheName;
-    const what =
-      state === OS_RCU
-        ? op === 'free' ? 'free of an object pending in kfree_rcu' : 'double kfree_rcu'
-        : state === OS_QUAR ? `${op === 'free' ? 'free' : 'kfree_rcu'} of an object in the quarantine (already freed)`
-          : state === OS_ALLOC ? 'object state corrupt' : 'kfree_rcu of a free object';
-    const hdr = bugHeader(this, name, 'Object already free');
-    this.countSlabError(2);
-    this.warn('double-free', name, `${name}: double free of object 0x${ptr.toString(16)} (${what})`,
-      `${hdr}Object 0x${ptr.toString(16)} @offset=${this.slabOffset(ptr)}: ${what}\n${userFrames(new Error().stack).slice(0, 8).join('\n')}\n` +
-        fixLine(name, `Object at 0x${ptr.toString(16)} not ${op === 'free' ? 'freed' : 'queued'}`));
+    return this.reporter.slabErrors;
   }
 
   /** @internal Offset of `ptr` within its slab (the kernel's `@offset=`: p - slab_address). */
   slabOffset(ptr: number): number {
-    return ptr - headPfnOf(this.i32, this.metaW, ptr) * PAGE_SIZE;
-  }
-
-  /** @internal */
-  reportInvalidFree(c: Cache | undefined, ptr: number, why: string): void {
-    const name = c?.cacheName ?? '<unknown>';
-    const hdr = bugHeader(this, name, `Invalid object pointer 0x${Number(ptr).toString(16)}`);
-    this.countSlabError(2);
-    this.warn('invalid-free', c?.cacheName, `${c ? 'kmem_cache_free' : 'kfree'}: invalid pointer 0x${Number(ptr).toString(16)} (${why})`,
-      `${hdr}Pointer 0x${Number(ptr).toString(16)}: ${why}\n${userFrames(new Error().stack).slice(0, 8).join('\n')}\n` +
-        fixLine(name, `Object at 0x${Number(ptr).toString(16)} not freed`));
+    return this.reporter.slabOffset(ptr);
   }
 
   /** @internal cache_from_obj's "Wrong slab cache" WARN */
   reportWrongCache(c: Cache, ownerIdx: number, ptr: number): void {
-    const other = this.registry.readGeometry(ownerIdx).name;
-    const msg = `${c.cacheName}: Wrong slab cache. ${c.cacheName} but object is from ${other}`;
-    this.countSlabError(1);
-    this.warn('wrong-cache', c.cacheName, msg, `${msg}\nObject 0x${ptr.toString(16)}\n${userFrames(new Error().stack).slice(0, 8).join('\n')}\n`);
+    this.reporter.reportWrongCache(c, ownerIdx, ptr);
   }
 
-  // ------------------------------------------------------------- threads
+  // ------------------------------------------------------------- threads (src/arena/pump.ts, hotplug.ts)
 
   /**
    * @internal Serve requests posted to this thread (flush cpu slabs, RCU, kfree_rcu);
    * called on allocator slow paths and from the event-loop pump.
    */
   serviceRequests(): void {
-    if (this.detached) return;
-    const f = this.threads.takeRequests(this.slot);
-    if (f === 0) return;
-    // Each request is served even if another one throws (the flags are gone once taken).
-    try {
-      if (f & REQ_FLUSH) this.serveFlush();
-    } finally {
-      try {
-        if (f & REQ_RCU) this.rcu.serviceRequests();
-      } finally {
-        if (f & REQ_KFREE) this.kfreeRcuImpl.serviceRequests();
-      }
-    }
-  }
-
-  private serveFlush(): void {
-    const i32 = this.i32;
-    for (let idx = 0; idx < this.layout.maxCaches; idx++) {
-      const r = this.recW(this.slot, idx);
-      if (Atomics.load(i32, r + R_FLUSH) === 0) continue;
-      if (this.slab.recordHolds(r) && i32[this.descW(idx) + C_STATE] !== CS_FREE) this.slab.flushRecord(this.internalHandle(idx), r);
-      Atomics.store(i32, r + R_FLUSH, 0);
-    }
-  }
-
-  /**
-   * The event-loop pump: an Atomics.waitAsync on this slot's request word. A pending
-   * waitAsync does not keep a Node thread alive, so an idle thread exits normally.
-   */
-  private armPump(): void {
-    if (this.detached) return;
-    const w = this.threads.w(this.slot, T_REQ);
-    const v = Atomics.load(this.i32, w);
-    const r = Atomics.waitAsync(this.i32, w, v);
-    const next = (): void => {
-      if (this.detached) return;
-      try {
-        this.serviceRequests();
-      } catch (e) {
-        // Never an unhandled rejection from the library's own pump: report it.
-        const msg = `slabrcu: serving a request on thread ${this.slot} failed: ${(e as Error)?.message ?? String(e)}`;
-        this.warn('service-error', undefined, msg, String((e as Error)?.stack ?? e));
-      } finally {
-        this.armPump();
-      }
-    };
-    if (r.async) void r.value.then(next);
-    else queueMicrotask(next);
+    serviceRequests(this);
   }
 
   /** @internal throw if this thread already detached */
@@ -657,23 +467,7 @@ export class Arena {
 
   /** Leave the arena: flush cached slabs, go offline for RCU, hand over kfree_rcu batches. */
   detach(): void {
-    if (this.detached) return;
-    // Both refusals of rcu.detach() are checked here, before anything is handed over.
-    if (this.rcu.inReadSection) throw new Error('slabrcu: detach() inside an RCU read-side critical section');
-    if (this.rcu.inCallback) throw new Error('slabrcu: detach() inside an RCU callback');
-    if (!this.threads.beginDetach(this.slot, this.slotGen)) {
-      // Someone detached this slot for us (it was taken for dead): nothing is ours any more.
-      this.detached = true;
-      return;
-    }
-    try {
-      this.kfreeRcuImpl.detach();
-      this.flushAndFold(this.slot);
-      this.rcu.detach();
-    } finally {
-      this.detached = true;
-      this.threads.endDetach(this.slot);
-    }
+    detachSelf(this);
   }
 
   /** True once detach() ran. */
@@ -681,36 +475,9 @@ export class Arena {
     return this.detached;
   }
 
-  /**
-   * Flush every cpu slab held in `slot`'s records and fold its counters into the caches
-   * (kernel: slub_cpu_dead). For our own slot, or a dead thread's (nobody else writes it).
-   */
-  private flushAndFold(slot: number): void {
-    const i32 = this.i32;
-    for (let idx = 0; idx < this.layout.maxCaches; idx++) {
-      const d = this.descW(idx);
-      if (i32[d + C_STATE] === CS_FREE) continue;
-      const r = this.recW(slot, idx);
-      // Sheaves first (kernel: __pcs_flush_all_cpu in slub_cpu_dead); a sheaf's storage
-      // is a kmalloc object, given back through the kmalloc cache's locked path.
-      if (this.slab.recordHolds(r)) this.slab.flushRecord(this.internalHandle(idx), r);
-      // Under the cache lock, which stats() also holds while it adds the records and the
-      // folded totals: otherwise a reader between the Atomics.add below and the zeroing
-      // counts these events twice, or the allocs once and the frees twice (a negative
-      // objects count was seen under load).
-      lock(i32, d + C_LOCK);
-      const allocs = (i32[r + R_ALLOC_FAST]! + i32[r + R_ALLOC_SLOW]!) | 0;
-      const frees = (i32[r + R_FREE_FAST]! + i32[r + R_FREE_REMOTE]! + i32[r + R_FREE_SLOW]!) | 0;
-      if (allocs !== 0) Atomics.add(i32, d + C_FOLD_ALLOCS, allocs);
-      if (frees !== 0) Atomics.add(i32, d + C_FOLD_FREES, frees);
-      for (let k = R_ALLOC_FAST; k <= R_FREE_SLOW; k++) {
-        if (i32[r + k] !== 0) Atomics.add(i32, d + C_FOLD_EVENTS + (k - R_ALLOC_FAST), i32[r + k]!);
-        i32[r + k] = 0;
-      }
-      i32[r + R_FLUSH] = 0;
-      KfreeRcu.foldInto(i32, d, r);
-      unlock(i32, d + C_LOCK);
-    }
+  /** @internal hotplug.ts: this thread has left the arena */
+  markDetached(): void {
+    this.detached = true;
   }
 
   /**
@@ -719,91 +486,15 @@ export class Arena {
    * blocking grace periods. Safe to call more than once; only the first call acts.
    */
   detachDead(slot: number, gen: number): boolean {
-    if (slot === this.slot) return false;
-    if (!this.threads.beginDetach(slot, gen)) return false;
-    // Every thread known to be dead (several may die at once, each maybe holding a lock
-    // the other's cleanup needs) loses its locks before we take any.
-    this.releaseLocksOf(slot, false);
-    for (let s = 0; s < this.layout.maxThreads; s++) if (s !== slot && this.threads.isMarkedDead(s)) this.releaseLocksOf(s, false);
-    // Then their kfree_rcu drain locks, each repaired (its drain in hand finished, which
-    // takes cache and zone locks: hence after the others) before it is released.
-    this.releaseLocksOf(slot, true);
-    for (let s = 0; s < this.layout.maxThreads; s++) if (s !== slot && this.threads.isMarkedDead(s)) this.releaseLocksOf(s, true);
-    try {
-      this.kfreeRcuImpl.adoptDead(slot, gen);
-      this.flushAndFold(slot);
-      const lost = this.rcu.detachDeadSlot(slot, gen);
-      if (lost > 0) {
-        const msg = `rcu: thread slot ${slot} (gen ${gen}) died with ${lost} callbacks queued; they are lost (closures cannot cross threads)`;
-        this.warn('rcu-callbacks-lost', undefined, msg, `${msg}\nCall arena.rcu.barrier() in a worker before it exits to run its callbacks.`);
-      }
-    } finally {
-      this.threads.endDetach(slot);
-    }
-    return true;
-  }
-
-  /**
-   * A thread can die inside a critical section (terminate() interrupts JS anywhere):
-   * release every allocator lock it held, and say so (the protected list may be
-   * half-updated, as after a kernel oops inside a spinlock).
-   */
-  private releaseLocksOf(slot: number, drainLock: boolean): void {
-    const token = this.threads.token(slot);
-    if (token === 0 || token === LOCK_TOKEN) return;
-    const kg = this.layout.kfreeBase >> 2;
-    const words = drainLock ? [kg + KG_DRAIN_LOCK] : [H_SLAB_MUTEX, H_BUDDY_LOCK];
-    if (!drainLock) {
-      for (let idx = 0; idx < this.layout.maxCaches; idx++) words.push(this.descW(idx) + C_LOCK, this.descW(idx) + C_BARN_LOCK);
-      words.push(kg + KG_LOCK);
-    }
-    for (const w of words) {
-      if (!takeOverIfOwner(this.i32, w, token)) continue;
-      let what: { name: string; done: string };
-      try {
-        what = this.repairLocked(w, slot);
-      } finally {
-        unlock(this.i32, w);
-      }
-      const msg = `slabrcu: thread ${slot} died holding ${what.name}; ${what.done}`;
-      this.warn('dead-lock-holder', undefined, msg, `${msg}\nA thread was terminated inside a critical section.`);
-    }
+    return detachDead(this, slot, gen);
   }
 
   /**
    * @internal Repair what lock word `w` protects, for a lock this thread took over from a
-   * dead holder (it holds it now): the zone lock's free lists and a cache's slab lists are
-   * rebuilt from the page kinds and object states (heap/buddy.ts rebuildFreeLists,
-   * slab/repair.ts); the barn commits every change with one store and needs nothing; the
-   * kfree_rcu drain lock of a dead `slot` (detachDead): its drain in hand is finished
-   * (KfreeRcu.finishDrainOf). Without `slot` (a lock broken by its lease: the holder may
-   * be alive) the drain is left to it (or to adoptSlot when it is detached).
+   * dead holder (src/arena/hotplug.ts repairLocked).
    */
-  repairLocked(w: number, slot?: number): { name: string; done: string } {
-    if (w === H_BUDDY_LOCK) {
-      const free = this.pages.rebuildFreeLists();
-      return { name: 'zone lock', done: `free lists rebuilt from the page kinds (${free} pages free)` };
-    }
-    if (w === H_SLAB_MUTEX) return { name: 'slab_mutex', done: 'lock released' };
-    const d0 = this.layout.cacheBase >> 2;
-    const words = CACHE_BYTES >> 2;
-    if (w >= d0 && w < d0 + this.layout.maxCaches * words) {
-      const idx = Math.floor((w - d0) / words);
-      const off = w - d0 - idx * words;
-      if (off === C_BARN_LOCK) return { name: `barn lock of cache ${idx}`, done: 'lock released (the barn commits with one store)' };
-      if (off === C_LOCK && this.i32[this.descW(idx) + C_STATE] !== CS_FREE) {
-        const h = this.internalHandle(idx);
-        const r = rebuildCacheLists({ i32: this.i32, u8: this.u8, metaW: this.metaW, firstPage: this.layout.firstPage, nrPages: this.pages.nrPages }, h);
-        return { name: `list_lock of cache ${h.cacheName}`, done: `slab lists rebuilt from the object states (${r.slabs} slabs, ${r.partial} partial, ${r.free} free objects)` };
-      }
-      return { name: `lock of cache ${idx}`, done: 'lock released' };
-    }
-    if (slot !== undefined && w === (this.layout.kfreeBase >> 2) + KG_DRAIN_LOCK) {
-      const n = this.kfreeRcuImpl.finishDrainOf(slot);
-      return { name: 'kfree_rcu drain lock', done: `its drain finished (${n} objects freed), then the lock released` };
-    }
-    if (w === (this.layout.kfreeBase >> 2) + KG_LOCK) return { name: 'kfree_rcu lock', done: this.kfreeRcuImpl.repairLists(slot) };
-    return { name: 'kfree_rcu lock', done: 'lock released' };
+  repairLocked(w: number, slot?: number): Repair {
+    return repairLocked(this, w, slot);
   }
 
   /**
@@ -820,12 +511,7 @@ export class Arena {
 
   /** @internal The Node thread `tid` exited: detach its slot if it still holds one. */
   workerExited(tid: number): void {
-    const s = this.threads.findByTid(tid);
-    if (s < 0) return;
-    // Mark first: if other workers died with it, holding a lock this cleanup needs,
-    // the cleanup releases every marked thread's locks before taking any.
-    this.threads.markDead(s);
-    if (!this.detached) this.detachDead(s, this.threads.gen(s));
+    workerExited(this, tid);
   }
 
   /** Page accounting: total usable pages, free pages, used pages. */

@@ -13,12 +13,10 @@
  * @module slabrcu
  */
 export { Arena } from './arena.js';
-export type { ArenaOptions, PageStats, ThreadOptions, SlabWarning, WorkerLike } from './arena.js';
+export type { ArenaOptions, PageStats, ThreadOptions, SlabWarning, WorkerLike, Ctor, CacheOptions, FindOptions } from './arena.js';
 export type { SlabWarningKind } from './warnings.js';
 export { SLAB_WARNING_KINDS } from './warnings.js';
 export { Cache } from './slab/cache.js';
-export type { Ctor } from './slab/cache.js';
-export type { CacheOptions, FindOptions } from './slab/registry.js';
 export type { DestroyReport, LeakedObject } from './slab/destroy.js';
 export type { CacheStats } from './slab/stats.js';
 export type { ValidateResult } from './debug/hooks.js';

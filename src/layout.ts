@@ -19,7 +19,7 @@
  * The global lock order (outermost first; a thread holding one may take only those below
  * it, never one above). Every lock is an Atomics mutex (src/sync/mutex.ts) whose word holds
  * its owner's token, so a dead holder's lock is taken over and what it protects repaired
- * (src/arena.ts repairLocked) before anyone else can take it.
+ * (src/arena/hotplug.ts repairLocked) before anyone else can take it.
  *
  *   lock                      word                         protects
  *   rht bucket lock           rht/layout.ts B_LOCK          one bucket's chain (writers)
@@ -355,8 +355,21 @@ export const PK_TAIL = Hot.PK_TAIL; // tail page of a compound slab / large allo
 export const PK_LARGE = 5; // large kmalloc (> 8 KiB)
 export const PK_PAGES = 6; // pages taken by a subsystem (kfree_rcu blocks, stack depot)
 export const PK_RCU_FREE = 7; // TYPESAFE_BY_RCU slab waiting for a grace period
-/** The page kind in P_FLAGS (PK_*); the order is above it (P_FLAGS >> 4). */
+/** The page kind in P_FLAGS (PK_*); the order is above it (P_FLAGS >> PK_ORDER_SHIFT). */
 export const PK_MASK = Hot.PK_MASK;
+/** Where a head page's order sits in P_FLAGS, and its mask once shifted down (orders 0..MAX_ORDER fit). */
+export const PK_ORDER_SHIFT = 4;
+export const PK_ORDER_MASK = 15;
+
+/** The P_FLAGS word of a head page: kind `kind` (PK_*), block of 2^order pages. */
+export function pageFlags(kind: number, order: number): number {
+  return kind | (order << PK_ORDER_SHIFT);
+}
+
+/** The order stored in a head page's P_FLAGS word. */
+export function flagsOrder(f: number): number {
+  return (f >> PK_ORDER_SHIFT) & PK_ORDER_MASK;
+}
 
 /**
  * Word index of the first word of page `pfn` (pfn << (PAGE_SHIFT - 2)). The fast paths

@@ -8,12 +8,12 @@
  * byte accesses are plain.
  */
 import { STATE_IN_META_MIN, TRACK_BYTES } from '../slab/sizes.js';
-import type { Arena } from '../arena.js';
+import type { DebugHost } from './host.js';
 import { P_FLAGS, P_FREELIST, P_INUSE, PAGE_SHIFT } from '../layout.js';
 import { Cache } from '../slab/cache.js';
 import { trackWord, type Geo } from './geometry.js';
 import {
-  P_DISABLED, POISON_END, POISON_FREE, POISON_INUSE, quarantineMarker, SLUB_RED_ACTIVE, TR_CPU, TR_HANDLE, TR_PID,
+  P_DISABLED, POISON_END, POISON_FREE, POISON_INUSE, quarantineMarker, SLUB_RED_ACTIVE, SLUB_RED_INACTIVE, TR_CPU, TR_HANDLE, TR_PID,
   TR_WHEN,
 } from './layout.js';
 import { bugHeader } from '../report.js';
@@ -38,7 +38,7 @@ export class Checker {
   bytesKind: SlabWarningKind = 'slab-error';
 
   constructor(
-    private readonly a: Arena,
+    private readonly a: DebugHost,
     private readonly r: Reporter,
     private readonly depot: StackDepot,
     private readonly pid: number,
@@ -132,7 +132,7 @@ export class Checker {
   /** check_object(s, slab, object, val) (plus the quarantine mode). Returns true if clean. */
   checkObject(g: Geo, pfn: number, p: number, mode: Mode): boolean {
     const active = mode === Mode.Active;
-    const val = active ? SLUB_RED_ACTIVE : 0xbb;
+    const val = active ? SLUB_RED_ACTIVE : SLUB_RED_INACTIVE;
     let ok = true;
     if (g.redZone) {
       if (!this.checkBytes(g, pfn, p, 'Left Redzone', p - g.redLeftPad, val, g.redLeftPad, ok)) ok = false;
@@ -224,7 +224,7 @@ export class Checker {
     // slab_bug() prints the banner but, unlike object_err / slab_err, kunit does not count
     // it: only the FIX of restore_bytes counts.
     this.r.group(() => {
-      this.r.emit('slab-error', name, `${name}: ${msg}`, bugHeader(this.a, name, msg) + hexDump(this.u8, 'Padding ', pad, remainder) + this.r.slabInfo(g.c, pfn), 0);
+      this.r.emit('slab-error', name, `${name}: ${msg}`, bugHeader(this.a.reporter, name, msg) + hexDump(this.u8, 'Padding ', pad, remainder) + this.r.slabInfo(g.c, pfn), 0);
       this.r.fix(g.c, `Restoring slab padding 0x${hex(fault)}-0x${hex(end - 1)}=0x${hex(POISON_INUSE)}`);
     });
     u8.fill(POISON_INUSE, fault, end);

@@ -27,7 +27,7 @@
  * Reports raised while a cache lock is held are queued and delivered when the allocator
  * call returns (report.ts), so onWarning listeners may call the allocator.
  */
-import type { Arena } from '../arena.js';
+import type { DebugHost } from './host.js';
 import { C_LOCK, headPfnOf, OS_QUAR, P_CACHE, P_FLAGS, P_FREELIST, P_INUSE, PAGE_SHIFT } from '../layout.js';
 import type { Cache } from '../slab/cache.js';
 import { lock, unlock } from '../sync/mutex.js';
@@ -62,7 +62,8 @@ export class SlubDebug implements DebugHooks {
    */
   private evicting = 0;
 
-  constructor(readonly a: Arena) {
+  constructor(readonly a: DebugHost) {
+    layers.set(a, this);
     this.depot = new StackDepot(a);
     this.reporter = new Reporter(a, this.depot);
     this.checker = new Checker(a, this.reporter, this.depot, a.threads.tid(a.slot));
@@ -435,10 +436,23 @@ export interface CacheTraces {
   text: string;
 }
 
+/**
+ * The public helpers below take an `Arena` (any thread's); they are typed by this public
+ * shape so the debug room need not import the Arena class (debug/host.ts), and find the
+ * thread's SlubDebug through the layer's own registry.
+ */
+export interface DebugArena {
+  /** The arena's shared buffer. */
+  readonly sab: SharedArrayBuffer;
+}
+
+/** The SlubDebug installed for each host (the Arena constructor installs one per thread). */
+const layers = new WeakMap<object, SlubDebug>();
+
 /** The SlubDebug of an arena (installed by the Arena constructor). */
-export function slubDebugOf(a: Arena): SlubDebug {
-  const d = a.debugHooks;
-  if (!(d instanceof SlubDebug)) throw new Error('slabrcu: this arena has no SLUB debug layer');
+export function slubDebugOf(a: DebugArena): SlubDebug {
+  const d = layers.get(a);
+  if (d === undefined || (a as Partial<DebugHost>).debugHooks !== d) throw new Error('slabrcu: this arena has no SLUB debug layer');
   return d;
 }
 
@@ -446,20 +460,21 @@ export function slubDebugOf(a: Arena): SlubDebug {
  * Alloc and free tracks of an object (caches with SLAB_STORE_USER), readable from any thread.
  * Empty for objects of caches that store no tracks, and for pointers that are no slab object.
  */
-export function objectTracks(a: Arena, ptr: number): ObjectTracks {
-  const k = a.kmallocs.classify(ptr);
+export function objectTracks(a: DebugArena, ptr: number): ObjectTracks {
+  const d = slubDebugOf(a);
+  const k = d.a.kmallocs.classify(ptr);
   if (k.kind !== 'slab') return {};
-  return slubDebugOf(a).tracks(a.internalHandle(k.idx), ptr);
+  return d.tracks(d.a.internalHandle(k.idx), ptr);
 }
 
 /** Quarantine counters (zeros when the arena has no quarantine). */
-export function quarantineStats(a: Arena): QuarantineStats {
+export function quarantineStats(a: DebugArena): QuarantineStats {
   const q = slubDebugOf(a).quarantine;
   return q ? q.stats() : { budget: 0, objects: 0, bytes: 0, capacity: 0, evicted: 0, useAfterFree: 0, doubleFree: 0 };
 }
 
 /** Free every quarantined object now (each is checked for use after free on the way out). */
-export function quarantineFlush(a: Arena): number {
+export function quarantineFlush(a: DebugArena): number {
   return slubDebugOf(a).quarantineFlushAll();
 }
 
@@ -472,7 +487,7 @@ export interface StackDepotStats {
 }
 
 /** Stack depot counters: the distinct alloc / free stacks recorded so far (SLAB_STORE_USER caches). */
-export function stackDepotStats(a: Arena): StackDepotStats {
+export function stackDepotStats(a: DebugArena): StackDepotStats {
   return slubDebugOf(a).depot.stats();
 }
 
@@ -480,6 +495,7 @@ export function stackDepotStats(a: Arena): StackDepotStats {
  * debugfs alloc_traces / free_traces of a SLAB_STORE_USER cache: the tracks of the
  * objects in use grouped by stack, most frequent first (src/debug/traces.ts).
  */
-export function cacheTraces(a: Arena, c: Cache, which: 'alloc' | 'free' = 'alloc'): CacheTraces {
-  return slabTraces(slubDebugOf(a), a.internalHandle(c.idx), which);
+export function cacheTraces(a: DebugArena, c: Cache, which: 'alloc' | 'free' = 'alloc'): CacheTraces {
+  const d = slubDebugOf(a);
+  return slabTraces(d, d.a.internalHandle(c.idx), which);
 }

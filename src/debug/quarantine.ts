@@ -18,8 +18,8 @@
  * evicted objects are returned to the caller, which frees them after unlocking.
  * Shared words: see src/debug/layout.ts (D_Q_*).
  */
-import type { Arena } from '../arena.js';
-import { headPfnOf, P_CACHE, P_FLAGS, PAGE_SHIFT, PK_PAGES } from '../layout.js';
+import type { DebugHost } from './host.js';
+import { headPfnOf, P_CACHE, P_FLAGS, PAGE_SHIFT, PK_PAGES, pageFlags } from '../layout.js';
 import { getOrder } from '../slab/sizes.js';
 import { lock, unlock } from '../sync/mutex.js';
 import {
@@ -57,7 +57,7 @@ export class Quarantine {
   private readonly b: number; // word index of the debug region
   readonly budget: number;
 
-  constructor(private readonly a: Arena) {
+  constructor(private readonly a: DebugHost) {
     this.i32 = a.i32;
     this.b = a.layout.debugBase >> 2;
     this.budget = a.options.quarantineBytes;
@@ -76,7 +76,7 @@ export class Quarantine {
     const m = this.a.pm(pfn);
     i32[m + P_CACHE] = QUARANTINE_PAGE_TAG;
     this.a.pages.markTails(pfn, order);
-    Atomics.store(i32, m + P_FLAGS, PK_PAGES | (order << 4));
+    Atomics.store(i32, m + P_FLAGS, pageFlags(PK_PAGES, order));
     r = pfn << PAGE_SHIFT;
     i32[b + D_Q_CAP] = cap;
     i32[b + D_Q_HEAD] = 0;

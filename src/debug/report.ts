@@ -5,19 +5,19 @@
  *
  * Counting follows lib/slub_kunit.c's `slab_errors` (slab_add_kunit_errors): each
  * object_err, slab_err and slab_fix counts 1; a check_bytes_and_report mismatch counts 1
- * for the report and 1 for the FIX of restore_bytes. Counts go to arena.countSlabError
+ * for the report and 1 for the FIX of restore_bytes. Counts go to arena.reporter.countSlabError
  * as they happen, so the taint of each BUG header is right ("Not tainted" only for the
  * first report of a thread).
  *
  * Delivery: texts accumulate in an "incident"; a closed incident waits in this thread's
- * pending queue and goes out as one onWarning event (arena.warn) at the next safe point,
+ * pending queue and goes out as one onWarning event (arena.reporter.warn) at the next safe point,
  * i.e. once no allocator lock is held: at the end of Cache.alloc's slow path and of
  * Cache.free for debug caches, of validate(), of a quarantine put or eviction. So a
  * listener may call into the allocator (stats(), validate(), alloc/free) without
  * deadlocking on the cache's list_lock, and an exception it throws propagates to the
  * allocator call that raised the report, as for the core's own reports.
  */
-import type { Arena } from '../arena.js';
+import type { DebugHost } from './host.js';
 import { P_FLAGS, P_FREELIST, P_INUSE, PAGE_SHIFT } from '../layout.js';
 import { bugHeader, fixLine } from '../report.js';
 import type { Cache } from '../slab/cache.js';
@@ -61,7 +61,7 @@ export class Reporter {
   collector: string[] | undefined;
 
   constructor(
-    private readonly a: Arena,
+    private readonly a: DebugHost,
     private readonly depot: StackDepot,
   ) {}
 
@@ -77,7 +77,7 @@ export class Reporter {
 
   /** Add text to the open incident (or deliver it at once). The first piece names the incident. */
   emit(kind: SlabWarningKind, cache: string, message: string, text: string, count: number): void {
-    if (count) this.a.countSlabError(count);
+    if (count) this.a.reporter.countSlabError(count);
     if (this.open) {
       this.open.text += text;
     } else {
@@ -98,7 +98,7 @@ export class Reporter {
   deliver(): void {
     while (this.pending.length > 0) {
       const inc = this.pending.shift()!;
-      this.a.warn(inc.kind, inc.cache, inc.message, inc.text);
+      this.a.reporter.warn(inc.kind, inc.cache, inc.message, inc.text);
     }
   }
 
@@ -151,7 +151,7 @@ export class Reporter {
   /** BUG header + trailer (object_err), counted 1. */
   objectErr(kind: SlabWarningKind, g: Geo, pfn: number, obj: number, reason: string, pre = ''): void {
     const name = g.c.cacheName;
-    let text = pre + bugHeader(this.a, name, reason);
+    let text = pre + bugHeader(this.a.reporter, name, reason);
     if (obj === 0 || !g.validPointer(pfn, obj)) text += this.slabInfo(g.c, pfn) + `Invalid pointer 0x${hex(obj)}\n`;
     else text += this.trailer(g, pfn, obj);
     this.emit(kind, name, `${name}: ${reason}`, text, 1);
@@ -160,7 +160,7 @@ export class Reporter {
   /** BUG header + slab info (slab_err), counted 1. */
   slabErr(kind: SlabWarningKind, c: Cache, pfn: number, msg: string): void {
     const name = c.cacheName;
-    this.emit(kind, name, `${name}: ${msg}`, bugHeader(this.a, name, msg) + this.slabInfo(c, pfn), 1);
+    this.emit(kind, name, `${name}: ${msg}`, bugHeader(this.a.reporter, name, msg) + this.slabInfo(c, pfn), 1);
   }
 
   /** slab_fix, counted 1. */

@@ -26,8 +26,8 @@
  * Each thread keeps a small Map from the raw stack string to its handle, so a call
  * site seen before costs one `Error().stack` and one Map lookup, no lock.
  */
-import type { Arena } from '../arena.js';
-import { headPfnOf, P_CACHE, P_FLAGS, PAGE_SHIFT, PAGE_SIZE, PK_MASK, PK_PAGES } from '../layout.js';
+import type { DebugHost } from './host.js';
+import { headPfnOf, P_CACHE, P_FLAGS, PAGE_SHIFT, PAGE_SIZE, PK_MASK, PK_PAGES, pageFlags } from '../layout.js';
 import { userFrames } from '../report.js';
 import { lock, unlock } from '../sync/mutex.js';
 import {
@@ -78,7 +78,7 @@ export class StackDepot {
   private readonly base: number; // word index of the debug region
   private readonly local = new Map<string, number>();
 
-  constructor(private readonly a: Arena) {
+  constructor(private readonly a: DebugHost) {
     this.i32 = a.i32;
     this.u16 = new Uint16Array(a.sab);
     this.base = a.layout.debugBase >> 2;
@@ -182,7 +182,7 @@ export class StackDepot {
     const m = a.pm(pfn);
     a.i32[m + P_CACHE] = DEPOT_PAGE_TAG;
     a.pages.markTails(pfn, POOL_ORDER);
-    Atomics.store(a.i32, m + P_FLAGS, PK_PAGES | (POOL_ORDER << 4));
+    Atomics.store(a.i32, m + P_FLAGS, pageFlags(PK_PAGES, POOL_ORDER));
     const b = this.base;
     this.i32[b + D_DEPOT_POOL] = pfn << PAGE_SHIFT;
     this.i32[b + D_DEPOT_USED] = 0;

@@ -15,7 +15,7 @@
  * the walk that follows is over sane lists and a second validate finds nothing.
  *
  * The result's `errors` is the number of reports counted the way kunit's slab_errors
- * counts them (arena.slabErrors before and after).
+ * counts them (arena.reporter.slabErrors before and after).
  */
 import {
   C_FULL_HEAD, C_LOCK, C_NR_PARTIAL, C_NR_SLABS, C_PARTIAL_HEAD, OS_FREE, P_CACHE, P_FLAGS, P_FREELIST, P_INUSE, P_NEXT,
@@ -39,7 +39,7 @@ export function validateCache(dbg: SlubDebug, c: Cache): ValidateResult {
   const g = geoOf(c);
   const r = dbg.reporter;
   const result: ValidateResult = { errors: 0, objects: 0, slabs: 0, reports: [] };
-  const before = a.slabErrors;
+  const before = a.reporter.slabErrors;
   const prevCollector = r.collector;
   r.collector = result.reports;
   try {
@@ -86,7 +86,7 @@ export function validateCache(dbg: SlubDebug, c: Cache): ValidateResult {
   } finally {
     r.collector = prevCollector;
   }
-  result.errors = a.slabErrors - before;
+  result.errors = a.reporter.slabErrors - before;
   return result;
 }
 

@@ -22,6 +22,7 @@
 import {
   H_BUDDY_HEAD, H_BUDDY_LOCK, H_NR_FREE, H_NR_PAGES, H_NR_USABLE, MAX_ORDER, P_CACHE, P_FLAGS, P_NEXT,
   P_PREV, PAGE_SHIFT, PAGE_SIZE, PK_BUDDY, PK_MASK, PK_NONE, PK_TAIL, pageMeta, type ArenaLayout,
+  flagsOrder, pageFlags,
 } from '../layout.js';
 import { lock, unlock } from '../sync/mutex.js';
 
@@ -86,7 +87,7 @@ export class PageAllocator {
     const i32 = this.i32;
     const m = this.pm(pfn);
     const head = i32[H_BUDDY_HEAD + order];
-    i32[m + P_FLAGS] = PK_BUDDY | (order << 4);
+    i32[m + P_FLAGS] = pageFlags(PK_BUDDY, order);
     i32[m + P_NEXT] = head;
     i32[m + P_PREV] = 0;
     if (head !== 0) i32[this.pm(head) + P_PREV] = pfn;
@@ -172,7 +173,7 @@ export class PageAllocator {
         const buddy = pfn ^ (1 << order);
         if (buddy < first || buddy + (1 << order) > end) break;
         const f = i32[this.pm(buddy) + P_FLAGS];
-        if (f !== (PK_BUDDY | (order << 4))) break;
+        if (f !== (pageFlags(PK_BUDDY, order))) break;
         this.unlinkFree(buddy, order);
         i32[this.pm(Math.max(pfn, buddy)) + P_FLAGS] = PK_NONE;
         pfn = Math.min(pfn, buddy);
@@ -202,7 +203,7 @@ export class PageAllocator {
     for (let pfn = this.layout.firstPage; pfn < end; ) {
       const f = i32[this.pm(pfn) + P_FLAGS]!;
       if ((f & PK_MASK) === PK_BUDDY) {
-        const o = (f >> 4) & 15;
+        const o = flagsOrder(f);
         if (o <= MAX_ORDER && (pfn & ((1 << o) - 1)) === 0 && pfn + (1 << o) <= end) {
           this.pushFree(pfn, o);
           nr += 1 << o;

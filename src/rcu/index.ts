@@ -84,6 +84,9 @@ export { COOKIE_COMPLETED } from './poll.js';
 export { stallMessage, stallReport, stallRewarnMs, stalledWaitMs, STALLED_WAIT_MARGIN_MS, DEFAULT_STALL_MS } from './stall.js';
 export type { StallInfo, StalledSlot } from './stall.js';
 
+/** A wait of Rcu.barrierBody: a GP for own callbacks, a GP to drive, or a sleep on the barrier futex. */
+type BarrierStep = { op: 'cookie'; cookie: number } | { op: 'gp'; cookie: number } | { op: 'sleep'; futex: number };
+
 /** RCU flavour: `'memb'` (liburcu's memory-barrier flavour: read sections are tracked) or `'qsbr'` (quiescent-state based: threads announce quiescent states). */
 export type RcuFlavour = 'memb' | 'qsbr';
 
@@ -683,23 +686,15 @@ export class Rcu {
   barrier(): void {
     this.checkMayWait('barrier()');
     if (this.inCallbacks > 0) throw misuse('barrier() inside an RCU callback would wait for itself');
-    const core = this.core;
-    const seq = core.nextBarrierSeq();
+    const seq = this.core.nextBarrierSeq();
     const targets = barrierTargets(this, seq);
     this.offlineDuring(() => {
-      this.flushOwnSync();
-      for (;;) {
-        const f = Atomics.load(this.i32, core.barrierFutexW);
-        // Blocked here, this thread's event loop cannot serve barrier requests addressed
-        // to it: acknowledge them inline (our callbacks queued before them have run), so
-        // that concurrent barriers on other threads never wait for us while we wait for them.
-        this.serviceBarrier();
-        if (!barrierPending(core, targets, seq)) return;
-        if (core.gpNeeded() && !core.driverPresent()) {
-          core.driveSync(this.slot, Atomics.load(this.i32, core.reqW));
-          continue;
-        }
-        blockOn(this.i32, core.barrierFutexW, f, RECHECK_MS);
+      const g = this.barrierBody(seq, targets, true);
+      for (let r = g.next(); !r.done; r = g.next()) {
+        const s = r.value;
+        if (s.op === 'cookie') this.core.driveSync(this.slot, s.cookie);
+        else if (s.op === 'gp') this.core.driveSync(this.slot, s.cookie);
+        else blockOn(this.i32, this.core.barrierFutexW, s.futex, RECHECK_MS);
       }
     });
   }
@@ -708,29 +703,50 @@ export class Rcu {
   async barrierAsync(): Promise<void> {
     this.checkMayWait('barrierAsync()');
     if (this.inCallbacks > 0) throw misuse('barrierAsync() inside an RCU callback would wait for itself');
-    const core = this.core;
-    const seq = core.nextBarrierSeq();
+    const seq = this.core.nextBarrierSeq();
     const targets = barrierTargets(this, seq);
     const release = keepAlive();
     try {
-      const marker = this.cbs.queued;
-      while (this.cbs.done < marker) {
-        const c = this.cbs.tailCookie();
-        if (c !== undefined) await this.waitCookieAsync(c, false);
-        this.runReady(marker);
-      }
-      for (;;) {
-        const f = Atomics.load(this.i32, core.barrierFutexW);
-        if (!barrierPending(core, targets, seq)) return;
-        this.autoQs();
-        if (core.gpNeeded() && !core.driverPresent()) {
-          await core.driveAsync(this.slot, Atomics.load(this.i32, core.reqW));
-          continue;
-        }
-        await waitAsync(this.i32, core.barrierFutexW, f, RECHECK_MS);
+      const g = this.barrierBody(seq, targets, false);
+      for (let r = g.next(); !r.done; r = g.next()) {
+        const s = r.value;
+        if (s.op === 'cookie') await this.waitCookieAsync(s.cookie, false);
+        else if (s.op === 'gp') await this.core.driveAsync(this.slot, s.cookie);
+        else await waitAsync(this.i32, this.core.barrierFutexW, s.futex, RECHECK_MS);
       }
     } finally {
       release();
+    }
+  }
+
+  /**
+   * The body of barrier() and barrierAsync(), one generator driven both ways (as
+   * core.ts gpBody): run this thread's callbacks queued so far (yielding each grace
+   * period they wait for, 'cookie'), then wait until every target acknowledged `seq`,
+   * driving a GP when one is needed and nobody drives ('gp'), else sleeping on the barrier
+   * futex ('sleep', with the value loaded before the check). `blocking`: the blocking
+   * driver's thread cannot serve barrier requests from its event loop, so it acknowledges
+   * them inline each round (serviceBarrier: concurrent barriers never wait for each
+   * other); the async one reports a quiescent state instead (autoQs).
+   */
+  private *barrierBody(seq: number, targets: BarrierTarget[], blocking: boolean): Generator<BarrierStep, void, void> {
+    const core = this.core;
+    const marker = this.cbs.queued;
+    while (this.cbs.done < marker) {
+      const c = this.cbs.tailCookie();
+      if (c !== undefined) yield { op: 'cookie', cookie: c };
+      this.runReady(marker);
+    }
+    for (;;) {
+      const f = Atomics.load(this.i32, core.barrierFutexW);
+      if (blocking) this.serviceBarrier();
+      if (!barrierPending(core, targets, seq)) return;
+      if (!blocking) this.autoQs();
+      if (core.gpNeeded() && !core.driverPresent()) {
+        yield { op: 'gp', cookie: Atomics.load(this.i32, core.reqW) };
+        continue;
+      }
+      yield { op: 'sleep', futex: f };
     }
   }
 

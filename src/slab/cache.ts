@@ -7,7 +7,7 @@
  * Hot.C_ALLOC_OK word, which destroy() changes, so a thread that keeps allocating from a
  * dying cache falls into the slow path and gets its error there.
  */
-import type { Arena } from '../arena.js';
+import type { SlabHost } from './host.js';
 import {
   C_STATE, CS_DYING, CS_FREE, CS_LEAKED, headPfnOf, Hot,
 } from '../layout.js';
@@ -17,8 +17,13 @@ import type { CacheStats } from './stats.js';
 import { readStateGeometry, type StateGeometry } from './objstate.js';
 import type { ValidateResult } from '../debug/hooks.js';
 
-/** A cache constructor: run once per object when a new slab is set up, with the object's pointer and the arena of the thread that sets it up. */
-export type Ctor = (ptr: number, arena: Arena) => void;
+/**
+ * A cache constructor as the slab room stores and runs it: the public `Ctor` (src/arena.ts,
+ * `(ptr, arena: Arena) => void`) with its arena parameter erased, since slab knows the
+ * Arena only as its host (slab/host.ts). slab/core.ts calls it with that host, which is the
+ * Arena of the thread that sets the slab up; every public Ctor is assignable to it.
+ */
+export type SlabCtor = (ptr: number, arena: never) => void;
 
 /**
  * The reciprocal of a stride for obj_to_index() without a division (kernel:
@@ -131,7 +136,7 @@ export class Cache {
   readonly sheafCap: number;
   /** @internal Objects per kfree_rcu sheaf; 0 = kfreeRcu batches in blocks. */
   readonly rcuSheafCap: number;
-  /** @internal */ ctor: Ctor | undefined;
+  /** @internal */ ctor: SlabCtor | undefined;
   /** @internal name-table entry this handle owns (-1 for internal handles) */
   nameIdx = -1;
   /** @internal */ nameGen = 0;
@@ -165,10 +170,10 @@ export class Cache {
 
   /** @internal use arena.createCache / arena.findCache */
   constructor(
-    private readonly arena: Arena,
+    private readonly arena: SlabHost,
     g: CacheGeometry,
     handleName: string,
-    ctor: Ctor | undefined,
+    ctor: SlabCtor | undefined,
   ) {
     this.idx = g.idx;
     this.gen = g.gen;
@@ -322,7 +327,7 @@ export class Cache {
       // (A debug cache's already-free object is left to its own free_consistency_checks,
       // and a quarantined one to the quarantine's check: both give the full SLUB report
       // "Object already free".)
-      a.reportStateMisuse(this, ptr, 'free', st);
+      a.reporter.reportStateMisuse(this, ptr, 'free', st);
       return;
     }
     if (expect !== Hot.OS_ALLOC) this.setState(ptr, Hot.OS_ALLOC);
@@ -367,29 +372,29 @@ export class Cache {
     // The committed size is an Atomics.load: only consulted once a pointer failed, to
     // word the report (pages past it have no metadata kind: PK_NONE).
     if (!Number.isInteger(ptr) || ptr < 0 || ptr >= this.maxPages * (1 << Hot.PAGE_SHIFT)) {
-      a.reportInvalidFree(this, ptr, 'outside the arena');
+      a.reporter.reportInvalidFree(this, ptr, 'outside the arena');
       return -1;
     }
     const pfn = headPfnOf(i32, this.metaW, ptr);
     const m = a.pm(pfn);
     const kind = i32[m + Hot.P_FLAGS] & Hot.PK_MASK;
     if (kind !== Hot.PK_SLAB && ptr >= a.committedBytes()) {
-      a.reportInvalidFree(this, ptr, 'outside the arena');
+      a.reporter.reportInvalidFree(this, ptr, 'outside the arena');
       return -1;
     }
     if (kind !== Hot.PK_SLAB) {
-      a.reportInvalidFree(this, ptr, 'not a slab object');
+      a.reporter.reportInvalidFree(this, ptr, 'not a slab object');
       return -1;
     }
     const owner = i32[m + Hot.P_CACHE];
     if (owner !== this.idx) {
-      a.reportWrongCache(this, owner, ptr);
+      a.reporter.reportWrongCache(this, owner, ptr);
       return -1;
     }
     const off = ptr - (pfn << Hot.PAGE_SHIFT) - this.redLeftPad;
     const k = this.objIndex(off);
     if (k < 0 || k >= this.objects) {
-      a.reportInvalidFree(this, ptr, 'interior pointer');
+      a.reporter.reportInvalidFree(this, ptr, 'interior pointer');
       return -1;
     }
     return pfn;

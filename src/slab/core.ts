@@ -42,12 +42,13 @@
  * whoever breaks that lock rebuilds every list, freelist and count of the cache from the
  * slab pages and the object-state bytes (repair.ts) before anyone else takes it.
  */
-import type { Arena } from '../arena.js';
+import type { SlabHost } from './host.js';
 import {
   C_ALLOC_SLAB, C_FREE_SLAB, C_GEN, C_LOCK, C_NR_PARTIAL, C_NR_SLABS, C_PARTIAL_HEAD, C_RCU_PENDING, C_STATE, CS_FREE,
   OS_ALLOC, OS_CACHED, OS_FREE, OS_QUAR, OS_RCU, P_CACHE, P_FLAGS, P_FREELIST, P_INUSE, P_NEXT, PAGE_SHIFT, PK_PAGES, PK_RCU_FREE,
   PK_SLAB, PK_MASK, R_ALLOC_SLOW, R_FLUSH, R_FREE_REMOTE, R_FREE_SLOW, R_RCU_READY, R_SHEAF, R_SHEAF_LIM, R_SHEAF_TOP,
   R_SPARE, SH_COUNT, SH_HDR, ST_SHEAF_FLUSH, ST_SHEAF_REFILL,
+  pageFlags,
 } from '../layout.js';
 import { lock, unlock } from '../sync/mutex.js';
 import type { Cache } from './cache.js';
@@ -67,7 +68,7 @@ export class SlabCore {
   /** Scratch for the objects of one flush (never nested: a flush takes no sheaf). */
   private readonly flushScratch = new Int32Array(256);
 
-  constructor(private readonly a: Arena) {
+  constructor(private readonly a: SlabHost) {
     this.sheaves = new Sheaves(a);
     this.barn = new Barn(a.i32);
   }
@@ -266,7 +267,7 @@ export class SlabCore {
     lock(i32, c.d + C_LOCK);
     i32[c.d + C_NR_SLABS]++;
     i32[c.d + C_ALLOC_SLAB]++;
-    Atomics.store(i32, a.pm(np) + P_FLAGS, PK_SLAB | (c.order << 4));
+    Atomics.store(i32, a.pm(np) + P_FLAGS, pageFlags(PK_SLAB, c.order));
     listAdd(i32, a.metaW, c.d, false, np, false);
     unlock(i32, c.d + C_LOCK);
     return np;
@@ -286,7 +287,7 @@ export class SlabCore {
     const pfn = a.pages.alloc(c.order);
     if (pfn === 0) return 0;
     const m = a.pm(pfn);
-    i32[m + P_FLAGS] = PK_PAGES | (c.order << 4);
+    i32[m + P_FLAGS] = pageFlags(PK_PAGES, c.order);
     i32[m + P_CACHE] = c.idx;
     i32[m + P_INUSE] = 0;
     i32[m + P_NEXT] = 0;
@@ -301,7 +302,7 @@ export class SlabCore {
     for (let k = 0; k < n; k++) {
       const obj = first + k * stride;
       if (dbg) dbg.setupObject(c, obj);
-      if (c.ctor) c.ctor(obj, a);
+      if (c.ctor) c.ctor(obj, a as never); // the host is the Arena the public Ctor names (SlabCtor)
       i32[(obj + c.fp) >> 2] = k + 1 < n ? obj + stride : 0;
     }
     i32[m + P_FREELIST] = first;
@@ -410,7 +411,7 @@ export class SlabCore {
     const st = a.u8[sa]!;
     if (st !== expect && !(expect === OS_ALLOC && st === OS_FREE && dbg)) {
       unlock(i32, c.d + C_LOCK);
-      if (report) a.reportStateMisuse(c, ptr, 'free', st);
+      if (report) a.reporter.reportStateMisuse(c, ptr, 'free', st);
       return false;
     }
     if (dbg) dbg.beforeFree(c, ptr);

@@ -36,8 +36,16 @@
  *   once the GP completes, into the kept cache.
  * The async work never blocks its thread: it waits for grace periods with
  * synchronizeAsyncBounded and reaps TYPESAFE_BY_RCU slabs by polling afterwards.
+ *
+ * One body both ways: after their different fronts (destroy's silent pass, destroySync's
+ * read-section refusal and caller), both run destroyBody, a generator that yields each
+ * wait (barrier, flush poll, grace period) to a blocking or an async driver, as rcu/core.ts
+ * gpBody does. Locks (order: the table in src/layout.ts): slab_mutex in begin() and
+ * release; list_lock and barn locks in the flushes and shutdown, never two at once; none
+ * is held across a yield. A destroyer dying mid-way leaves the cache CS_DYING with its
+ * name dropped: its memory stays allocated (as a leak), nothing is freed twice.
  */
-import type { Arena } from '../arena.js';
+import type { SlabHost } from './host.js';
 import { unanswered } from '../hotplug/autowatch.js';
 import {
   C_ALLOC_OK, C_GEN, C_LOCK, C_NR_SLABS, C_RCU_PENDING, C_REFCOUNT, C_STATE, CS_DYING, CS_FREE, CS_LEAKED, H_SLAB_MUTEX,
@@ -106,8 +114,30 @@ export interface DestroyReport {
   elapsedMs?: number;
 }
 
+/** A kfree_rcu barrier's outcome (KfreeRcu.barrierOnCache*). */
+interface BarrierResult {
+  unresponsive: number[];
+  stalled: number[];
+}
+
+/**
+ * A wait of destroyBody, run by its driver: the per-cache kfree_rcu barrier, one pause
+ * between two polls of other threads' sheaves, or one bounded grace period.
+ */
+type DestroyStep =
+  | { op: 'barrier'; idx: number; flushDeadline: number; gpWaitMs: number }
+  | { op: 'nap' }
+  | { op: 'gp'; ms: number };
+
+/** What a step gives back: the barrier's result, the GP's stalled slots, nothing for a nap. */
+type StepResult = BarrierResult | number[] | undefined;
+
+/** Pause between two polls of the sheaf flush: blocking (nap) and async (setTimeout). */
+const FLUSH_POLL_SYNC_MS = 1;
+const FLUSH_POLL_ASYNC_MS = 2;
+
 export class Destroyer {
-  constructor(private readonly a: Arena) {}
+  constructor(private readonly a: SlabHost) {}
 
   /**
    * Steps 1-2 of the seed: drop the handle's name and one reference (under slab_mutex).
@@ -168,29 +198,53 @@ export class Destroyer {
     return this.asyncWork(h, c.name, t0);
   }
 
+  /**
+   * The async work (kernel: schedule_work(&s->async_destroy_work)): destroyBody driven
+   * without blocking, after one yield so destroy() has returned to its caller first.
+   */
   private async asyncWork(h: Cache, name: string, t0: number): Promise<DestroyReport> {
+    await new Promise<void>((r) => setTimeout(r, 0));
+    const g = this.destroyBody(h, name, t0, undefined, true);
+    for (let r = g.next(); ; ) {
+      if (r.done) return r.value;
+      r = g.next(await this.stepAsync(r.value));
+    }
+  }
+
+  /**
+   * The part of kmem_cache_destroy both ways share, after begin() (and, for destroy(),
+   * the flush requests and the silent pass): the kfree_rcu barrier of the cache, the
+   * quarantine, the wait for other threads' sheaves, the final shutdown with warning, the
+   * grace period of TYPESAFE_BY_RCU slabs, the report. One generator (as rcu/core.ts
+   * gpBody): it yields each wait as a DestroyStep and gets its result back, and is driven
+   * blocking by destroySync (stepSync) and without blocking by asyncWork (stepAsync).
+   * `caller` names destroySync's caller in the report; `deferred` is destroy()'s (it
+   * requested the flushes already, and its report lists waitedFor).
+   */
+  private *destroyBody(h: Cache, name: string, t0: number, caller: string | undefined, deferred: boolean): Generator<DestroyStep, DestroyReport, StepResult> {
     const a = this.a;
     const waitedFor: string[] = [];
-    // Yield first so destroy() has returned to its caller before anything else runs.
-    await new Promise<void>((r) => setTimeout(r, 0));
     const flushDeadline = t0 + a.options.destroyFlushTimeoutMs;
     const gp = new GpBudget(a);
+    // destroySync: flush requests first, so other threads serve them together with the
+    // barrier's, all within the one flush deadline (destroy() posted them already).
+    if (!deferred) this.requestFlushAll(h);
     waitedFor.push('kvfree_rcu_barrier_on_cache');
-    const b = await a.kfreeBarrierOnCacheAsync(h.idx, flushDeadline, gp.left());
+    const b = (yield { op: 'barrier', idx: h.idx, flushDeadline, gpWaitMs: gp.left() }) as BarrierResult;
     gp.note(b.stalled);
     if (a.debugHooks?.quarantineFlushCache(h, true)) waitedFor.push('quarantine');
-    const unflushed = await this.waitFlushAsync(h, flushDeadline);
+    const unflushed = yield* this.waitFlush(h, flushDeadline);
     if (unflushed.length) waitedFor.push(`sheaf flush (threads ${unflushed.join(', ')}: timed out)`);
     else waitedFor.push('sheaf flush');
     // Final shutdown with warning (free_partial); then, for TYPESAFE_BY_RCU, the grace
-    // period the slabs it freed wait for, awaited here and reaped by polling (never a
-    // blocking synchronize on the caller's thread).
+    // period the slabs it freed wait for (destroy(): awaited and reaped by polling, never a
+    // blocking synchronize on the caller's thread; destroySync(): the caller chose to block).
     const empty = this.shutdown(h);
     if (empty && h.typesafeByRcu) {
       waitedFor.push('rcu_barrier (SLAB_TYPESAFE_BY_RCU slabs)');
       a.slab.reapRcuSlabs(h, false);
       while (this.rcuSlabsPending(h) && gp.left() > 0) {
-        const st = await a.rcu.synchronizeAsyncBounded(gp.left());
+        const st = (yield { op: 'gp', ms: gp.left() }) as number[];
         a.slab.reapRcuSlabs(h, false); // after the GP every slab freed above is reapable by poll
         if (st.length > 0) {
           gp.note(st);
@@ -198,10 +252,28 @@ export class Destroyer {
         }
       }
     }
-    const rep = this.finish(h, name, undefined, this.merge(unflushed, b.unresponsive), gp, b.stalled, true);
-    rep.waitedFor = waitedFor;
+    const rep = this.finish(h, name, caller, this.merge(unflushed, b.unresponsive), gp, b.stalled, deferred);
+    if (deferred) rep.waitedFor = waitedFor;
     rep.elapsedMs = performance.now() - t0;
     return rep;
+  }
+
+  /** Run one step of destroyBody blocking (destroySync). */
+  private stepSync(s: DestroyStep): StepResult {
+    const a = this.a;
+    if (s.op === 'barrier') return a.kfreeRcuImpl.barrierOnCacheSync(s.idx, s.flushDeadline, s.gpWaitMs);
+    if (s.op === 'gp') return a.rcu.synchronizeBounded(s.ms);
+    nap(FLUSH_POLL_SYNC_MS);
+    return undefined;
+  }
+
+  /** Run one step of destroyBody without blocking the event loop (destroy's async work). */
+  private async stepAsync(s: DestroyStep): Promise<StepResult> {
+    const a = this.a;
+    if (s.op === 'barrier') return a.kfreeRcuImpl.barrierOnCacheAsync(s.idx, s.flushDeadline, s.gpWaitMs);
+    if (s.op === 'gp') return a.rcu.synchronizeAsyncBounded(s.ms);
+    await new Promise<void>((r) => setTimeout(r, FLUSH_POLL_ASYNC_MS));
+    return undefined;
   }
 
   /** Upstream's synchronous kmem_cache_destroy. */
@@ -216,33 +288,11 @@ export class Destroyer {
     }
     const early = this.begin(c);
     if (early) return early;
-    const a = this.a;
-    const h = a.internalHandle(c.idx);
-    const flushDeadline = t0 + a.options.destroyFlushTimeoutMs;
-    const gp = new GpBudget(a);
-    // Flush requests first: other threads serve them together with the barrier's, all
-    // within the one flush deadline.
-    this.requestFlushAll(h);
-    const b = a.kfreeBarrierOnCacheSync(h.idx, flushDeadline, gp.left());
-    gp.note(b.stalled);
-    a.debugHooks?.quarantineFlushCache(h, true);
-    const unflushed = this.waitFlushSync(h, flushDeadline);
-    const empty = this.shutdown(h);
-    if (empty && h.typesafeByRcu) {
-      // The caller chose to block: the grace period of the freed slabs is waited for here.
-      a.slab.reapRcuSlabs(h, false);
-      while (this.rcuSlabsPending(h) && gp.left() > 0) {
-        const st = a.rcu.synchronizeBounded(gp.left());
-        a.slab.reapRcuSlabs(h, false);
-        if (st.length > 0) {
-          gp.note(st);
-          break;
-        }
-      }
+    const g = this.destroyBody(this.a.internalHandle(c.idx), c.name, t0, caller, false);
+    for (let r = g.next(); ; ) {
+      if (r.done) return r.value;
+      r = g.next(this.stepSync(r.value));
     }
-    const rep = this.finish(h, c.name, caller, this.merge(unflushed, b.unresponsive), gp, b.stalled, false);
-    rep.elapsedMs = performance.now() - t0;
-    return rep;
   }
 
   private merge(x: number[], y: number[]): number[] {
@@ -294,21 +344,16 @@ export class Destroyer {
     return out;
   }
 
-  private async waitFlushAsync(h: Cache, deadline: number): Promise<number[]> {
+  /**
+   * Wait until no other thread holds sheaves of the cache, or the deadline: dead and
+   * unattached records are flushed here, live ones by their owners (requestFlushAll).
+   * Yields a 'nap' between two polls. Returns the slots still holding sheaves.
+   */
+  private *waitFlush(h: Cache, deadline: number): Generator<DestroyStep, number[], StepResult> {
     this.a.slab.flushCpu(h);
     let held = this.stillHeld(h);
     while (held.length && performance.now() < deadline) {
-      await new Promise<void>((r) => setTimeout(r, 2));
-      held = this.stillHeld(h);
-    }
-    return held;
-  }
-
-  private waitFlushSync(h: Cache, deadline: number): number[] {
-    this.a.slab.flushCpu(h);
-    let held = this.stillHeld(h);
-    while (held.length && performance.now() < deadline) {
-      nap(1);
+      yield { op: 'nap' };
       held = this.stillHeld(h);
     }
     return held;
@@ -378,13 +423,13 @@ export class Destroyer {
     const warning = caller ? `${base} when called from ${caller}` : base;
     let report = '';
     if (held) {
-      report = bugHeader(a, cname, `Objects remaining in ${cname} on __kmem_cache_shutdown()`);
-      a.countSlabError(); // the BUG header
+      report = bugHeader(a.reporter, cname, `Objects remaining in ${cname} on __kmem_cache_shutdown()`);
+      a.reporter.countSlabError(); // the BUG header
     }
     for (const o of objects) {
       report += `Object 0x${o.ptr.toString(16)} @offset=${slabOffset(a, o.ptr)}\n`;
       if (o.allocTrace) report += o.allocTrace.replace(/^/gm, '  ') + '\n';
-      a.countSlabError();
+      a.reporter.countSlabError();
     }
     for (const s of unflushed) report += `sheaves or kfree_rcu batch of thread ${s} could not be flushed (the thread did not yield)\n`;
     let reason: string;
@@ -406,7 +451,7 @@ export class Destroyer {
     lock(i32, H_SLAB_MUTEX);
     Atomics.store(i32, h.d + C_STATE, CS_LEAKED);
     unlock(i32, H_SLAB_MUTEX);
-    a.warn('kmem-cache-destroy', cname, warning, `${warning}\n${report}`);
+    a.reporter.warn('kmem-cache-destroy', cname, warning, `${warning}\n${report}`);
     if (unflushed.length) {
       rep.unflushedThreads = unflushed;
       rep.leaked = Math.max(rep.leaked, 1);
@@ -466,7 +511,7 @@ class GpBudget {
   private deadline = 0;
   stalled: number[] = [];
 
-  constructor(a: Arena) {
+  constructor(a: SlabHost) {
     this.bound = stalledWaitMs(a.options.rcuStallTimeoutMs);
   }
 

@@ -6,9 +6,9 @@
  * Our kmalloc caches are never merge targets (as with CONFIG_RANDOM_KMALLOC_CACHES), so a
  * user cache of 64 bytes keeps its own name in slabinfo.
  */
-import type { Arena } from '../arena.js';
+import type { SlabHost } from './host.js';
 import { SLAB_KMALLOC, SLAB_POISON, SLAB_RED_ZONE, SLAB_STORE_USER, SLAB_TYPESAFE_BY_RCU } from '../flags.js';
-import { headPfnOf, P_CACHE, P_FLAGS, PAGE_SHIFT, PAGE_SIZE, PK_LARGE, PK_MASK, PK_SLAB } from '../layout.js';
+import { flagsOrder, headPfnOf, P_CACHE, P_FLAGS, PAGE_SHIFT, PAGE_SIZE, pageFlags, PK_LARGE, PK_MASK, PK_SLAB } from '../layout.js';
 import type { Cache } from './cache.js';
 import { getOrder } from './sizes.js';
 
@@ -43,7 +43,7 @@ export function kmallocIndex(size: number): number {
 export class Kmalloc {
   private handles: Cache[] = [];
 
-  constructor(private readonly a: Arena) {}
+  constructor(private readonly a: SlabHost) {}
 
   /** Called once by Arena.create: create_kmalloc_caches. */
   createCaches(): void {
@@ -87,7 +87,7 @@ export class Kmalloc {
     const m = a.pm(pfn);
     a.i32[m + P_CACHE] = 0;
     a.pages.markTails(pfn, order);
-    Atomics.store(a.i32, m + P_FLAGS, PK_LARGE | (order << 4));
+    Atomics.store(a.i32, m + P_FLAGS, pageFlags(PK_LARGE, order));
     return pfn << PAGE_SHIFT;
   }
 
@@ -100,7 +100,7 @@ export class Kmalloc {
     if ((f & PK_MASK) === PK_SLAB) return { kind: 'slab', idx: a.i32[a.pm(pfn) + P_CACHE]!, pfn };
     if ((f & PK_MASK) === PK_LARGE) {
       if (ptr !== pfn << PAGE_SHIFT) return { kind: 'none', why: 'interior pointer' };
-      return { kind: 'large', pfn, order: (f >> 4) & 15 };
+      return { kind: 'large', pfn, order: flagsOrder(f) };
     }
     return { kind: 'none', why: 'not an allocated object' };
   }
@@ -115,7 +115,7 @@ export class Kmalloc {
       a.i32[a.pm(k.pfn) + P_FLAGS] = 0;
       a.pages.free(k.pfn, k.order);
     } else {
-      a.reportInvalidFree(undefined, ptr, k.why);
+      a.reporter.reportInvalidFree(undefined, ptr, k.why);
     }
   }
 

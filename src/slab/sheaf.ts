@@ -21,7 +21,7 @@
  * counted in that cache's allocation counters (stats().objects, slabinfo active_objs
  * count what users allocated); its slabs and pages are counted as usual.
  */
-import type { Arena } from '../arena.js';
+import type { SlabHost } from './host.js';
 import {
   OS_ALLOC, R_SHEAF, R_SHEAF_LIM, R_SHEAF_TOP, R_SPARE, SH_CACHE, SH_CAP, SH_COUNT, SH_HDR, ST_SHEAF_ALLOC, ST_SHEAF_FREE,
   C_ST_BASE,
@@ -29,7 +29,7 @@ import {
 import type { Cache } from './cache.js';
 
 export class Sheaves {
-  constructor(private readonly a: Arena) {}
+  constructor(private readonly a: SlabHost) {}
 
   /** alloc_empty_sheaf: a new empty sheaf for cache c, 0 if no memory. */
   alloc(c: Cache): number {

@@ -8,7 +8,7 @@
  * off by at most the operations in flight otherwise. Threads that detached folded their
  * counts into C_FOLD_ALLOCS / C_FOLD_FREES, and their event counters into C_FOLD_EVENTS.
  */
-import type { Arena } from '../arena.js';
+import type { SlabHost } from './host.js';
 import {
   SLAB_CONSISTENCY_CHECKS, SLAB_HWCACHE_ALIGN, SLAB_POISON, SLAB_RECLAIM_ACCOUNT, SLAB_RED_ZONE, SLAB_STORE_USER,
   SLAB_TRACE, SLAB_TYPESAFE_BY_RCU,
@@ -20,7 +20,8 @@ import {
   ST_SHEAF_FREE, ST_SHEAF_REFILL, C_NR_FULL, C_NR_EMPTY,
 } from '../layout.js';
 import { lock, unlock } from '../sync/mutex.js';
-import { CACHE_STATE_NAMES } from './cache.js';
+import { CACHE_STATE_NAMES, type Cache } from './cache.js';
+import type { ValidateResult } from '../debug/hooks.js';
 
 /** Per-cache counters and attributes, named as in /sys/kernel/slab/<cache>/ (see {@link Cache.stats}). */
 export interface CacheStats {
@@ -126,7 +127,7 @@ export interface CacheCounts {
   freeSlow: number;
 }
 
-export function cacheCounts(a: Arena, idx: number, objectsPerSlab: number): CacheCounts {
+export function cacheCounts(a: SlabHost, idx: number, objectsPerSlab: number): CacheCounts {
   const i32 = a.i32;
   const d = a.descW(idx);
   let allocFast = 0, allocSlow = 0, freeFast = 0, freeRemote = 0, freeSlow = 0, cpuSlabs = 0;
@@ -162,7 +163,7 @@ export function cacheCounts(a: Arena, idx: number, objectsPerSlab: number): Cach
   };
 }
 
-export function cacheStats(a: Arena, idx: number): CacheStats {
+export function cacheStats(a: SlabHost, idx: number): CacheStats {
   const i32 = a.i32;
   const d = a.descW(idx);
   const g = a.registry.readGeometry(idx);
@@ -236,7 +237,7 @@ export function slabinfoRow(name: string, active: number, num: number, objsize: 
 }
 
 /** /proc/slabinfo: every cache that holds memory, newest first, kmalloc caches included. */
-export function slabinfo(a: Arena): string {
+export function slabinfo(a: SlabHost): string {
   let out = SLABINFO_HEADER;
   for (const idx of a.registry.listedCaches()) {
     const g = a.registry.readGeometry(idx);
@@ -244,4 +245,14 @@ export function slabinfo(a: Arena): string {
     out += slabinfoRow(g.name, n.active, n.total, g.size, g.objects, 1 << g.order, n.slabs);
   }
   return out;
+}
+
+/**
+ * validate_slab_cache for an arena without the debug layer (Arena.validateCache uses the
+ * layer's when there is one): flush, then check list counts only.
+ */
+export function validateWithoutDebug(a: SlabHost, c: Cache): ValidateResult {
+  a.slab.flushCpu(c);
+  const s = c.stats();
+  return { errors: 0, objects: s.total_objects, slabs: s.slabs, reports: [] };
 }

@@ -7,7 +7,7 @@
  * section) can be found and taken over by whoever detaches the dead thread
  * (takeOverIfOwner): JS threads die at any interrupt check, including inside a critical
  * section, and a lock must not stay held forever by a corpse. The taker holds the lock
- * while it repairs what the lock protects (src/arena.ts repairLocked: slab lists rebuilt
+ * while it repairs what the lock protects (src/arena/hotplug.ts repairLocked: slab lists rebuilt
  * from the object states, buddy lists from the page kinds), then unlocks, so no other
  * thread ever sees the half-updated structure (formal/mutex.pml: repair before release).
  *
