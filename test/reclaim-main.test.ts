@@ -47,3 +47,76 @@ test('an exhausted arena: alloc reclaims completed kfree_rcu batches and hands o
   assert.equal(c.stats().objects, 0);
   assert.equal((await c.destroy()).status, 'released');
 });
+
+const READER = `
+const { workerData, parentPort } = require('node:worker_threads');
+import(workerData.entry).then(({ Arena }) => {
+  const a = Arena.attach(workerData.sab);
+  const flag = new Int32Array(workerData.flag);
+  a.rcu.readLock();
+  parentPort.postMessage({ slot: a.threadId });
+  Atomics.wait(flag, 0, 0); // stalled inside its read section until the main thread says
+  a.rcu.readUnlock();
+  a.detach();
+  parentPort.postMessage('out');
+});
+`;
+
+const PRESSURED = `
+const { workerData, parentPort } = require('node:worker_threads');
+import(workerData.entry).then(({ Arena }) => {
+  const a = Arena.attach(workerData.sab);
+  const c = a.findCache('rm-stall');
+  const kinds = [];
+  a.onWarning((w) => kinds.push(w.kind + ': ' + w.message));
+  const held = [];
+  for (;;) { const p = c.alloc(); if (p === 0) break; held.push(p); }
+  const queued = held.splice(0, 20);
+  for (const p of queued) a.kfreeRcu(p);
+  const q = new Set(queued);
+  // The arena is exhausted, the only free objects wait for a grace period a stalled
+  // reader blocks: the alloc's reclaim waits for it at most the stall timeout + 250 ms.
+  const first = c.alloc();
+  parentPort.postMessage({ first, firstQueued: q.has(first), stallNamed: kinds.some((k) => k.startsWith('rcu-stall') && k.includes('{ ' + workerData.readerSlot + ' }')) });
+  parentPort.once('message', () => {
+    const second = c.alloc(); // the reader has left: the reclaim's grace period completes
+    parentPort.postMessage({ second, secondQueued: q.has(second) });
+    if (second !== 0) c.free(second);
+    for (const p of held) c.free(p);
+    a.kvfreeRcuBarrier();
+    a.detach();
+  });
+});
+`;
+
+test('an exhausted arena with a stalled reader: alloc returns 0 after the stall timeout instead of waiting for the reader forever; once it leaves, alloc reclaims the queued objects', async () => {
+  const a = Arena.create({ bytes: 2 << 20, maxThreads: 4, maxCaches: 32, kfreeRcuDrainMs: 600_000, rcuStallTimeoutMs: 200 });
+  const warnings: string[] = [];
+  a.onWarning((w) => warnings.push(w.kind));
+  const c = a.createCache('rm-stall', { size: 64 });
+  const entry = new URL('../src/index.js', import.meta.url).href;
+  const flag = new SharedArrayBuffer(4);
+  const r = new Worker(READER, { eval: true, workerData: { sab: a.sab, entry, flag } });
+  const rExit = new Promise((res) => r.once('exit', res));
+  const rOut = new Promise<void>((res) => r.on('message', (m: unknown) => { if (m === 'out') res(); }));
+  const readerSlot = await new Promise<number>((res, rej) => { r.once('message', (m: { slot: number }) => res(m.slot)); r.once('error', rej); });
+  const w = new Worker(PRESSURED, { eval: true, workerData: { sab: a.sab, entry, readerSlot } });
+  const wExit = new Promise((res) => w.once('exit', res));
+  const next = (): Promise<Record<string, number | boolean>> => new Promise((res, rej) => { w.once('message', res); w.once('error', rej); });
+  const m1 = await next();
+  assert.equal(m1.first, 0, 'the alloc failed (the grace period could not complete) and returned');
+  assert.equal(m1.firstQueued, false);
+  assert.equal(m1.stallNamed, true, 'the stall warning (raised before the alloc gave up) named the stalled reader');
+  Atomics.store(new Int32Array(flag), 0, 1);
+  Atomics.notify(new Int32Array(flag), 0);
+  await rOut;
+  w.postMessage('again');
+  const m2 = await next();
+  await wExit;
+  await rExit;
+  assert.ok(warnings.length === 0 || warnings.every((k) => k === 'rcu-stall'), `only stall warnings here: ${warnings.join(', ')}`);
+  assert.notEqual(m2.second, 0, 'with the reader gone the reclaim frees the queued objects');
+  assert.equal(m2.secondQueued, true, 'and the alloc hands out one of them');
+  assert.equal(c.stats().objects, 0);
+  assert.equal((await c.destroy()).status, 'released');
+});

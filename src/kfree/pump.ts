@@ -26,6 +26,7 @@
  * (barrier.ts closedFor). A dead thread's timer never fires; what it would have drained
  * is drained by the next drainer (its detacher asks every live thread: adopt.ts).
  */
+import { stalledWaitMs } from '../rcu/stall.js';
 import { B_COUNT, S_ACK, S_NSPARE, S_OPENED } from './layout.js';
 import { OPENED_AT_NEXT_TICK } from './sheaves.js';
 import { ageMs, now31, type KfreeState } from './state.js';
@@ -140,7 +141,10 @@ export class KfreePump {
     if (s.drain.drainReady(true) > 0) any = true;
     if (s.sheaves.dropAllReady()) any = true;
     if (s.blocks.closedPending() && host.rcu.mayWaitImplicitly) {
-      host.rcu.synchronize();
+      // Bounded (rcuStallTimeoutMs + 250 ms): with a stalled reader the allocation that
+      // asked fails (returns 0) after the stall warning names the reader, instead of
+      // waiting for it forever. What is ready by then is drained either way.
+      host.rcu.synchronizeBounded(stalledWaitMs(host.options.rcuStallTimeoutMs));
       if (s.drain.drainReady(true) > 0) any = true;
       if (s.sheaves.dropAllReady()) any = true;
     }

@@ -56,6 +56,7 @@ import { listAdd, listDel } from './lists.js';
 import { initSlabStates } from './objstate.js';
 import { Barn } from './barn.js';
 import { Sheaves } from './sheaf.js';
+import { stalledWaitMs } from '../rcu/stall.js';
 
 /** Objects flushed per list_lock hold when a full main sheaf is trimmed (kernel: PCS_BATCH_MAX). */
 const PCS_BATCH_MAX = 32;
@@ -688,7 +689,9 @@ export class SlabCore {
     const a = this.a;
     const i32 = a.i32;
     if (!c.typesafeByRcu || i32[c.d + C_RCU_PENDING] === 0) return 0;
-    if (wait) a.rcu.synchronize();
+    // Bounded (a stalled reader fails the allocation that asked, after its stall warning,
+    // instead of hanging it): then only the slabs whose grace period is over are freed.
+    if (wait && a.rcu.synchronizeBounded(stalledWaitMs(a.options.rcuStallTimeoutMs)).length > 0) wait = false;
     lock(i32, c.d + C_LOCK);
     let freed = 0;
     let prevW = c.d + C_RCU_PENDING;
