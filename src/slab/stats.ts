@@ -87,7 +87,11 @@ export interface CacheStats {
   alloc_slab: number;
   /** Slabs given back to the page allocator (free_slab). */
   free_slab: number;
-  /** Objects of this cache queued in kfree_rcu batches, not yet freed. */
+  /**
+   * Objects of this cache queued in kfree_rcu batches, not yet freed. Read apart from
+   * `objects` (which counts them too): while another thread drains a batch, the two may
+   * disagree by the objects it has in hand (each is counted drained, then freed).
+   */
   kfree_rcu_pending: number;
   /** Objects per percpu sheaf (sysfs sheaf_capacity); 0 = no sheaves. */
   sheaf_capacity: number;
