@@ -192,6 +192,21 @@ export class KfreeDrain {
   }
 
   /**
+   * How many records of block `b` from record k downwards (at most `max`) are objects of
+   * slab cache `idx` (head page a slab of that cache; tail pages redirected).
+   */
+  private runOf(b: number, k: number, idx: number, max: number): number {
+    const i32 = this.s.i32;
+    const meta = this.s.metaW;
+    let n = 0;
+    for (let j = k; j >= 0 && n < max; j--, n++) {
+      const m = pageMeta(meta, headPfnOf(i32, meta, i32[b + B_REC + j]!));
+      if ((i32[m + Hot.P_FLAGS]! & Hot.PK_MASK) !== Hot.PK_SLAB || i32[m + Hot.P_CACHE] !== idx) break;
+    }
+    return n;
+  }
+
+  /**
    * kfree_bulk of one block, newest record first. Runs of records in the same slab go
    * back as one detached list (SlabCore.freeGroup), whose commit also shrinks B_COUNT
    * inside the cache lock; so if this thread dies, its adopter re-queues exactly the
@@ -222,6 +237,22 @@ export class KfreeDrain {
         continue;
       }
       if (h.sheafCap !== 0 && h.allocOk()) {
+        // A run of at least half a sheaf of this cache's records (kernel 7.0: an rcu_free
+        // sheaf after its grace period): one sheaf, to the barn whole (SlabCore
+        // drainRunToBarn; its header says how a death there loses, never doubles).
+        const run = this.runOf(b, k, h.idx, h.sheafCap);
+        if (run * 2 >= h.sheafCap) {
+          const lo = k - run + 1;
+          i32[me + S_DRAIN_OBJ] = i32[b + B_REC + lo]!;
+          i32[me + S_DRAIN_N] = run;
+          const got = slab.drainRunToBarn(h, b + B_REC + lo, run, b + B_COUNT, lo, h.rec + Hot.R_KFREE_D);
+          i32[me + S_DRAIN_OBJ] = 0;
+          if (got === run) {
+            freed += run;
+            k = lo - 1;
+            continue;
+          }
+        }
         // A cache with sheaves (kernel 7.0: kfree_bulk -> free_to_pcs_bulk): into this
         // thread's main sheaf, where the next allocations find it, not onto its slab
         // (which emptied slabs beyond min_partial that the next allocations rebuilt).

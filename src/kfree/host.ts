@@ -101,6 +101,7 @@ export interface KfreeSlab {
   ensureSheaf(c: Cache): boolean;
   freeGroup(c: Cache, pfn: number, head: number, tail: number, n: number, commitW: number, commitV: number, countW: number): boolean;
   freeRcuToSheaf(c: Cache, ptr: number): boolean;
+  drainRunToBarn(c: Cache, recW: number, n: number, commitW: number, commitV: number, countW: number): number;
   freeUncounted(c: Cache, rec: number, obj: number): void;
 }
 

@@ -552,6 +552,46 @@ export class SlabCore {
   }
 
   /**
+   * kernel 7.0 rcu_free_sheaf, for a run of one block's kfree_rcu records: the `n`
+   * objects at words recW..recW+n-1 (all of cache c, past their grace period) go into one
+   * sheaf that goes to the barn's full list whole (BARN_PUT), where any thread's
+   * allocation takes it with one barn lock; when the barn already holds MAX_FULL_SHEAVES
+   * the sheaf goes back to its slabs in one bulk free (BARN_PUT_FAIL), its storage to the
+   * barn's empty list. Every object must be in state RCU (checked first: anything else,
+   * a double kfreeRcu, returns 0 with nothing done, for the caller's checked path), and
+   * an empty sheaf must be had (else 0).
+   *
+   * Commit order (a drainer killed at any step loses objects, never frees one twice):
+   * the objects are copied into the sheaf (not yet published), then the batch's commit
+   * word (commitW = commitV: the records leave the batch) and both counters (countW, the
+   * drained counter, and R_FREE_SLOW, side by side), then each state RCU -> CACHED, then
+   * the sheaf is published in the barn. Killed before the barn put, the objects are in
+   * state RCU or CACHED in no batch and no published sheaf: a destroy reclaims them
+   * (slab/repair.ts reclaimOrphans); the caller's S_DRAIN_OBJ / S_DRAIN_N name them.
+   */
+  drainRunToBarn(c: Cache, recW: number, n: number, commitW: number, commitV: number, countW: number): number {
+    const a = this.a;
+    const i32 = a.i32;
+    const u8 = a.u8;
+    if (c.sheafCap === 0 || n <= 0 || n > c.sheafCap || !c.allocOk()) return 0;
+    for (let j = 0; j < n; j++) if (u8[c.stateAddrOf(i32[recW + j]!)] !== OS_RCU) return 0;
+    const sh = this.barn.takeEmpty(c) || this.sheaves.alloc(c);
+    if (sh === 0) return 0;
+    const slots = (sh + SH_HDR) >> 2;
+    i32.copyWithin(slots, recW, recW + n);
+    i32[(sh >> 2) + SH_COUNT] = n;
+    i32[commitW] = commitV;
+    i32[countW] += n;
+    i32[c.rec + R_FREE_SLOW] += n;
+    for (let j = 0; j < n; j++) u8[c.stateAddrOf(i32[slots + j]!)] = OS_CACHED;
+    if (!this.barn.putFull(c, sh)) {
+      this.flushSheaf(c, sh);
+      this.stashEmpty(c, sh);
+    }
+    return n;
+  }
+
+  /**
    * The kfree_rcu drain's free of one object of a sheaf cache after its grace period
    * (kernel 7.0: kfree_bulk -> free_to_pcs_bulk): into this thread's main sheaf, as a
    * user's free would go, instead of straight to its slab (which emptied and discarded
