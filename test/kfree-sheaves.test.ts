@@ -163,3 +163,44 @@ test('memory pressure on a sheaf cache: alloc never fails while everything goes 
   a.kvfreeRcuBarrier();
   assert.equal(c.stats().objects, 0);
 });
+
+test('kernel 7.0 rcu_free_sheaf: after the grace period a default cache\'s kfree_rcu\'d objects go to the barn as whole sheaves, and another thread\'s allocations take them from there', async () => {
+  const { Worker } = await import('node:worker_threads');
+  const a = Arena.create({ bytes: 8 << 20, maxThreads: 4, kfreeRcuDrainMs: 600_000 });
+  const c = a.createCache('ks-barn', { size: 64 });
+  const cap = c.stats().sheaf_capacity;
+  assert.ok(cap > 0, 'a default cache has sheaves');
+  const n = 3 * cap;
+  const ptrs: number[] = [];
+  for (let i = 0; i < n; i++) ptrs.push(c.alloc());
+  c.shrink(); // nothing in this thread's sheaves or the barn to start with
+  const s0 = c.stats();
+  for (const p of ptrs) a.kfreeRcu(p);
+  a.kvfreeRcuBarrier();
+  const s1 = c.stats();
+  assert.equal(s1.kfree_rcu_pending, 0);
+  assert.equal(s1.objects, 0);
+  assert.equal(s1.barn_put - s0.barn_put, 3, 'three whole sheaves went to the barn');
+  assert.equal(s1.barn_full, 3);
+  const entry = new URL('../src/index.js', import.meta.url).href;
+  const w = new Worker(`
+    const { workerData, parentPort } = require('node:worker_threads');
+    import(workerData.entry).then(({ Arena }) => {
+      const a = Arena.attach(workerData.sab);
+      const c = a.findCache('ks-barn');
+      const got = [];
+      for (let i = 0; i < workerData.n; i++) got.push(c.alloc());
+      parentPort.postMessage(got);
+      for (const p of got) c.free(p);
+      a.detach();
+    });`, { eval: true, workerData: { sab: a.sab, entry, n } });
+  const got = await new Promise<number[]>((res, rej) => { w.once('message', res); w.once('error', rej); });
+  await new Promise((r) => w.once('exit', r));
+  const queued = new Set(ptrs);
+  assert.equal(got.filter((p) => queued.has(p)).length, n, 'every object the worker got came out of the barn sheaves');
+  assert.equal(new Set(got).size, n, 'no object handed out twice');
+  const s2 = c.stats();
+  assert.equal(s2.barn_get - s1.barn_get, 3, 'one barn get per sheaf');
+  assert.equal(s2.objects, 0);
+  assert.equal((await c.destroy()).status, 'released');
+});
