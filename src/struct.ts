@@ -189,21 +189,18 @@ function isAtomic(a: FieldAccessor): a is AtomicFieldAccessor {
   return 'load' in a;
 }
 
-/**
- * Define a C-like record layout.
- *
- * ```ts
- * const Session = defineStruct({ id: 'u32', hits: 'u32', score: 'f64', next: 'ptr' });
- * const cache = arena.createCache('session', { size: Session.size, align: Session.align });
- * const p = cache.alloc();
- * Session.write(arena, p, { id: 7, hits: 0, score: 1.5, next: 0 });
- * Session.get(arena, p, 'score'); // 1.5
- * ```
- *
- * Throws on an empty spec, an invalid field name, or an unknown type.
- */
-export function defineStruct<const S extends StructSpec>(spec: S): Struct<S> {
-  const names = Object.keys(spec) as (keyof S & string)[];
+/** A laid-out spec: each field's offset and accessor, the size and the alignment (C's rules). */
+interface Layout {
+  names: string[];
+  accessors: Map<string, FieldAccessor>;
+  offsets: Record<string, number>;
+  size: number;
+  align: number;
+}
+
+/** Lay the fields out in order, each at its natural alignment, the size rounded up to the largest (throws on a bad name or type). */
+function layOut(spec: StructSpec): Layout {
+  const names = Object.keys(spec);
   if (names.length === 0) throw new TypeError('defineStruct: a struct needs at least one field');
   const accessors = new Map<string, FieldAccessor>();
   const offsets: Record<string, number> = {};
@@ -224,9 +221,11 @@ export function defineStruct<const S extends StructSpec>(spec: S): Struct<S> {
     off += size;
     if (size > align) align = size;
   }
-  const size = (off + align - 1) & ~(align - 1);
-  const list = names.map((n) => accessors.get(n)!);
+  return { names, accessors, offsets, size: (off + align - 1) & ~(align - 1), align };
+}
 
+/** The accessor lookups by name: any field, and a 32-bit integer field for atomic access (each throws on a wrong name). */
+function accessorLookups(accessors: Map<string, FieldAccessor>): { acc: (name: string) => FieldAccessor; atomicAcc: (name: string) => AtomicFieldAccessor } {
   const acc = (name: string): FieldAccessor => {
     const a = accessors.get(name);
     if (!a) throw new TypeError(`struct has no field '${name}'`);
@@ -237,9 +236,17 @@ export function defineStruct<const S extends StructSpec>(spec: S): Struct<S> {
     if (!isAtomic(a)) throw new TypeError(`field '${name}' is ${a.type}: atomic access needs u32, i32 or ptr`);
     return a;
   };
+  return { acc, atomicAcc };
+}
 
-  // The view class: one accessor property per field on a shared prototype, so a
-  // view is one small object ({ ptr, views }) however many fields the struct has.
+/** The view's constructor over the shared views; its prototype gets one accessor property per field. */
+type ViewClass = new (views: ArenaViews, ptr: number) => { readonly views: ArenaViews; ptr: number };
+
+/**
+ * The view class: one accessor property per field on a shared prototype, so a view is one
+ * small object ({ ptr, views }) however many fields the struct has.
+ */
+function viewClass(list: readonly FieldAccessor[]): ViewClass {
   class View {
     constructor(
       readonly views: ArenaViews,
@@ -257,12 +264,33 @@ export function defineStruct<const S extends StructSpec>(spec: S): Struct<S> {
       enumerable: true,
     });
   }
+  return View;
+}
+
+/**
+ * Define a C-like record layout.
+ *
+ * ```ts
+ * const Session = defineStruct({ id: 'u32', hits: 'u32', score: 'f64', next: 'ptr' });
+ * const cache = arena.createCache('session', { size: Session.size, align: Session.align });
+ * const p = cache.alloc();
+ * Session.write(arena, p, { id: 7, hits: 0, score: 1.5, next: 0 });
+ * Session.get(arena, p, 'score'); // 1.5
+ * ```
+ *
+ * Throws on an empty spec, an invalid field name, or an unknown type.
+ */
+export function defineStruct<const S extends StructSpec>(spec: S): Struct<S> {
+  const { names, accessors, offsets, size, align } = layOut(spec);
+  const list = names.map((n) => accessors.get(n)!);
+  const { acc, atomicAcc } = accessorLookups(accessors);
+  const View = viewClass(list);
 
   const struct: Struct<S> = {
     size,
     align,
     offsets: Object.freeze(offsets) as { [K in keyof S]: number },
-    fields: Object.freeze([...names]),
+    fields: Object.freeze([...names]) as readonly (keyof S & string)[],
     get: (v, p, f) => acc(f).get(v, p),
     set: (v, p, f, x) => acc(f).set(v, p, x),
     load: (v, p, f) => atomicAcc(f).load(v, p),

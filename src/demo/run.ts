@@ -20,6 +20,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Arena, type SlabWarning } from '../arena.js';
 import { SLAB_STORE_USER } from '../flags.js';
 import { RcuHashTable } from '../rht/index.js';
+import type { Cache } from '../slab/cache.js';
 import type { DestroyReport } from '../slab/destroy.js';
 import {
   STOP, W_ALLOC_FAIL, W_ERRORS, W_LEAKED, W_READS, W_UPDATES, controlBuffer, workerWord, type DemoWorkerData, type Role,
@@ -93,7 +94,48 @@ function slabinfoText(text: string, width: number): string {
   return [f.text, ...notes].join('\n');
 }
 
-export async function runDemo(o: DemoOptions = {}): Promise<DemoSummary> {
+/** What the story writes to: the terminal's width and a line writer (silent without `out`). */
+interface Story {
+  out: NodeJS.WriteStream | undefined;
+  tty: boolean;
+  color: boolean;
+  /** What fits: the terminal's columns (80 at least); logs and pipes get whole lines. */
+  columns(): number;
+  say(s?: string): void;
+}
+
+/** The demo's arena, its session cache (replaced by the one created again after the unload) and the table. */
+interface DemoWorld {
+  arena: Arena;
+  cache: Cache;
+  table: RcuHashTable;
+  warnings: SlabWarning[];
+  flags: number;
+}
+
+/** The worker threads, their roles and the control words they share with the main thread. */
+interface DemoCrew {
+  roles: Role[];
+  writers: number;
+  ctl: SharedArrayBuffer;
+  c32: Int32Array;
+  workers: Worker[];
+  /** Settles when a worker posts its final message. */
+  done: Promise<void>[];
+  /** Settles with a worker's exit code (rejects on its 'error'). */
+  exited: Promise<number>[];
+}
+
+/** The destroy() of the old cache, timed: its pending report, and `settled` once that report is there. */
+interface TimedDestroy {
+  pending: Promise<DestroyReport>;
+  tDestroy: number;
+  destroyReturnedMs: number;
+  settled: boolean;
+}
+
+/** The validated options: worker count, seconds of traffic, sessions in the table. */
+function demoSettings(o: DemoOptions): { nWorkers: number; durationS: number; sessions: number } {
   const nWorkers = o.workers ?? 4;
   if (!Number.isInteger(nWorkers) || nWorkers < 1 || nWorkers > DEMO_MAX_WORKERS) {
     throw new RangeError(`runDemo: workers must be an integer in 1..${DEMO_MAX_WORKERS} (the demo arena has ${DEMO_MAX_THREADS} thread slots, one is the main thread's), got ${String(o.workers)}`);
@@ -101,20 +143,27 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoSummary> {
   const durationS = o.duration ?? 18;
   if (!(durationS > 0) || !Number.isFinite(durationS)) throw new RangeError(`runDemo: duration must be a positive number of seconds, got ${String(o.duration)}`);
   const sessions = o.sessions ?? 20_000;
-  const out = o.out;
+  return { nWorkers, durationS, sessions };
+}
+
+/** The story's writer over `out`: wrapped to the terminal, whole lines for logs and pipes. */
+function storyOf(out: NodeJS.WriteStream | undefined): Story {
   const tty = out?.isTTY === true;
   const color = useColor(out);
-  // What fits: the terminal's columns (80 at least); logs and pipes get whole lines.
   const columns = (): number => (tty ? Math.max(80, out!.columns ?? 80) : Infinity);
   const say = (s = ''): void => void out?.write(wrapText(s, columns()) + '\n');
+  return { out, tty, color, columns, say };
+}
 
+/** The arena, the session cache, and the RCU hash table filled with `sessions` sessions. */
+function buildWorld(sessions: number, leak: boolean | undefined): DemoWorld {
   const warnings: SlabWarning[] = [];
   const arena = Arena.create({ bytes: 64 << 20, maxBytes: 512 << 20, maxThreads: DEMO_MAX_THREADS, onWarning: (w) => warnings.push(w) });
-  const flags = o.leak ? SLAB_STORE_USER : 0; // alloc/free tracks: the leak report shows where each object came from
+  const flags = leak ? SLAB_STORE_USER : 0; // alloc/free tracks: the leak report shows where each object came from
   // Percpu sheaves: sessions are freed in another order than allocated (and by other
   // threads), and kfreeRcu of a sheaf cache fills kfree_rcu sheaves that the writers
   // allocate from again after their grace period.
-  let cache = arena.createCache(SESSION_CACHE, { size: Session.size, align: Session.align, flags, sheafCapacity: 32 });
+  const cache = arena.createCache(SESSION_CACHE, { size: Session.size, align: Session.align, flags, sheafCapacity: 32 });
   const table = RcuHashTable.create(arena, { struct: Session, key: 'id', next: 'next', buckets: 8192 });
   for (let id = 1; id <= sessions; id++) {
     const p = cache.alloc();
@@ -122,19 +171,31 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoSummary> {
     initSession(arena, p, id, 0);
     table.insert(p);
   }
+  return { arena, cache, table, warnings, flags };
+}
 
+/** Half the workers (at least one) write, the rest read; the control words they share. */
+function planCrew(nWorkers: number): Pick<DemoCrew, 'roles' | 'writers' | 'ctl' | 'c32'> {
   const writers = Math.max(1, Math.floor(nWorkers / 2));
   const roles: Role[] = Array.from({ length: nWorkers }, (_, i) => (i < writers ? 'writer' : 'reader'));
   const ctl = controlBuffer(nWorkers);
-  const c32 = new Int32Array(ctl);
-  say(`slabrcu demo: ${sessions} sessions in an RCU hash table, ${writers} writer(s) and ${nWorkers - writers} reader(s) on worker threads, ${durationS}s of traffic${o.leak ? ', one writer leaks sessions (--leak)' : ''}`);
-  say(`readers: lookups inside arena.rcu.read(); writers: copy, update, publish, then arena.kfreeRcu(old)`);
-  say();
+  return { roles, writers, ctl, c32: new Int32Array(ctl) };
+}
 
+/** The story's opening lines: what runs, on how many threads, for how long. */
+function sayIntro(story: Story, sessions: number, nWorkers: number, writers: number, durationS: number, leak: boolean | undefined): void {
+  story.say(`slabrcu demo: ${sessions} sessions in an RCU hash table, ${writers} writer(s) and ${nWorkers - writers} reader(s) on worker threads, ${durationS}s of traffic${leak ? ', one writer leaks sessions (--leak)' : ''}`);
+  story.say(`readers: lookups inside arena.rcu.read(); writers: copy, update, publish, then arena.kfreeRcu(old)`);
+  story.say();
+}
+
+/** Start one worker per role, each watched by the arena, with its final message and exit as promises. */
+function spawnCrew(world: DemoWorld, plan: Pick<DemoCrew, 'roles' | 'writers' | 'ctl' | 'c32'>, sessions: number, leak: boolean | undefined): DemoCrew {
+  const { arena, table } = world;
   const done: Promise<void>[] = [];
   const exited: Promise<number>[] = [];
-  const workers = roles.map((role, index) => {
-    const data: DemoWorkerData = { sab: arena.sab, ctl, table: table.ptr, role, index, keys: sessions, leak: o.leak && index === 0 ? LEAK_COUNT : 0 };
+  const workers = plan.roles.map((role, index) => {
+    const data: DemoWorkerData = { sab: arena.sab, ctl: plan.ctl, table: table.ptr, role, index, keys: sessions, leak: leak && index === 0 ? LEAK_COUNT : 0 };
     const w = new Worker(new URL('./worker.js', import.meta.url), { workerData: data });
     arena.watch(w); // if it dies, its slot is detached for it and its kfreeRcu batches adopted
     done.push(new Promise((resolve) => w.once('message', () => resolve())));
@@ -144,63 +205,93 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoSummary> {
     }));
     return w;
   });
+  return { ...plan, workers, done, exited };
+}
 
-  // ---- act 1: traffic, with the live view
+/** A promise that rejects as soon as a worker fails (exits with a nonzero code or throws); it never resolves. */
+function crewFailure(crew: DemoCrew): Promise<never> {
+  const failed = Promise.race(crew.exited.map((p) => p.then((code) => (code !== 0 ? Promise.reject(new Error(`demo worker exited with code ${code}`)) : new Promise<never>(() => {})))));
+  failed.catch(() => {});
+  return failed;
+}
+
+/** Each worker's rates since the previous sample (`last`, updated in place) over `dt` seconds. */
+function sampleRates(crew: DemoCrew, last: { reads: number; updates: number }[], dt: number): WorkerRate[] {
+  const c32 = crew.c32;
+  return crew.roles.map((role, index) => {
+    const reads = Atomics.load(c32, workerWord(index, W_READS)) >>> 0;
+    const updates = Atomics.load(c32, workerWord(index, W_UPDATES)) >>> 0;
+    const r: WorkerRate = {
+      index, role,
+      readsPerSec: ((reads - last[index]!.reads) >>> 0) / dt,
+      updatesPerSec: ((updates - last[index]!.updates) >>> 0) / dt,
+      errors: Atomics.load(c32, workerWord(index, W_ERRORS)),
+    };
+    last[index] = { reads, updates };
+    return r;
+  });
+}
+
+/** Act 1's live view: a frame (terminal) or a line (logs) per tick until `durationS` is up, or a worker fails. */
+async function liveView(
+  world: DemoWorld, crew: DemoCrew, story: Story, durationS: number, t0: number, gps: () => number,
+  region: ReturnType<typeof createLogUpdate> | undefined, failed: Promise<never>,
+): Promise<void> {
+  const last = crew.roles.map(() => ({ reads: 0, updates: 0 }));
+  let lastT = t0;
+  let lastGp = 0;
+  const tickMs = story.tty ? 250 : 1000;
+  while (performance.now() - t0 < durationS * 1000) {
+    await Promise.race([sleep(Math.min(tickMs, durationS * 1000 - (performance.now() - t0))), failed]);
+    const now = performance.now();
+    const dt = Math.max(1e-3, (now - lastT) / 1000);
+    const rates = sampleRates(crew, last, dt);
+    const g = gps();
+    const snap: Snapshot = {
+      elapsedS: (now - t0) / 1000, durationS, gpsCompleted: g, gpsPerSec: (g - lastGp) / dt, workers: rates, tableCount: world.table.count,
+      caches: cacheRows(world.arena, new Map([[SESSION_CACHE, world.cache.stats().kfree_rcu_pending]])),
+    };
+    lastT = now;
+    lastGp = g;
+    if (region) region(renderFrame(snap, { width: story.columns(), height: story.out!.rows ?? 24, color: story.color }));
+    else story.say(renderLine(snap));
+  }
+}
+
+/**
+ * Act 1, traffic with the live view, then the workers told to stop and awaited. A worker
+ * that fails (it could not attach, it threw) stops the demo: the others are told to stop
+ * and terminated, so a failure never leaves the process hanging. Returns the counter of
+ * grace periods completed since the traffic began.
+ */
+async function runTraffic(world: DemoWorld, crew: DemoCrew, story: Story, durationS: number): Promise<() => number> {
+  const arena = world.arena;
   const gp0 = arena.rcu.getState();
   const gps = (): number => Math.max(0, ((arena.rcu.getState() - gp0) | 0) >> 2);
   const t0 = performance.now();
-  const last = roles.map(() => ({ reads: 0, updates: 0 }));
-  let lastT = t0;
-  let lastGp = 0;
-  const region = tty ? createLogUpdate(out!) : undefined;
-  const tickMs = tty ? 250 : 1000;
-  const failed = Promise.race(exited.map((p) => p.then((code) => (code !== 0 ? Promise.reject(new Error(`demo worker exited with code ${code}`)) : new Promise<never>(() => {})))));
-  failed.catch(() => {});
-  // A worker that fails (it could not attach, it threw) stops the demo: the others are
-  // told to stop and terminated, so a failure never leaves the process hanging.
-  const stopAll = async (): Promise<void> => {
-    Atomics.store(c32, STOP, 1);
-    region?.done();
-    await Promise.allSettled(workers.map((w) => w.terminate()));
-  };
+  const region = story.tty ? createLogUpdate(story.out!) : undefined;
+  const failed = crewFailure(crew);
   try {
-    while (performance.now() - t0 < durationS * 1000) {
-      await Promise.race([sleep(Math.min(tickMs, durationS * 1000 - (performance.now() - t0))), failed]);
-      const now = performance.now();
-      const dt = Math.max(1e-3, (now - lastT) / 1000);
-      const rates: WorkerRate[] = roles.map((role, index) => {
-        const reads = Atomics.load(c32, workerWord(index, W_READS)) >>> 0;
-        const updates = Atomics.load(c32, workerWord(index, W_UPDATES)) >>> 0;
-        const r: WorkerRate = {
-          index, role,
-          readsPerSec: ((reads - last[index]!.reads) >>> 0) / dt,
-          updatesPerSec: ((updates - last[index]!.updates) >>> 0) / dt,
-          errors: Atomics.load(c32, workerWord(index, W_ERRORS)),
-        };
-        last[index] = { reads, updates };
-        return r;
-      });
-      const g = gps();
-      const snap: Snapshot = {
-        elapsedS: (now - t0) / 1000, durationS, gpsCompleted: g, gpsPerSec: (g - lastGp) / dt, workers: rates, tableCount: table.count,
-        caches: cacheRows(arena, new Map([[SESSION_CACHE, cache.stats().kfree_rcu_pending]])),
-      };
-      lastT = now;
-      lastGp = g;
-      if (region) region(renderFrame(snap, { width: columns(), height: out!.rows ?? 24, color }));
-      else say(renderLine(snap));
-    }
+    await liveView(world, crew, story, durationS, t0, gps, region, failed);
     region?.done();
 
     // ---- act 2: module unload
-    Atomics.store(c32, STOP, 1);
-    await Promise.race([Promise.all(done), failed]);
-    await Promise.all(exited);
+    Atomics.store(crew.c32, STOP, 1);
+    await Promise.race([Promise.all(crew.done), failed]);
+    await Promise.all(crew.exited);
   } catch (e) {
-    await stopAll();
+    Atomics.store(crew.c32, STOP, 1);
+    region?.done();
+    await Promise.allSettled(crew.workers.map((w) => w.terminate()));
     throw e;
   }
-  const perWorker = roles.map((role, index) => ({
+  return gps;
+}
+
+/** Each worker's final counters, from the control words. */
+function workerTotals(crew: DemoCrew): DemoSummary['workers'] {
+  const c32 = crew.c32;
+  return crew.roles.map((role, index) => ({
     index, role,
     reads: Atomics.load(c32, workerWord(index, W_READS)) >>> 0,
     updates: Atomics.load(c32, workerWord(index, W_UPDATES)) >>> 0,
@@ -208,86 +299,135 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoSummary> {
     allocFailures: Atomics.load(c32, workerWord(index, W_ALLOC_FAIL)),
     leaked: Atomics.load(c32, workerWord(index, W_LEAKED)),
   }));
-  const gracePeriods = gps();
+}
+
+/** Act 2's start: every session unlinked and passed to kfreeRcu, and the slabinfo shown before the destroy. */
+function unlinkSessions(world: DemoWorld, story: Story): { unlinked: number; inFlight: number; slabinfoBefore: string } {
+  const say = story.say;
   say();
   say('== module unload ==');
   say(`workers stopped and exited (arena.watch detached their slots; their kfreeRcu batches were adopted)`);
-  const unlinked = table.clear(); // every session goes to kfreeRcu now
-  const inFlight = cache.stats().kfree_rcu_pending;
+  const unlinked = world.table.clear(); // every session goes to kfreeRcu now
+  const inFlight = world.cache.stats().kfree_rcu_pending;
   say(`table cleared: ${unlinked} sessions unlinked and passed to arena.kfreeRcu(); ${inFlight} objects of '${SESSION_CACHE}' are in flight in kfreeRcu batches`);
-  const slabinfoBefore = arena.slabinfo();
+  const slabinfoBefore = world.arena.slabinfo();
   say();
   say('slabinfo before destroy:');
-  say(slabinfoText(slabinfoBefore, columns()));
+  say(slabinfoText(slabinfoBefore, story.columns()));
   say();
+  return { unlinked, inFlight, slabinfoBefore };
+}
 
-  let settled = false;
+/** cache.destroy(), timed: it returns at once, its report settles later (unless nothing was in flight). */
+function timedDestroy(world: DemoWorld): TimedDestroy {
   const tDestroy = performance.now();
-  const pending = cache.destroy();
-  const destroyReturnedMs = performance.now() - tDestroy;
-  void pending.then(() => (settled = true), () => (settled = true));
-  await Promise.resolve(); // a report produced synchronously would have settled by now
-  const returnedBefore = !settled;
-  say(`await cache.destroy() -> destroy() returned in ${destroyReturnedMs.toFixed(3)} ms; the report is ${settled ? 'already there (nothing was in flight)' : 'pending: the kfreeRcu barrier runs asynchronously'}`);
+  const pending = world.cache.destroy();
+  const d: TimedDestroy = { pending, tDestroy, destroyReturnedMs: performance.now() - tDestroy, settled: false };
+  void pending.then(() => (d.settled = true), () => (d.settled = true));
+  return d;
+}
 
-  // The name is free at once (the kernel removes the sysfs entry immediately).
+/** How long destroy() took to return, and whether its report was already there. */
+function sayDestroyReturned(story: Story, d: TimedDestroy): void {
+  story.say(`await cache.destroy() -> destroy() returned in ${d.destroyReturnedMs.toFixed(3)} ms; the report is ${d.settled ? 'already there (nothing was in flight)' : 'pending: the kfreeRcu barrier runs asynchronously'}`);
+}
+
+/** The name is free at once (the kernel removes the sysfs entry immediately): a cache of the same name, created and used right away. */
+function recreateCache(world: DemoWorld, story: Story, d: TimedDestroy): { recreated: boolean; recreateMs: number } {
   const tCreate = performance.now();
   let recreated = false;
   try {
-    cache = arena.createCache(SESSION_CACHE, { size: Session.size, align: Session.align, flags, sheafCapacity: 32 });
-    const p = cache.alloc();
-    initSession(arena, p, 1, 0);
-    cache.free(p);
+    world.cache = world.arena.createCache(SESSION_CACHE, { size: Session.size, align: Session.align, flags: world.flags, sheafCapacity: 32 });
+    const p = world.cache.alloc();
+    initSession(world.arena, p, 1, 0);
+    world.cache.free(p);
     recreated = true;
   } catch (e) {
-    say(`createCache('${SESSION_CACHE}') again failed: ${(e as Error).message}`);
+    story.say(`createCache('${SESSION_CACHE}') again failed: ${(e as Error).message}`);
   }
   const recreateMs = performance.now() - tCreate;
   if (recreated) {
-    say(`createCache('${SESSION_CACHE}') again right away: OK in ${recreateMs.toFixed(3)} ms` +
-      (settled ? '' : ' (a new cache, while the old one is still waiting for its kfreeRcu objects)'));
+    story.say(`createCache('${SESSION_CACHE}') again right away: OK in ${recreateMs.toFixed(3)} ms` +
+      (d.settled ? '' : ' (a new cache, while the old one is still waiting for its kfreeRcu objects)'));
   }
+  return { recreated, recreateMs };
+}
 
-  const report = await pending;
-  const reportMs = performance.now() - tDestroy;
+/** The destroy report that arrived (with the leak report, if any), and the slabinfo after it. */
+function sayReport(world: DemoWorld, story: Story, d: TimedDestroy, report: DestroyReport): { reportMs: number; slabinfoAfter: string } {
+  const say = story.say;
+  const reportMs = performance.now() - d.tDestroy;
   say(`destroy report after ${reportMs.toFixed(1)} ms: status ${report.status}, deferred ${report.deferred}, leaked ${report.leaked}${report.waitedFor?.length ? `, waited for ${report.waitedFor.join(', ')}` : ''}`);
   if (report.warning) {
     say();
     say(leakReport(report));
   }
-  const slabinfoAfter = arena.slabinfo();
+  const slabinfoAfter = world.arena.slabinfo();
   say();
   say('slabinfo after:');
-  say(slabinfoText(slabinfoAfter, columns()));
+  say(slabinfoText(slabinfoAfter, story.columns()));
+  return { reportMs, slabinfoAfter };
+}
 
-  // Tidy up: the new cache is empty; the table's buckets go after a grace period.
-  if (recreated) cache.destroySync();
-  await table.destroyAsync();
-  arena.detach();
+/** Tidy up: the new cache is empty; the table's buckets go after a grace period; the main thread detaches. */
+async function tidyUp(world: DemoWorld, recreated: boolean): Promise<void> {
+  if (recreated) world.cache.destroySync();
+  await world.table.destroyAsync();
+  world.arena.detach();
+}
 
+/** The totals over every worker. */
+function crewTotals(perWorker: DemoSummary['workers']): Pick<DemoSummary, 'reads' | 'updates' | 'badReads'> {
   const sum = (f: (w: DemoSummary['workers'][number]) => number): number => perWorker.reduce((a, w) => a + f(w), 0);
+  return { reads: sum((w) => w.reads), updates: sum((w) => w.updates), badReads: sum((w) => w.badReads) };
+}
+
+/** The demo: act 1 (traffic on worker threads, with the live view), then act 2 (module unload); returns what it measured. */
+export async function runDemo(o: DemoOptions = {}): Promise<DemoSummary> {
+  const { nWorkers, durationS, sessions } = demoSettings(o);
+  const story = storyOf(o.out);
+  const world = buildWorld(sessions, o.leak);
+  const plan = planCrew(nWorkers);
+  sayIntro(story, sessions, nWorkers, plan.writers, durationS, o.leak);
+  const crew = spawnCrew(world, plan, sessions, o.leak);
+
+  // ---- act 1: traffic, with the live view (then the workers stop: act 2, module unload)
+  const gps = await runTraffic(world, crew, story, durationS);
+  const perWorker = workerTotals(crew);
+  const gracePeriods = gps();
+  const { unlinked, inFlight, slabinfoBefore } = unlinkSessions(world, story);
+  const destroyed = timedDestroy(world);
+  await Promise.resolve(); // a report produced synchronously would have settled by now
+  const returnedBefore = !destroyed.settled;
+  sayDestroyReturned(story, destroyed);
+  const { recreated, recreateMs } = recreateCache(world, story, destroyed);
+  const report = await destroyed.pending;
+  const { reportMs, slabinfoAfter } = sayReport(world, story, destroyed, report);
+  await tidyUp(world, recreated);
+
+  const totals = crewTotals(perWorker);
   const summary: DemoSummary = {
     workers: perWorker,
     durationS,
-    reads: sum((w) => w.reads),
-    updates: sum((w) => w.updates),
-    badReads: sum((w) => w.badReads),
+    reads: totals.reads,
+    updates: totals.updates,
+    badReads: totals.badReads,
     gracePeriods,
     unload: {
       sessionsUnlinked: unlinked,
       kfreeRcuInFlight: inFlight,
-      destroyReturnedMs,
+      destroyReturnedMs: destroyed.destroyReturnedMs,
       destroyReturnedBeforeReport: returnedBefore,
       recreatedSameName: recreated,
       recreateMs,
       reportMs,
       report,
     },
-    warnings: warnings.map((w) => ({ kind: w.kind, message: w.message })),
+    warnings: world.warnings.map((w) => ({ kind: w.kind, message: w.message })),
     slabinfoBefore,
     slabinfoAfter,
   };
-  say();
-  say(`${summary.reads} lookups, ${summary.updates} updates, ${summary.badReads} bad reads, ${gracePeriods} grace periods`);
+  story.say();
+  story.say(`${summary.reads} lookups, ${summary.updates} updates, ${summary.badReads} bad reads, ${gracePeriods} grace periods`);
   return summary;
 }

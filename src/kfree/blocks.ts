@@ -27,7 +27,7 @@
  * R_RCU_SHEAF) after it: a thread stopped in between leaves the block in both places, and
  * its adopter, seeing B_OWNER no longer its slot, does not queue it twice (adopt.ts). A
  * thread killed inside a G_LOCK section (a few plain stores) has the lock taken over by
- * its detacher (src/arena.ts repairLocked), which repairs what the half-done section left
+ * its detacher (src/arena/hotplug.ts repairLocked), which repairs what the half-done section left
  * (repairLists) before it releases it: each section stores its publishing word last, so
  * the repair either undoes or completes it; no batch stays both queued and in hand.
  */
@@ -160,7 +160,7 @@ export class KfreeBlocks {
   }
 
   /**
-   * G_LOCK was taken over from a dead holder (src/arena.ts repairLocked; the taker holds
+   * G_LOCK was taken over from a dead holder (src/arena/hotplug.ts repairLocked; the taker holds
    * it): finish or undo the half-done section it left, so that no batch is both on a
    * shared list and in a dead thread's hands, and the list words agree with the list.
    * - A drainer (drain.ts drainLocked) publishes S_DRAINING = the first ready block, then

@@ -23,10 +23,11 @@
  *   just before the free (barrier.ts mayHavePending explains why that is enough).
  *
  * Thread death: a drainer killed anywhere holds G_DRAIN_LOCK; its detacher takes the lock
- * over and finishes the drain before it releases it (Arena.repairLocked -> finishDrainOf):
- * what S_DRAINING / S_DRAIN_CHAIN name is past its grace period and freed; the object in
- * hand (S_DRAIN_OBJ / S_DRAIN_N) may or may not have been freed and is reported, never
- * freed again (B_COUNT and S_DRAIN_CHAIN were advanced past it before its free).
+ * over and finishes the drain before it releases it (src/arena/hotplug.ts repairLocked ->
+ * finishDrainOf): what S_DRAINING / S_DRAIN_CHAIN name is past its grace period and freed;
+ * the object in hand (S_DRAIN_OBJ / S_DRAIN_N) may or may not have been freed and is
+ * reported, never freed again (B_COUNT and S_DRAIN_CHAIN were advanced past it before its
+ * free).
  */
 import { Hot, OS_RCU, PK_LARGE, R_FREE_SLOW, headOfPage, headPfnOf, pageMeta, pageWord } from '../layout.js';
 import { lock, tryLock, unlock } from '../sync/mutex.js';
@@ -170,13 +171,14 @@ export class KfreeDrain {
   /**
    * A dead thread's drain: free what it had in hand (S_DRAINING, S_DRAIN_CHAIN), which is
    * past its grace period. Called by the thread that took over the dead thread's
-   * G_DRAIN_LOCK (Arena.repairLocked from detachDead's releaseLocksOf), before it releases
-   * that lock, so a barrier waiting for the lock finds the drain done (re-queueing it with a
-   * fresh cookie, as before, let such a barrier return with it queued); and by adoptSlot,
-   * for what a lock broken by its lease left. The object the dead thread was freeing at that
-   * instant (S_DRAIN_OBJ / S_DRAIN_N) may or may not have been freed (a free is several
-   * steps): it is reported, never freed again (B_COUNT and S_DRAIN_CHAIN were advanced past
-   * it before its free). Returns the number of objects freed.
+   * G_DRAIN_LOCK (src/arena/hotplug.ts repairLocked, from detachDead's releaseLocksOf),
+   * before it releases that lock, so a barrier waiting for the lock finds the drain done
+   * (re-queueing it with a fresh cookie, as before, let such a barrier return with it
+   * queued); and by adoptSlot, for what a lock broken by its lease left. The object the
+   * dead thread was freeing at that instant (S_DRAIN_OBJ / S_DRAIN_N) may or may not have
+   * been freed (a free is several steps): it is reported, never freed again (B_COUNT and
+   * S_DRAIN_CHAIN were advanced past it before its free). Returns the number of objects
+   * freed.
    */
   finishDrainOf(slot: number): number {
     const s = this.s;

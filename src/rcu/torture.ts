@@ -101,16 +101,19 @@ export interface TortureWorkerResult {
   error?: string;
 }
 
-/** rcutorture / urcutorture's rcu_stress test on real workers: readers check the age of what they see, a writer recycles elements after each grace period. */
-export async function runTorture(o: TortureOptions = {}): Promise<TortureResult> {
+/** The validated options (seconds and readers), with their defaults. */
+function tortureSettings(o: TortureOptions): { flavour: 'memb' | 'qsbr'; seconds: number; readers: number; broken: boolean } {
   const flavour = o.flavour ?? 'memb';
   const seconds = o.seconds ?? 5;
   const readers = o.readers ?? 2;
   const broken = o.broken ?? false;
   if (!(seconds > 0)) throw new RangeError('runTorture: seconds must be > 0');
   if (!Number.isInteger(readers) || readers < 1 || readers > 32) throw new RangeError('runTorture: readers must be an integer in 1..32');
-  const arena = Arena.create({ bytes: 4 << 20, maxThreads: readers + 4, rcu: flavour });
-  const unlock = o.unlock ?? arena.rcu.unlockPath;
+  return { flavour, seconds, readers, broken };
+}
+
+/** The shared words ("globals") and the pipeline's elements, the first one current; returns the globals' word index. */
+function buildPipeline(arena: Arena): number {
   const i32 = arena.i32;
   const gp = arena.kmalloc(256);
   if (gp === 0) throw new Error('runTorture: arena exhausted');
@@ -124,17 +127,18 @@ export async function runTorture(o: TortureOptions = {}): Promise<TortureResult>
   }
   Atomics.store(i32, g + TG_CURRENT, Atomics.load(i32, g + TG_ELEMS));
   Atomics.store(i32, (Atomics.load(i32, g + TG_ELEMS) >> 2) + E_PIPE, 0);
+  return g;
+}
 
+/** The readers and the writer, each watched by the arena: their results, and a promise that settles once all are ready (or one exited first). */
+function spawnWorkers(arena: Arena, data: Omit<TortureWorkerData, 'role'>, readers: number): { results: Promise<TortureWorkerResult>[]; allStarted: Promise<void> } {
   const url = new URL('./torture-worker.js', import.meta.url);
   const results: Promise<TortureWorkerResult>[] = [];
-  const workers: Worker[] = [];
   let started = 0;
   const allStarted = new Promise<void>((resolveStarted) => {
     const spawn = (role: 'reader' | 'writer'): void => {
-      const data: TortureWorkerData = { role, sab: arena.sab, globals: g, broken, ...(o.unlock ? { unlock: o.unlock } : {}) };
-      const w = new Worker(url, { workerData: data });
+      const w = new Worker(url, { workerData: { role, ...data } satisfies TortureWorkerData });
       arena.watch(w);
-      workers.push(w);
       results.push(
         new Promise((resolve) => {
           let got: TortureWorkerResult | undefined;
@@ -155,18 +159,33 @@ export async function runTorture(o: TortureOptions = {}): Promise<TortureResult>
     for (let k = 0; k < readers; k++) spawn('reader');
     spawn('writer');
   });
-  await allStarted;
+  return { results, allStarted };
+}
+
+/** Let the workers run for `seconds`, reporting progress about every 250 ms, then tell them to stop. */
+async function runFor(i32: Int32Array, g: number, seconds: number, onProgress: TortureOptions['onProgress']): Promise<void> {
   const t0 = performance.now();
   const end = t0 + seconds * 1000;
   while (performance.now() < end) {
     await new Promise((r) => setTimeout(r, Math.min(250, Math.max(1, end - performance.now()))));
-    o.onProgress?.({ elapsedMs: performance.now() - t0, reads: Atomics.load(i32, g + TG_READS), updates: Atomics.load(i32, g + TG_UPDATES) });
+    onProgress?.({ elapsedMs: performance.now() - t0, reads: Atomics.load(i32, g + TG_READS), updates: Atomics.load(i32, g + TG_UPDATES) });
   }
   Atomics.store(i32, g + TG_STOP, 1);
-  const rs = await Promise.all(results);
-  const sharedUpdates = Atomics.load(i32, g + TG_UPDATES);
-  arena.detach();
+}
 
+/** What the workers found, summed: the age histogram, the counters, and their errors. */
+interface TortureTally {
+  histogram: number[];
+  reads: number;
+  mbErrors: number;
+  updates: number;
+  gracePeriods: number;
+  errors: string[];
+  failures: number;
+}
+
+/** Sum the workers' results (`sharedUpdates` counts the updates if the writer died without a result). */
+function tally(rs: TortureWorkerResult[], sharedUpdates: number): TortureTally {
   const histogram = new Array<number>(RCU_STRESS_PIPE_LEN + 1).fill(0);
   let reads = 0;
   let mbErrors = 0;
@@ -184,7 +203,12 @@ export async function runTorture(o: TortureOptions = {}): Promise<TortureResult>
   if (updates === 0) updates = sharedUpdates; // the writer died: count what it published
   let failures = 0;
   for (let k = 2; k < histogram.length; k++) failures += histogram[k]!;
-  const passed = failures === 0 && mbErrors === 0 && errors.length === 0 && reads > 0 && updates > 0;
+  return { histogram, reads, mbErrors, updates, gracePeriods, errors, failures };
+}
+
+/** The urcutorture-style text of a run. */
+function summaryText(r: Omit<TortureResult, 'summary'>, errors: string[]): string {
+  const { flavour, unlock, broken, readers, seconds, reads, updates, mbErrors, gracePeriods, histogram, failures, passed } = r;
   const lines = [
     `rcutorture (${flavour}${flavour === 'memb' ? `, ${unlock} unlock` : ''}${broken ? ', BROKEN: grace periods skip the wait' : ''}): ${readers} readers + 1 writer, ${seconds} s`,
     `n_reads: ${reads}  n_updates: ${updates}  n_mberror: ${mbErrors}  grace periods: ${gracePeriods}`,
@@ -194,5 +218,25 @@ export async function runTorture(o: TortureOptions = {}): Promise<TortureResult>
   if (mbErrors) lines.push(`!!! ${mbErrors} reads saw an element being recycled (memory-ordering errors)`);
   for (const e of errors) lines.push(`!!! ${e}`);
   lines.push(passed ? 'SUCCESS' : 'FAILURE');
-  return { flavour, seconds, readers, broken, unlock, histogram, reads, updates, gracePeriods, failures, mbErrors, passed, summary: lines.join('\n') };
+  return lines.join('\n');
+}
+
+/** rcutorture / urcutorture's rcu_stress test on real workers: readers check the age of what they see, a writer recycles elements after each grace period. */
+export async function runTorture(o: TortureOptions = {}): Promise<TortureResult> {
+  const { flavour, seconds, readers, broken } = tortureSettings(o);
+  const arena = Arena.create({ bytes: 4 << 20, maxThreads: readers + 4, rcu: flavour });
+  const unlock = o.unlock ?? arena.rcu.unlockPath;
+  const i32 = arena.i32;
+  const g = buildPipeline(arena);
+  const { results, allStarted } = spawnWorkers(arena, { sab: arena.sab, globals: g, broken, ...(o.unlock ? { unlock: o.unlock } : {}) }, readers);
+  await allStarted;
+  await runFor(i32, g, seconds, o.onProgress);
+  const rs = await Promise.all(results);
+  const sharedUpdates = Atomics.load(i32, g + TG_UPDATES);
+  arena.detach();
+
+  const { histogram, reads, mbErrors, updates, gracePeriods, errors, failures } = tally(rs, sharedUpdates);
+  const passed = failures === 0 && mbErrors === 0 && errors.length === 0 && reads > 0 && updates > 0;
+  const result = { flavour, seconds, readers, broken, unlock, histogram, reads, updates, gracePeriods, failures, mbErrors, passed };
+  return { ...result, summary: summaryText(result, errors) };
 }
