@@ -64,7 +64,8 @@ function writeBatch(): void {
   const touch = (nw: number): void => touchSession(arena, nw, d.index);
   for (let i = 0; i < 128; i++) {
     const k = 1 + rand(d.keys);
-    if (rand(32) === 0) {
+    // --leak: the first logins of the batch leak until d.leak drafts are lost.
+    if (rand(32) === 0 || leaked < d.leak) {
       // Logout + login: the old session is unlinked and kfreeRcu'd, a new one inserted.
       if (leaked < d.leak) {
         // --leak: the bug the demo shows. A login draft is allocated, then abandoned:
@@ -88,12 +89,15 @@ function writeBatch(): void {
   }
 }
 
-while (Atomics.load(ctl, STOP) === 0) {
+// At least one batch, even if the main thread said stop before this worker got going (a
+// loaded machine may start a worker after a short --duration ran out): a --leak writer
+// leaks in its first batches, and every role's totals count something real.
+do {
   if (d.role === 'reader') readBatch();
   else writeBatch();
   publish();
   await tick();
-}
+} while (Atomics.load(ctl, STOP) === 0);
 publish();
 parentPort!.postMessage({ done: true });
 arena.detach();

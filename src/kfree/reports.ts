@@ -5,8 +5,9 @@
  *
  * Concurrency: reads only. The thread table (T_STATE, T_TID, ...: threads.ts, Atomics.load)
  * for the names and states of threads; nothing is locked, nothing is written but this
- * thread's report log and error count (Arena.warn, countSlabError: thread-local). A thread
- * killed while reporting leaves nothing half done.
+ * thread's report log and error count (report.ts ThreadReports, through the host's warn
+ * and countSlabError: thread-local). A thread killed while reporting leaves nothing half
+ * done.
  */
 import { unanswered } from '../hotplug/autowatch.js';
 import { PAGE_SIZE } from '../layout.js';

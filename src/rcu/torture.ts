@@ -38,7 +38,7 @@ export const E_MBTEST = 1;
 export interface TortureOptions {
   /** RCU flavour of the torture arena (default 'memb'). */
   flavour?: 'memb' | 'qsbr';
-  /** How long to run (default 3 s). */
+  /** How long to run (default 5 s). */
   seconds?: number;
   /** Reader workers, 1..32 (default 2). */
   readers?: number;
