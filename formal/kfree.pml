@@ -29,8 +29,13 @@
  * chain). The GP engine runs a GP when one is waited for (and -DSPONT=n more on their own;
  * SPONT=1 grows the state space past 5e7 states).
  * Only B drains on its own (A's tick only closes). NO_DEATH: B is never killed.
- * G_LOCK sections are atomic (a thread is not killed inside one); a free with its B_COUNT
- * commit is one step (SlabCore.freeGroup commits both under the cache lock).
+ * G_LOCK sections are atomic (a thread is not killed inside one): in the code a thread killed
+ * inside one has its G_LOCK taken over by its detacher, which undoes or completes the section
+ * (src/kfree/blocks.ts repairLists: a drain that published S_DRAINING but unlinked nothing is
+ * left queued, a half-unlinked prefix is cut off, a chain named by both heads is cleared, the
+ * tail, count and owners are rebuilt from the list) before anyone else sees it; that repair
+ * is not modelled here. A free with its B_COUNT commit is one step (SlabCore.freeGroup and
+ * drainRunToBarn commit both before any object changes state).
  *
  * Properties (assert)
  *   - no object is freed before a full GP since its kfreeRcu (seq >= snapshot at the call)
