@@ -30,6 +30,7 @@ import { KfreeRcu } from './kfree/index.js';
 import { C_GEN, CACHE_BYTES, CPU_REC_BYTES, H_NR_PAGES, PAGE_SIZE, pageMeta, type ArenaLayout } from './layout.js';
 import { Rcu } from './rcu/index.js';
 import { LOCK_LEASE_MS, nodeThreadId, setBrokenLockHandler } from './sync/mutex.js';
+import { G_LOCK as KG_LOCK } from './kfree/layout.js';
 import { ThreadReports, type SlabWarning } from './report.js';
 import { Cache, type CacheGeometry } from './slab/cache.js';
 import { SlabCore } from './slab/core.js';
@@ -254,8 +255,14 @@ export class Arena {
       reportStateMisuse: (c, ptr, op, st) => self.reporter.reportStateMisuse(c, ptr, op, st),
     });
     setBrokenLockHandler((owner, word) => {
-      // We hold the lock now: repair what it protects before anyone else sees it.
-      const what = self.repairLocked(word);
+      // We hold the lock now: repair what it protects before anyone else sees it. The
+      // kfree_rcu list lock's repair also needs the holder's slot (its S_DRAINING: see
+      // kfree/blocks.ts repairLists), found from the owner token; the drain lock's
+      // finishing is left to the holder or its adopter (hotplug.ts repairLocked).
+      const kgLock = (self.layout.kfreeBase >> 2) + KG_LOCK;
+      let holder: number | undefined;
+      if (word === kgLock) for (let s = 0; s < self.layout.maxThreads && holder === undefined; s++) if (self.threads.token(s) === owner) holder = s;
+      const what = self.repairLocked(word, holder);
       const msg = `slabrcu: lock at word ${word} (${what.name}) held by thread token ${owner} for over ${LOCK_LEASE_MS} ms; taken as dead, ${what.done}`;
       self.reporter.warn('dead-lock-holder', undefined, msg, `${msg}\nA thread was probably terminated inside a critical section.`);
     });

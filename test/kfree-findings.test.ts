@@ -210,3 +210,33 @@ test('finding 6: destroy() does not report a leak for an object a drainer counte
   assert.equal(rep.status, 'released', `destroy reported ${rep.status}: ${rep.warning ?? ''}`);
   assert.equal(rep.leaked, 0);
 });
+
+test('a drainer killed inside its G_LOCK section, after naming its blocks in hand but before unlinking them: the detacher leaves them queued, and they are freed once', async () => {
+  const a = Arena.create({ bytes: 8 << 20 });
+  const c = a.createCache('kf-glock-64', { size: 64, flags: SLAB_NO_MERGE });
+  const warnings: SlabWarning[] = [];
+  a.onWarning((w) => warnings.push(w));
+  const B = newCtl();
+  const b = startWorker('kfix-worker', { sab: a.sab, mode: 'kfree-barrier', cache: 'kf-glock-64', n: 3, ctl: B.sab, stopAt: 'drain:unlinking' });
+  await nextMessage(b, 'ready');
+  b.postMessage({});
+  // Its barrier's drain published S_DRAINING (its block, GP over) and stopped holding
+  // G_LOCK and the drain lock, the block still first on the closed list.
+  await waitAsync(B.i32, 5, () => Atomics.load(B.i32, 5) === 1, 'drainer stopped inside its G_LOCK section');
+  assert.equal(c.stats().objects, 3);
+  await b.terminate();
+  // The exit is handled on this thread's event loop (detachDead): wait for its reports.
+  const deadline = Date.now() + HANG_MS;
+  while (!warnings.some((w) => /kfree_rcu drain lock/.test(w.message)) && Date.now() < deadline) await new Promise((r) => setImmediate(r));
+  const lockMsg = warnings.find((w) => w.kind === 'dead-lock-holder' && /kfree_rcu lock;/.test(w.message))?.message ?? '';
+  assert.match(lockMsg, /its drain had unlinked nothing \(left queued\)/, `the list lock's repair: ${warnings.map((w) => w.message).join(' | ')}`);
+  assert.match(lockMsg, /closed list rebuilt \(1 blocks\)/);
+  assert.ok(warnings.some((w) => /kfree_rcu drain lock; its drain finished \(0 objects freed\)/.test(w.message)),
+    `the drain lock's repair frees nothing it no longer has in hand: ${warnings.map((w) => w.message).join(' | ')}`);
+  await a.kvfreeRcuBarrierAsync(); // the block is drained once, here
+  assert.equal(a.kfreeRcuPending(), 0);
+  assert.equal(c.stats().objects, 0, 'each of the 3 objects freed exactly once');
+  assert.deepEqual(warnings.filter((w) => w.kind === 'double-free').map((w) => w.message), [], 'no second free of any of them');
+  assert.equal(c.validate().errors, 0);
+  assert.equal((await c.destroy()).status, 'released');
+});

@@ -95,6 +95,7 @@ export class KfreeDrain {
     }
     if (last !== 0) {
       Atomics.store(i32, s.me + S_DRAINING, first);
+      s.mark('drain:unlinking'); // (tests: a death here is repaired by blocks.ts repairLists)
       const rest = i32[pageWord(last) + B_NEXT]!;
       i32[g + G_CLOSED_HEAD] = rest;
       if (rest === 0) i32[g + G_CLOSED_TAIL] = 0;
