@@ -258,9 +258,14 @@ test('destroy: objects in another worker\'s sheaf are flushed by that worker on 
   assert.equal(kmallocInUse(a), k0, 'the worker freed its sheaf');
   await w.w.terminate();
   await w.exited.catch(() => 0);
-  // The worker's detach on exit flushed its kmalloc sheaves: every page is back once the
-  // kmalloc caches give their empty slabs back.
-  for (const [name] of parseSlabinfo(a.slabinfo())) if (name.startsWith('kmalloc-')) a.findCache(name)!.shrink();
+  // The worker's detach on exit (the watcher's exit handler, on this thread's event loop)
+  // flushes its kmalloc sheaves: every page is back once the kmalloc caches give their
+  // empty slabs back. Wait for that detach (a condition, bounded), shrinking each time.
+  const shrinkKmalloc = (): void => {
+    for (const [name] of parseSlabinfo(a.slabinfo())) if (name.startsWith('kmalloc-')) a.findCache(name)!.shrink();
+  };
+  shrinkKmalloc();
+  for (const deadline = Date.now() + 5000; a.pageStats().used !== used0 && Date.now() < deadline; shrinkKmalloc()) await new Promise((r) => setImmediate(r));
   assert.equal(a.pageStats().used, used0);
 });
 

@@ -38,6 +38,9 @@ import {
 import type { KfreeState } from './state.js';
 import { StepKind, runSync, type Body } from './wait.js';
 
+/** Shortest run of one cache's records that goes to the barn as a sheaf of its own. */
+const MIN_BARN_RUN = 8;
+
 export class KfreeDrain {
   /** The LOCK step of a drain (the same object every time). */
   private readonly lockStep: { kind: StepKind; arg: number };
@@ -161,7 +164,7 @@ export class KfreeDrain {
       i32[s.me + S_DRAIN_OBJ] = obj;
       i32[s.me + S_DRAIN_N] = 1;
       Atomics.store(i32, w + S_DRAIN_CHAIN, next);
-      this.freeOne(obj);
+      this.freeChained(obj);
       i32[s.me + S_DRAIN_OBJ] = 0;
       freed++;
       link = next;
@@ -240,11 +243,15 @@ export class KfreeDrain {
         continue;
       }
       if (h.sheafCap !== 0 && h.allocOk()) {
-        // A run of at least half a sheaf of this cache's records (kernel 7.0: an rcu_free
-        // sheaf after its grace period): one sheaf, to the barn whole (SlabCore
-        // drainRunToBarn; its header says how a death there loses, never doubles).
+        // A run of this cache's records (kernel 7.0: an rcu_free sheaf after its grace
+        // period): one sheaf, to the barn whole (SlabCore drainRunToBarn; its header says
+        // how a death there loses, never doubles), where every thread's allocations find
+        // it: a drainer that does not allocate (a timer, the GP driver, another thread's
+        // barrier) would otherwise keep the objects in its own sheaves, out of reach of an
+        // exhausted arena's allocations. Runs shorter than MIN_BARN_RUN (a block mixing
+        // caches) take the per-object path below.
         const run = this.runOf(b, k, h.idx, h.sheafCap);
-        if (run * 2 >= h.sheafCap) {
+        if (run >= Math.min(MIN_BARN_RUN, h.sheafCap)) {
           const lo = k - run + 1;
           i32[me + S_DRAIN_OBJ] = i32[b + B_REC + lo]!;
           i32[me + S_DRAIN_N] = run;
@@ -330,6 +337,29 @@ export class KfreeDrain {
     const pfn = headPfnOf(i32, s.metaW, link);
     if ((i32[pageMeta(s.metaW, pfn) + Hot.P_FLAGS]! & Hot.PK_MASK) === PK_LARGE) return pfn << Hot.PAGE_SHIFT;
     return link;
+  }
+
+  /**
+   * An rcu_head-chained object (the chain holds what was queued when no block page could
+   * be had: an exhausted arena) straight back to its slab under the list lock, state RCU
+   * checked there (counted freed first), where every thread's refill finds it: into this
+   * drainer's sheaf it would be out of reach of the other threads' allocations, which are
+   * the ones short of memory. Debug and quarantine caches and large kmalloc take freeOne.
+   */
+  private freeChained(ptr: number): void {
+    const s = this.s;
+    const host = s.host;
+    const k = host.classify(ptr);
+    if (k.kind === 'slab') {
+      const h = host.internalHandle(k.idx);
+      if (!h.debug && !h.quarantine) {
+        s.i32[host.recW(s.slot, k.idx) + Hot.R_KFREE_D]++;
+        s.mark('free:one');
+        host.slab.freeToSlab(h, ptr, OS_RCU, true);
+        return;
+      }
+    }
+    this.freeOne(ptr);
   }
 
   /** One object through the checked free path (counted freed first). */

@@ -103,6 +103,7 @@ export interface KfreeSlab {
   freeRcuToSheaf(c: Cache, ptr: number): boolean;
   drainRunToBarn(c: Cache, recW: number, n: number, commitW: number, commitV: number, countW: number): number;
   freeUncounted(c: Cache, rec: number, obj: number): void;
+  freeToSlab(c: Cache, ptr: number, expect: number, report: boolean, count?: boolean): boolean;
 }
 
 /** src/slab/kmalloc.ts Kmalloc.classify. */

@@ -451,7 +451,7 @@ export class SlabCore {
    * not `expect` are skipped (counted in the return value's complement). Returns the
    * number given back.
    */
-  private freeBulk(c: Cache, objs: Int32Array, expect: number): number {
+  private freeBulk(c: Cache, objs: Int32Array, expect: number, flushStat = true): number {
     const a = this.a;
     const i32 = a.i32;
     let done = 0;
@@ -473,7 +473,7 @@ export class SlabCore {
       done++;
     }
     unlock(i32, c.d + C_LOCK);
-    if (done > 0) this.barn.stat(c, ST_SHEAF_FLUSH, done);
+    if (done > 0 && flushStat) this.barn.stat(c, ST_SHEAF_FLUSH, done);
     return done;
   }
 
@@ -558,8 +558,8 @@ export class SlabCore {
    * allocation takes it with one barn lock; when the barn already holds MAX_FULL_SHEAVES
    * the sheaf goes back to its slabs in one bulk free (BARN_PUT_FAIL), its storage to the
    * barn's empty list. Every object must be in state RCU (checked first: anything else,
-   * a double kfreeRcu, returns 0 with nothing done, for the caller's checked path), and
-   * an empty sheaf must be had (else 0).
+   * a double kfreeRcu, returns 0 with nothing done, for the caller's checked path). With
+   * no sheaf storage to be had the run goes straight back to its slabs in one bulk free.
    *
    * Commit order (a drainer killed at any step loses objects, never frees one twice):
    * the objects are copied into the sheaf (not yet published), then the batch's commit
@@ -576,7 +576,17 @@ export class SlabCore {
     if (c.sheafCap === 0 || n <= 0 || n > c.sheafCap || !c.allocOk()) return 0;
     for (let j = 0; j < n; j++) if (u8[c.stateAddrOf(i32[recW + j]!)] !== OS_RCU) return 0;
     const sh = this.barn.takeEmpty(c) || this.sheaves.alloc(c);
-    if (sh === 0) return 0;
+    if (sh === 0) {
+      // No sheaf storage to be had (an exhausted arena): the run goes back to its slabs in
+      // one bulk free, where every thread's refill finds it (the drainer's own sheaf would
+      // keep it from the others). Same commit order; killed before the free, the objects
+      // are RCU in no batch (a destroy reclaims them).
+      i32[commitW] = commitV;
+      i32[countW] += n;
+      i32[c.rec + R_FREE_SLOW] += n;
+      this.freeBulk(c, i32.subarray(recW, recW + n), OS_RCU, false);
+      return n;
+    }
     const slots = (sh + SH_HDR) >> 2;
     i32.copyWithin(slots, recW, recW + n);
     i32[(sh >> 2) + SH_COUNT] = n;
