@@ -164,7 +164,7 @@ export class KfreeDrain {
       i32[s.me + S_DRAIN_OBJ] = obj;
       i32[s.me + S_DRAIN_N] = 1;
       Atomics.store(i32, w + S_DRAIN_CHAIN, next);
-      this.freeChained(obj);
+      this.freeOne(obj, true);
       i32[s.me + S_DRAIN_OBJ] = 0;
       freed++;
       link = next;
@@ -340,37 +340,23 @@ export class KfreeDrain {
   }
 
   /**
-   * An rcu_head-chained object (the chain holds what was queued when no block page could
-   * be had: an exhausted arena) straight back to its slab under the list lock, state RCU
-   * checked there (counted freed first), where every thread's refill finds it: into this
-   * drainer's sheaf it would be out of reach of the other threads' allocations, which are
-   * the ones short of memory. Debug and quarantine caches and large kmalloc take freeOne.
+   * One object through the checked free path (counted freed first). `toSlab`: the
+   * rcu_head-chained objects (the chain holds what was queued when no block page could be
+   * had: an exhausted arena) go straight back to their slab under the list lock (state RCU
+   * checked there), where every thread's refill finds them: in this drainer's sheaf they
+   * would be out of reach of the other threads' allocations, the ones short of memory.
+   * Debug and quarantine caches take the checked path either way; large kmalloc, kfree.
    */
-  private freeChained(ptr: number): void {
+  private freeOne(ptr: number, toSlab = false): void {
     const s = this.s;
     const host = s.host;
     const k = host.classify(ptr);
     if (k.kind === 'slab') {
       const h = host.internalHandle(k.idx);
-      if (!h.debug && !h.quarantine) {
-        s.i32[host.recW(s.slot, k.idx) + Hot.R_KFREE_D]++;
-        s.mark('free:one');
-        host.slab.freeToSlab(h, ptr, OS_RCU, true);
-        return;
-      }
-    }
-    this.freeOne(ptr);
-  }
-
-  /** One object through the checked free path (counted freed first). */
-  private freeOne(ptr: number): void {
-    const s = this.s;
-    const host = s.host;
-    const k = host.classify(ptr);
-    if (k.kind === 'slab') {
       s.i32[host.recW(s.slot, k.idx) + Hot.R_KFREE_D]++;
       s.mark('free:one');
-      host.internalHandle(k.idx).freeExpecting(ptr, OS_RCU);
+      if (toSlab && !h.debug && !h.quarantine) host.slab.freeToSlab(h, ptr, OS_RCU, true);
+      else h.freeExpecting(ptr, OS_RCU);
     } else {
       host.kfree(ptr);
     }
