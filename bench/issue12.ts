@@ -16,7 +16,7 @@ import { pathToFileURL } from 'node:url';
 import { MemPool } from '@thi.ng/malloc';
 import { Arena } from '../src/index.js';
 import { compareRounds, median, ownFunction, spread, type Contender } from './measure.js';
-import { freeListContender, slabContender } from './slab.js';
+import { freeListContender, Obj, slabContender } from './slab.js';
 import { CTL_WORDS, LWIN, PC_SLOTS_WORD, RING, type LarsonData, type LarsonVariant, type PcData, type PcVariant } from './i12-worker.js';
 import { smoModuleUrl } from './vendor-smo.js';
 import type { BenchOptions, BenchRow, BenchSection } from './types.js';
@@ -92,13 +92,7 @@ function bareRandom(name: string, live: number): Contender {
   };
 }
 
-/** Plain JS objects (8 number fields, 64 bytes of payload) replaced at a random index. */
-class Obj {
-  a: number; b = 0; c = 0; d = 0; e = 0; f = 0; g = 0; h = 0;
-  constructor(k: number) {
-    this.a = k;
-  }
-}
+/** Plain JS objects (bench/slab.ts Obj, 64 bytes of payload) replaced at a random index. */
 function jsRandom(name: string, live: number): Contender {
   let run: Loop = () => {};
   let ring: Obj[] = [];

@@ -101,8 +101,8 @@ export function freeListContender(name: string, live: number): Contender {
   };
 }
 
-/** Plain JS objects with 64 bytes of payload, kept alive in an array (old generation). */
-class Obj {
+/** Plain JS objects with 64 bytes of payload (8 number fields), the GC-managed baseline of the slab benches. */
+export class Obj {
   a: number; b = 0; c = 0; d = 0; e = 0; f = 0; g = 0; h = 0;
   constructor(k: number) {
     this.a = k;
