@@ -68,6 +68,8 @@ export class SlabCore {
   private readonly refillScratch = new Int32Array(256);
   /** Scratch for the objects of one flush (never nested: a flush takes no sheaf). */
   private readonly flushScratch = new Int32Array(256);
+  /** Scratch for the state addresses of one drainRunToBarn run (at most a sheaf; the flush it may do uses flushScratch). */
+  private readonly drainScratch = new Int32Array(256);
 
   constructor(private readonly a: SlabHost) {
     this.sheaves = new Sheaves(a);
@@ -574,7 +576,12 @@ export class SlabCore {
     const i32 = a.i32;
     const u8 = a.u8;
     if (c.sheafCap === 0 || n <= 0 || n > c.sheafCap || !c.allocOk()) return 0;
-    for (let j = 0; j < n; j++) if (u8[c.stateAddrOf(i32[recW + j]!)] !== OS_RCU) return 0;
+    // Each object's state address once (the check here, the store below).
+    const sa = this.drainScratch;
+    for (let j = 0; j < n; j++) {
+      sa[j] = c.stateAddrOf(i32[recW + j]!);
+      if (u8[sa[j]!] !== OS_RCU) return 0;
+    }
     const sh = this.barn.takeEmpty(c) || this.sheaves.alloc(c);
     if (sh === 0) {
       // No sheaf storage to be had (an exhausted arena): the run goes back to its slabs in
@@ -593,7 +600,7 @@ export class SlabCore {
     i32[commitW] = commitV;
     i32[countW] += n;
     i32[c.rec + R_FREE_SLOW] += n;
-    for (let j = 0; j < n; j++) u8[c.stateAddrOf(i32[slots + j]!)] = OS_CACHED;
+    for (let j = 0; j < n; j++) u8[sa[j]!] = OS_CACHED;
     if (!this.barn.putFull(c, sh)) {
       this.flushSheaf(c, sh);
       this.stashEmpty(c, sh);
