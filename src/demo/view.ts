@@ -90,18 +90,31 @@ function fitTable<R>(cols: Column<R>[], rows: R[], width: number, color: boolean
   let nameMax = 24;
   for (;;) {
     const t = new Table({
-      head: use.map((c) => c.head),
+      // Colours by hand: cli-table3's styles go through @colors/colors, which turns them
+      // off by itself when stdout is not a terminal, so `color: true` would be ignored
+      // whenever the frame is drawn for anything but this process's own tty.
+      head: use.map((c) => (color ? `${CYAN}${c.head}${RESET_FG}` : c.head)),
       colAligns: use.map((c) => c.align),
-      style: { head: color ? ['cyan'] : [], border: color ? ['grey'] : [], compact: true },
+      style: { head: [], border: [], compact: true },
     });
     for (const r of rows) t.push(use.map((c, i) => (i === first ? shorten(c.cell(r), nameMax) : c.cell(r))));
-    const text = t.toString();
+    const text = color ? greyBorders(t.toString()) : t.toString();
     const wide = text.split('\n').reduce((m, l) => Math.max(m, visibleWidth(l)), 0);
     if (wide <= width) return text;
     if (use.length > 2) use = use.slice(0, -1);
     else if (nameMax > 8) nameMax -= 4;
     else return text.split('\n').map((l) => fitLine(l, width)).join('\n');
   }
+}
+
+const CYAN = '\x1b[36m';
+const GREY = '\x1b[90m';
+const RESET_FG = '\x1b[39m';
+const BORDER_RUN = /[─│┌┐└┘├┤┬┴┼]+/g;
+
+/** Each run of box-drawing characters in grey. */
+function greyBorders(text: string): string {
+  return text.replace(BORDER_RUN, (run) => `${GREY}${run}${RESET_FG}`);
 }
 
 type CacheRow = Snapshot['caches'][number] | { name: string; more: number };
