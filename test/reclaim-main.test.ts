@@ -120,3 +120,61 @@ test('an exhausted arena with a stalled reader: alloc returns 0 after the stall 
   assert.equal(c.stats().objects, 0);
   assert.equal((await c.destroy()).status, 'released');
 });
+
+const RACED = `
+const { workerData, parentPort } = require('node:worker_threads');
+import(workerData.entry).then(({ Arena }) => {
+  const a = Arena.attach(workerData.sab);
+  const ctl = new Int32Array(workerData.ctl);
+  const c = a.findCache('rm-race');
+  const held = [];
+  for (;;) { const p = c.alloc(); if (p === 0) break; held.push(p); }
+  const queued = held.splice(0, 20);
+  for (const p of queued) a.kfreeRcu(p);
+  // Close this thread's kfree_rcu sheaf (what a barrier's request does): another thread
+  // may drain it once its grace period is over.
+  a.kfreeRcuImpl.serviceRequests();
+  // The next alloc finds nothing and reclaims: it stops at the start of that reclaim
+  // until the main thread has drained the batch itself.
+  a.kfreeRcuImpl.testingMark = (m) => {
+    if (m !== 'reclaim:start' || Atomics.load(ctl, 0) !== 0) return;
+    Atomics.store(ctl, 0, 1);
+    Atomics.notify(ctl, 0);
+    while (Atomics.load(ctl, 1) === 0) Atomics.wait(ctl, 1, 0);
+  };
+  const p = c.alloc();
+  const q = new Set(queued);
+  parentPort.postMessage({ p, fromQueued: q.has(p) });
+  if (p !== 0) c.free(p);
+  for (const o of held) c.free(o);
+  a.detach();
+});
+`;
+
+test('an exhausted arena: objects another thread drained while this alloc reclaimed are handed out (reclaim found nothing left to drain; the alloc returned 0 in CI)', async () => {
+  const a = Arena.create({ bytes: 2 << 20, maxThreads: 4, maxCaches: 32, kfreeRcuDrainMs: 600_000 });
+  const c = a.createCache('rm-race', { size: 64 });
+  const entry = new URL('../src/index.js', import.meta.url).href;
+  const ctl = new Int32Array(new SharedArrayBuffer(8));
+  const w = new Worker(RACED, { eval: true, workerData: { sab: a.sab, entry, ctl: ctl.buffer } });
+  const done = new Promise<{ p: number; fromQueued: boolean }>((res, rej) => { w.once('message', res); w.once('error', rej); });
+  const exited = new Promise((r) => w.once('exit', r));
+  // The worker is stopped at the start of its reclaim, its batch closed.
+  for (;;) {
+    const r = Atomics.waitAsync(ctl, 0, 0, 10_000);
+    if (r.async) await r.value;
+    if (Atomics.load(ctl, 0) === 1) break;
+  }
+  assert.equal(c.stats().kfree_rcu_pending, 20);
+  a.rcu.synchronize();
+  a.kfreeRcuImpl.driverTick(); // this thread drains the batch: its GP is over
+  assert.equal(c.stats().kfree_rcu_pending, 0, 'the main thread drained the worker\'s batch');
+  Atomics.store(ctl, 1, 1);
+  Atomics.notify(ctl, 1);
+  const m = await done;
+  await exited;
+  assert.notEqual(m.p, 0, 'the alloc tried again after its reclaim and found the objects the other thread freed');
+  assert.equal(m.fromQueued, true);
+  assert.equal(c.stats().objects, 0);
+  assert.equal((await c.destroy()).status, 'released');
+});

@@ -135,6 +135,7 @@ export class KfreePump {
     const s = this.s;
     const host = s.host;
     const i32 = s.i32;
+    s.mark('reclaim:start');
     let any = i32[s.me + S_NSPARE]! > 0;
     s.blocks.releaseSpares(s.slot);
     s.insert.closeOwn();

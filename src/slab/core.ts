@@ -112,7 +112,12 @@ export class SlabCore {
         const o = this.allocLocked(c);
         if (o !== 0) return o;
       }
-      if (attempt === 0 && !a.reclaim()) break;
+      // Memory pressure: reclaim, then one more attempt whatever reclaim() says. It
+      // reports what *this* thread freed; a drain in another thread may have freed the
+      // very objects it waited for (reclaim's waiting drain then finds nothing left), and
+      // they are in the slabs or the barn now (a CI failure: alloc returned 0 with 20
+      // free objects on a partial slab).
+      if (attempt === 0) a.reclaim();
     }
     return 0;
   }
@@ -249,7 +254,10 @@ export class SlabCore {
       }
       unlock(i32, c.d + C_LOCK);
       if (this.growCache(c) === 0) {
-        if (attempt === 0 && mayReclaim && a.reclaim()) continue;
+        if (attempt === 0 && mayReclaim) {
+          a.reclaim(); // retried whatever it says: see allocSlow
+          continue;
+        }
         return 0;
       }
     }

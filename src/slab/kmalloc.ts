@@ -82,7 +82,10 @@ export class Kmalloc {
     const a = this.a;
     const order = getOrder(size);
     let pfn = a.pages.alloc(order);
-    if (pfn === 0 && a.reclaim()) pfn = a.pages.alloc(order);
+    if (pfn === 0) {
+      a.reclaim(); // retried whatever it says (another thread's drain may have freed pages): see SlabCore.allocSlow
+      pfn = a.pages.alloc(order);
+    }
     if (pfn === 0) return 0;
     const m = a.pm(pfn);
     a.i32[m + P_CACHE] = 0;
