@@ -459,9 +459,10 @@ export class SlabCore {
    * `expect` (CACHED for a sheaf): one C_LOCK hold for the lot; each slab's list position
    * changes once, when its first object comes back or its last. Objects whose state is
    * not `expect` are skipped (counted in the return value's complement). Returns the
-   * number given back.
+   * number given back. `sas`, if given, holds each object's state address (computed by
+   * the caller, which checked them already: drainRunToBarn).
    */
-  private freeBulk(c: Cache, objs: Int32Array, expect: number, flushStat = true): number {
+  private freeBulk(c: Cache, objs: Int32Array, expect: number, flushStat = true, sas?: Int32Array): number {
     const a = this.a;
     const i32 = a.i32;
     let done = 0;
@@ -470,7 +471,7 @@ export class SlabCore {
     const u8 = a.u8;
     for (let j = 0; j < n; j++) {
       const obj = objs[j]!;
-      const sa = c.stateAddrOf(obj);
+      const sa = sas !== undefined ? sas[j]! : c.stateAddrOf(obj);
       if (u8[sa] !== expect) continue;
       const pfn = c.headPfn(obj);
       const m = a.pm(pfn);
@@ -565,9 +566,10 @@ export class SlabCore {
    * kernel 7.0 rcu_free_sheaf, for a run of one block's kfree_rcu records: the `n`
    * objects at words recW..recW+n-1 (all of cache c, past their grace period) go into one
    * sheaf that goes to the barn's full list whole (BARN_PUT), where any thread's
-   * allocation takes it with one barn lock; when the barn already holds MAX_FULL_SHEAVES
-   * the sheaf goes back to its slabs in one bulk free (BARN_PUT_FAIL), its storage to the
-   * barn's empty list. Every object must be in state RCU (checked first: anything else,
+   * allocation takes it with one barn lock; when the barn is seen to hold MAX_FULL_SHEAVES
+   * already the run goes back to its slabs in one bulk free without a sheaf (BARN_PUT_FAIL;
+   * a put that fails after all, the barn filled meanwhile, flushes the sheaf the same way
+   * and stashes its storage). Every object must be in state RCU (checked first: anything else,
    * a double kfreeRcu, returns 0 with nothing done, for the caller's checked path). With
    * no sheaf storage to be had the run goes straight back to its slabs in one bulk free.
    *
@@ -590,16 +592,21 @@ export class SlabCore {
       sa[j] = c.stateAddrOf(i32[recW + j]!);
       if (u8[sa[j]!] !== OS_RCU) return 0;
     }
-    const sh = this.barn.takeEmpty(c) || this.sheaves.alloc(c);
+    // The barn seen full (a racy read, as the kernel's): the sheaf's put would fail and it
+    // would be flushed at once, so the run goes straight back to its slabs instead of
+    // being copied into a sheaf, marked CACHED and copied out again (BARN_PUT_FAIL, as
+    // rcu_free_sheaf counts it). Else a sheaf, or none to be had (an exhausted arena):
+    // then the same bulk free. Every thread's refill finds these objects in the slabs
+    // (the drainer's own sheaf would keep them from the others). Same commit order;
+    // killed before the free, the objects are RCU in no batch (a destroy reclaims them).
+    const barnFull = this.barn.fullListFull(c);
+    if (barnFull) this.barn.putFailed(c);
+    const sh = barnFull ? 0 : this.barn.takeEmpty(c) || this.sheaves.alloc(c);
     if (sh === 0) {
-      // No sheaf storage to be had (an exhausted arena): the run goes back to its slabs in
-      // one bulk free, where every thread's refill finds it (the drainer's own sheaf would
-      // keep it from the others). Same commit order; killed before the free, the objects
-      // are RCU in no batch (a destroy reclaims them).
       i32[commitW] = commitV;
       i32[countW] += n;
       i32[c.rec + R_FREE_SLOW] += n;
-      this.freeBulk(c, i32.subarray(recW, recW + n), OS_RCU, false);
+      this.freeBulk(c, i32.subarray(recW, recW + n), OS_RCU, false, sa);
       return n;
     }
     const slots = (sh + SH_HDR) >> 2;
