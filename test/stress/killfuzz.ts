@@ -199,6 +199,7 @@ export async function killFuzz(p: KillParams, ctx: DriverCtx): Promise<KillResul
   await a.kvfreeRcuBarrierAsync();
   if (a.i32[0] !== magic) res.failures.push(`end: arena word 0 (magic) is ${a.i32[0]}, was ${magic}`);
   // a fresh thread can still attach
+  ctx.phase(PH.attach);
   const probe = new Worker(new URL('../workers/stress-kill-probe.js', import.meta.url), { workerData: { sab: a.sab } });
   a.watch(probe);
   const attachMsg = await new Promise<string>((resolve) => {
