@@ -15,7 +15,10 @@ const SEED = Number(env.SLABRCU_SEED ?? 7);
 
 test(`kill fuzz: 3 workers, ${KILLS} kills at random points: nothing handed out twice, no reuse before a GP, header intact, validate clean, destroy released`, async () => {
   const t0 = Date.now();
-  const { result: r } = await supervise<KillResult>({ scenario: 'killfuzz', params: { kills: KILLS, seed: SEED } });
+  // No heartbeat for 60 s = a hang. A barrier waits legitimately up to destroyFlushTimeoutMs
+  // (5 s) + rcuStallTimeoutMs (21 s) + 250 ms, and a lock a dead thread left up to its
+  // 10 s lease: 30 s could call a slow but bounded wait a hang.
+  const { result: r } = await supervise<KillResult>({ scenario: 'killfuzz', params: { kills: KILLS, seed: SEED }, stallMs: 60_000 });
   const problems = r.problemCount + r.failures.length;
   const summary = `kills=${r.kills} problems=${problems} (${problemSummary(r.problems)}; failed checks ${r.failures.length}) ` +
     `heldAtDeath=${r.heldAtDeath} inFlightBound=${r.inFlightBound} leaked=${r.leakedTotal} kmallocExtra=${r.kmallocExtra} ` +

@@ -57,6 +57,10 @@ export async function killFuzz(p: KillParams, ctx: DriverCtx): Promise<KillResul
   a.onWarning((w: SlabWarning) => {
     warnings[w.kind] = (warnings[w.kind] ?? 0) + 1;
     if (warnTexts.length < 20) warnTexts.push(`driver: ${w.kind}: ${w.message}`);
+    // Waits that take seconds say so in the log, which a hang report quotes.
+    if (w.kind === 'rcu-stall' || w.kind === 'kvfree-rcu-barrier' || w.kind === 'dead-lock-holder') {
+      ctx.log(`killfuzz: warning ${w.kind}: ${w.message.split('\n')[0]!.slice(0, 240)}`);
+    }
   });
   const sh: Shared = { ...makeShared(bytes), ctl: ctx.ctlSab };
   const book = new Book(a, sh, 2000);
