@@ -204,10 +204,13 @@ export async function killFuzz(p: KillParams, ctx: DriverCtx): Promise<KillResul
   if (a.i32[0] !== magic) res.failures.push(`end: arena word 0 (magic) is ${a.i32[0]}, was ${magic}`);
   // a fresh thread can still attach
   ctx.phase(PH.attach);
-  const probe = new Worker(new URL('../workers/stress-kill-probe.js', import.meta.url), { workerData: { sab: a.sab } });
+  const probe = new Worker(new URL('../workers/stress-kill-probe.js', import.meta.url), { workerData: { sab: a.sab, ctl: ctx.ctlSab } });
   a.watch(probe);
   const attachMsg = await new Promise<string>((resolve) => {
-    probe.once('message', (m: { ok: boolean; message?: string }) => resolve(m.ok ? '' : String(m.message)));
+    probe.on('message', (m: { ok?: boolean; message?: string; warning?: string }) => {
+      if (m.warning !== undefined) ctx.log(`killfuzz: probe warning ${m.warning}`);
+      else resolve(m.ok ? '' : String(m.message));
+    });
     probe.once('error', (e) => resolve(String(e)));
   });
   await new Promise((r) => probe.once('exit', r));

@@ -60,7 +60,7 @@ export function supervise<R>(opts: SuperviseOptions): Promise<Supervised<R>> {
       const phases: string[] = [];
       for (let i = 0; i < 64; i++) {
         const p = Atomics.load(ctl, CTL.PHASE + i);
-        if (p !== 0) phases.push(`thread ${i === 0 ? 'driver' : `worker ${i}`}: ${PHASES[p] ?? p}`);
+        if (p !== 0) phases.push(`thread ${i === 0 ? 'driver' : i === 10 ? 'probe' : `worker ${i}`}: ${PHASES[p] ?? p}`);
       }
       const msg = `HANG: ${opts.scenario}: no progress for ${stallMs} ms (round ${Atomics.load(ctl, CTL.ROUND)}); ` +
         `phases: ${phases.join('; ') || 'none recorded'}\nlast log lines:\n${log.slice(-15).join('\n')}`;
