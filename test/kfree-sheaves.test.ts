@@ -194,8 +194,9 @@ test('kernel 7.0 rcu_free_sheaf: after the grace period a default cache\'s kfree
       for (const p of got) c.free(p);
       a.detach();
     });`, { eval: true, workerData: { sab: a.sab, entry, n } });
+  const exited = new Promise((r) => w.once('exit', r)); // before the message: 'exit' may come in its turn
   const got = await new Promise<number[]>((res, rej) => { w.once('message', res); w.once('error', rej); });
-  await new Promise((r) => w.once('exit', r));
+  await exited;
   const queued = new Set(ptrs);
   assert.equal(got.filter((p) => queued.has(p)).length, n, 'every object the worker got came out of the barn sheaves');
   assert.equal(new Set(got).size, n, 'no object handed out twice');

@@ -36,11 +36,12 @@ test('an exhausted arena: alloc reclaims completed kfree_rcu batches and hands o
   const c = a.createCache('rm-64', { size: 64 });
   const entry = new URL('../src/index.js', import.meta.url).href;
   const w = new Worker(WORKER, { eval: true, workerData: { sab: a.sab, entry } });
+  const exited = new Promise((r) => w.once('exit', r)); // before the message: 'exit' may come in its turn
   const msg = await new Promise<{ got: number[]; fromQueued: number; queued: number }>((res, rej) => {
     w.once('message', res);
     w.once('error', rej);
   });
-  await new Promise((r) => w.once('exit', r));
+  await exited;
   assert.equal(msg.queued, 20);
   assert.equal(msg.got.filter((p) => p === 0).length, 0, 'no alloc returned 0 while reclaimed objects sat in its own sheaf');
   assert.equal(msg.fromQueued, 10, 'the objects came from the reclaimed batches');

@@ -60,6 +60,8 @@ export async function exhaustion(p: ExhaustParams, ctx: DriverCtx): Promise<Exha
   const result: ExhaustResult = { roundsRun: 0, roundsPlanned: p.rounds, failures: [], failedRound: -1, problems: [], problemTexts: [], allocated: 0, rcu: 0, exhaustions: 0 };
 
   const ws: Worker[] = [];
+  /** Each worker's exit, listened for from its start (an 'exit' can come in the turn of its last message). */
+  const wExits: Promise<unknown>[] = [];
   let exiting = false;
   const queues: { type: string; [k: string]: unknown }[][] = [];
   const waiters: (((m: { type: string; [k: string]: unknown }) => void) | undefined)[] = [];
@@ -72,6 +74,7 @@ export async function exhaustion(p: ExhaustParams, ctx: DriverCtx): Promise<Exha
     });
     a.watch(w);
     ws.push(w);
+    wExits.push(new Promise((res) => w.once('exit', res)));
     queues.push([]);
     waiters.push(undefined);
     w.on('message', (m: { type: string }) => {
@@ -206,7 +209,7 @@ export async function exhaustion(p: ExhaustParams, ctx: DriverCtx): Promise<Exha
     exiting = true;
     for (const w of ws) w.postMessage({ type: 'exit' });
     collect(await Promise.all(ws.map((_, i) => next(i, 'detached'))));
-    await Promise.all(ws.map((w) => new Promise((res) => w.once('exit', res))));
+    await Promise.all(wExits);
     await a.kvfreeRcuBarrierAsync();
     for (const c of kms) c.shrink();
     const kmEnd = kmTotal();

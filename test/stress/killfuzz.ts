@@ -206,6 +206,9 @@ export async function killFuzz(p: KillParams, ctx: DriverCtx): Promise<KillResul
   ctx.phase(PH.attach);
   const probe = new Worker(new URL('../workers/stress-kill-probe.js', import.meta.url), { workerData: { sab: a.sab, ctl: ctx.ctlSab } });
   a.watch(probe);
+  // Listen for its exit now: a worker's 'exit' can come in the same turn as its last
+  // message (its port is drained on exit), before an await on that message resumes.
+  const probeExit = new Promise((r) => probe.once('exit', r));
   const attachMsg = await new Promise<string>((resolve) => {
     probe.on('message', (m: { ok?: boolean; message?: string; warning?: string }) => {
       if (m.warning !== undefined) ctx.log(`killfuzz: probe warning ${m.warning}`);
@@ -213,7 +216,7 @@ export async function killFuzz(p: KillParams, ctx: DriverCtx): Promise<KillResul
     });
     probe.once('error', (e) => resolve(String(e)));
   });
-  await new Promise((r) => probe.once('exit', r));
+  await probeExit;
   if (attachMsg) res.failures.push(`end: Arena.attach in a new worker failed: ${attachMsg}`);
   ctx.phase(PH.validate);
   for (const c of [A, B, ...kms]) {
