@@ -132,9 +132,13 @@ export async function killFuzz(p: KillParams, ctx: DriverCtx): Promise<KillResul
         resolve();
       });
     });
-    w.on('message', (m: { type: string; message?: string; texts?: string[] }) => {
+    w.on('message', (m: { type: string; message?: string; texts?: string[]; text?: string }) => {
       if (m.type === 'ready') s.ready = true;
       else if (m.type === 'final') s.final = m as Record<string, unknown>;
+      else if (m.type === 'problem') {
+        if (texts.length < 30) texts.push(`worker ${id}: ${m.text}`);
+        ctx.log(`killfuzz: problem seen by worker ${id}: ${m.text}`);
+      }
       else if (m.type === 'attach-failed') res.failures.push(`respawned worker ${id} could not attach: ${m.message}`);
       else if (m.type === 'error') {
         if (res.errors.length < 10) res.errors.push(String(m.message).split('\n').slice(0, 6).join(' | '));

@@ -44,7 +44,8 @@ if (!isMainThread && parentPort) {
     warnings[w.kind] = (warnings[w.kind] ?? 0) + 1;
     if (warnTexts.length < 10) warnTexts.push(`${w.kind}: ${w.message}`);
   });
-  const book = new Book(a, d.shared, d.id);
+  // Each problem is posted at once as well: a worker killed later would take its texts with it.
+  const book = new Book(a, d.shared, d.id, { problem: (_k, text) => port.postMessage({ type: 'problem', text }) });
   const A = a.findCache(d.caches[0])!;
   const B = a.findCache(d.caches[1])!;
   const rnd = prng(d.seed);
