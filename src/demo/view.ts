@@ -91,8 +91,8 @@ function fitTable<R>(cols: Column<R>[], rows: R[], width: number, color: boolean
   for (;;) {
     const t = new Table({
       // Colours by hand: cli-table3's styles go through @colors/colors, which turns them
-      // off by itself when stdout is not a terminal, so `color: true` would be ignored
-      // whenever the frame is drawn for anything but this process's own tty.
+      // off by itself when CI is set or stdout is not a terminal, so `color: true` would be
+      // ignored whenever the frame is drawn for anything but this process's own tty.
       head: use.map((c) => (color ? `${CYAN}${c.head}${RESET_FG}` : c.head)),
       colAligns: use.map((c) => c.align),
       style: { head: [], border: [], compact: true },

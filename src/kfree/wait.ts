@@ -4,8 +4,8 @@
  * (runSync: lock, nap, synchronizeBounded, with this thread's requests served by hand) or
  * by an async one (runAsync: lockAsync, setTimeout, synchronizeAsyncBounded, with the
  * event loop serving them; every wait keeps the thread alive: the timers and the grace
- * period's wait are ref'd, and lockAsync's Atomics.waitAsync gets a keep-alive timer). A step's result (the stalled slots of a grace period) is the
- * value of its `yield`.
+ * period's wait are ref'd, and lockAsync's Atomics.waitAsync gets a keep-alive timer).
+ * A step's result (the stalled slots of a grace period) is the value of its `yield`.
  *
  * Concurrency: the drivers touch shared memory only through the calls they make (the
  * lock word is an Atomics mutex, src/sync/mutex.ts; its place in the lock order is the
