@@ -20,6 +20,12 @@ import { Piscina } from 'piscina';
 import Tinypool from 'tinypool';
 import { Arena, type DestroyReport, type SlabWarning } from '../src/index.js';
 
+// This file's process was seen to end with a bare 'test failed' in a loaded full run, its
+// tinypool test unreported: say how it ended, if it ends in a way JS can see.
+process.on('exit', (code) => {
+  if (code !== 0) process.stderr.write(`pools.test: process exit code ${code}\n`);
+});
+
 const WORKERS = 200;
 const SLOTS = 8;
 const OBJECTS = 100;

@@ -266,7 +266,10 @@ test('destroy: objects in another worker\'s sheaf are flushed by that worker on 
   };
   shrinkKmalloc();
   for (const deadline = Date.now() + 5000; a.pageStats().used !== used0 && Date.now() < deadline; shrinkKmalloc()) await new Promise((r) => setImmediate(r));
-  assert.equal(a.pageStats().used, used0);
+  // (Seen once in a full run: 2 pages still in use after 5 s. The message says whose.)
+  const held = [...parseSlabinfo(a.slabinfo()).values()].filter((r) => r.numSlabs > 0).map((r) => `${r.name}: ${r.active}/${r.num} objects, ${r.numSlabs} slabs`);
+  assert.equal(a.pageStats().used, used0,
+    `pages in use: ${a.pageStats().used} (before: ${used0}); slabs: ${held.join('; ') || 'none'}; kfreeRcu pending ${a.kfreeRcuPending()}; live slots ${a.threads.liveSlots().join(',')}`);
 });
 
 test('a terminated watched worker\'s sheaf is drained by the thread that detaches it', async () => {

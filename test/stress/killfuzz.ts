@@ -14,7 +14,7 @@
 import { Worker } from 'node:worker_threads';
 import { Arena, KMALLOC_SIZES, kmallocName, SLAB_NO_MERGE, type SlabWarning } from '../../src/index.js';
 import { parseSlabinfo } from '../helpers/slab-helpers.js';
-import { Book, claimsOf, CTL, makeShared, P, PUB_PER_WORKER, problemSummary, problemTotals, prng, type Held, type Shared } from './shared.js';
+import { Book, claimsOf, CTL, makeShared, P, PROBLEM_NAMES, PUB_PER_WORKER, problemSummary, problemTotals, prng, type Held, type Shared } from './shared.js';
 import { PH } from './supervise.js';
 import type { DriverCtx } from './driver-ctx.js';
 
@@ -132,17 +132,19 @@ export async function killFuzz(p: KillParams, ctx: DriverCtx): Promise<KillResul
         resolve();
       });
     });
-    w.on('message', (m: { type: string; message?: string; texts?: string[]; text?: string }) => {
+    w.on('message', (m: { type: string; message?: string; kind?: number; text?: string }) => {
       if (m.type === 'ready') s.ready = true;
       else if (m.type === 'final') s.final = m as Record<string, unknown>;
       else if (m.type === 'problem') {
-        if (texts.length < 30) texts.push(`worker ${id}: ${m.text}`);
-        ctx.log(`killfuzz: problem seen by worker ${id}: ${m.text}`);
+        // Every problem a worker sees arrives here as it is seen (its final and error
+        // messages do not repeat them).
+        const t = `worker ${id}: [${PROBLEM_NAMES[m.kind!]}] ${m.text}`;
+        if (texts.length < 30) texts.push(t);
+        ctx.log(`killfuzz: problem seen by ${t}`);
       }
       else if (m.type === 'attach-failed') res.failures.push(`respawned worker ${id} could not attach: ${m.message}`);
       else if (m.type === 'error') {
         if (res.errors.length < 10) res.errors.push(String(m.message).split('\n').slice(0, 6).join(' | '));
-        for (const t of m.texts ?? []) if (texts.length < 30) texts.push(t);
         s.killedByUs = true;
         void w.terminate(); // respawned by the loop
       }
@@ -201,7 +203,6 @@ export async function killFuzz(p: KillParams, ctx: DriverCtx): Promise<KillResul
     for (const [k, v] of Object.entries(f.warnings as Record<string, number>)) warnings[k] = (warnings[k] ?? 0) + v;
     for (const t of f.warnTexts as string[]) if (warnTexts.length < 20) warnTexts.push(`worker: ${t}`);
     for (const t of f.destroyTexts as string[]) res.failures.push(`worker destroy of its own cache: ${t}`);
-    for (const t of f.texts as string[]) if (texts.length < 30) texts.push(t);
   }
   ctx.phase(PH.barrier);
   await a.kvfreeRcuBarrierAsync();

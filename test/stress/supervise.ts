@@ -16,6 +16,8 @@ export const PHASES = [
   'create-cache', 'waiting', 'attach', 'detach', 'remote-free', 'done', 'check-round', 'spawn', 'terminate', 'final',
 ] as const;
 export const PH = Object.fromEntries(PHASES.map((n, i) => [n, i])) as Record<(typeof PHASES)[number], number>;
+/** The kill fuzz's attach probe's row in the phase table (the driver is 0, the workers 1..). */
+export const PROBE_PHASE_INDEX = 10;
 
 export interface SuperviseOptions {
   scenario: string;
@@ -60,7 +62,7 @@ export function supervise<R>(opts: SuperviseOptions): Promise<Supervised<R>> {
       const phases: string[] = [];
       for (let i = 0; i < 64; i++) {
         const p = Atomics.load(ctl, CTL.PHASE + i);
-        if (p !== 0) phases.push(`thread ${i === 0 ? 'driver' : i === 10 ? 'probe' : `worker ${i}`}: ${PHASES[p] ?? p}`);
+        if (p !== 0) phases.push(`thread ${i === 0 ? 'driver' : i === PROBE_PHASE_INDEX ? 'probe' : `worker ${i}`}: ${PHASES[p] ?? p}`);
       }
       const msg = `HANG: ${opts.scenario}: no progress for ${stallMs} ms (round ${Atomics.load(ctl, CTL.ROUND)}); ` +
         `phases: ${phases.join('; ') || 'none recorded'}\nlast log lines:\n${log.slice(-15).join('\n')}`;

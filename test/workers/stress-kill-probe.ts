@@ -7,10 +7,7 @@
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { Arena } from '../../src/index.js';
 import { CTL } from '../stress/shared.js';
-import { PH } from '../stress/supervise.js';
-
-/** Its row in the phase table (the driver is 0, the fuzz workers 1..3). */
-export const PROBE_PHASE_INDEX = 10;
+import { PH, PROBE_PHASE_INDEX } from '../stress/supervise.js';
 
 if (!isMainThread && parentPort) {
   const port = parentPort;

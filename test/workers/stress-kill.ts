@@ -44,8 +44,8 @@ if (!isMainThread && parentPort) {
     warnings[w.kind] = (warnings[w.kind] ?? 0) + 1;
     if (warnTexts.length < 10) warnTexts.push(`${w.kind}: ${w.message}`);
   });
-  // Each problem is posted at once as well: a worker killed later would take its texts with it.
-  const book = new Book(a, d.shared, d.id, { problem: (_k, text) => port.postMessage({ type: 'problem', text }) });
+  // Each problem is posted at once (a worker killed later would take its texts with it).
+  const book = new Book(a, d.shared, d.id, { problem: (kind, text) => port.postMessage({ type: 'problem', kind, text }) });
   const A = a.findCache(d.caches[0])!;
   const B = a.findCache(d.caches[1])!;
   const rnd = prng(d.seed);
@@ -248,10 +248,10 @@ if (!isMainThread && parentPort) {
     await a.kvfreeRcuBarrierAsync();
     a.detach();
     phase(PH.done);
-    port.postMessage({ type: 'final', counts, warnings, warnTexts, destroyTexts, problems: book.counts, texts: book.texts });
+    port.postMessage({ type: 'final', counts, warnings, warnTexts, destroyTexts, problems: book.counts });
   };
   main().catch((e: unknown) => {
     book.problem(P.workerError, `worker ${d.id}: ${String((e as Error)?.stack ?? e).split('\n').slice(0, 4).join(' | ')}`);
-    port.postMessage({ type: 'error', message: `worker ${d.id}: ${String((e as Error)?.stack ?? e)}`, texts: book.texts });
+    port.postMessage({ type: 'error', message: `worker ${d.id}: ${String((e as Error)?.stack ?? e)}` });
   });
 }
