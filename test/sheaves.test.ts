@@ -268,8 +268,15 @@ test('destroy: objects in another worker\'s sheaf are flushed by that worker on 
   for (const deadline = Date.now() + 5000; a.pageStats().used !== used0 && Date.now() < deadline; shrinkKmalloc()) await new Promise((r) => setImmediate(r));
   // (Seen once in a full run: 2 pages still in use after 5 s. The message says whose.)
   const held = [...parseSlabinfo(a.slabinfo()).values()].filter((r) => r.numSlabs > 0).map((r) => `${r.name}: ${r.active}/${r.num} objects, ${r.numSlabs} slabs`);
+  const sheaved: string[] = [];
+  for (const [name] of parseSlabinfo(a.slabinfo())) {
+    const h = a.findCache(name)!;
+    for (let slot = 0; slot < a.layout.maxThreads; slot++) if (a.slab.recordHolds(a.recW(slot, h.idx))) sheaved.push(`${name}@slot${slot}`);
+    const b = a.slab.barn.counts(h);
+    if (b.full + b.empty > 0) sheaved.push(`${name} barn ${b.full} full ${b.empty} empty`);
+  }
   assert.equal(a.pageStats().used, used0,
-    `pages in use: ${a.pageStats().used} (before: ${used0}); slabs: ${held.join('; ') || 'none'}; kfreeRcu pending ${a.kfreeRcuPending()}; live slots ${a.threads.liveSlots().join(',')}`);
+    `pages in use: ${a.pageStats().used} (before: ${used0}); slabs: ${held.join('; ') || 'none'}; sheaves held: ${sheaved.join(', ') || 'none'}; kfreeRcu pending ${a.kfreeRcuPending()}; live slots ${a.threads.liveSlots().join(',')}`);
 });
 
 test('a terminated watched worker\'s sheaf is drained by the thread that detaches it', async () => {
