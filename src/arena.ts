@@ -154,7 +154,8 @@ export class Arena {
   /** @internal this thread's reports, warnings, taint and slab_errors (src/report.ts) */
   readonly reporter: ThreadReports;
   /** @internal */ readonly options: { destroyFlushTimeoutMs: number; rcuStallTimeoutMs: number; kfreeRcuDrainMs: number; quarantineBytes: number; debug: string };
-  private readonly internal = new Map<number, Cache>();
+  /** Internal handles by cache index (an array: kfree looks one up per call). */
+  private readonly internal: (Cache | undefined)[] = [];
   private detached = false;
   /** Reports raised in this thread (most recent last, at most 200 kept). A read-only view: it grows as reports come. */
   get reports(): readonly SlabWarning[] {
@@ -315,18 +316,22 @@ export class Arena {
   /** @internal a handle without a name, for frees and flushes by cache index */
   internalHandle(idx: number): Cache {
     const gen = this.i32[this.descW(idx) + C_GEN]!;
-    let h = this.internal.get(idx);
-    if (!h || h.gen !== gen) {
-      const g = this.registry.readGeometry(idx);
-      h = new Cache(this, g, g.name, undefined);
-      this.internal.set(idx, h);
-    }
+    const h = this.internal[idx];
+    if (h !== undefined && h.gen === gen) return h;
+    return this.newInternalHandle(idx);
+  }
+
+  private newInternalHandle(idx: number): Cache {
+    const g = this.registry.readGeometry(idx);
+    const h = new Cache(this, g, g.name, undefined);
+    while (this.internal.length < idx) this.internal.push(undefined); // dense: no holey elements kind
+    this.internal[idx] = h;
     return h;
   }
 
   /** @internal */
   forgetInternalHandle(idx: number): void {
-    this.internal.delete(idx);
+    if (idx < this.internal.length) this.internal[idx] = undefined;
   }
 
   /** /proc/slabinfo (version 2.1). active_objs is exact here. */

@@ -10,8 +10,13 @@ test('destroy() with kfreeRcu objects in flight: returns at once, name reusable 
   const warnings: SlabWarning[] = [];
   a.onWarning((w) => warnings.push(w));
   const c = a.createCache('seed', { size: 96, flags: SLAB_NO_MERGE });
+  // Inside a read section, so no full block's grace period can complete at its close
+  // (kfree/pump.ts fullClosed): all 3000 are still in flight when destroy() is called.
+  a.rcu.readLock();
   for (let i = 0; i < 3000; i++) a.kfreeRcu(c.alloc());
+  a.rcu.readUnlock();
   assert.equal(c.stats().objects, 3000);
+  assert.equal(c.stats().kfree_rcu_pending, 3000);
   let settled = false;
   const p = c.destroy().then((r) => {
     settled = true;

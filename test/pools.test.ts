@@ -162,8 +162,22 @@ function runExample(file: string, args: string[]): Promise<{ code: number; stdou
   });
 }
 
-test('examples/pool-piscina.mjs and examples/pool-tinypool.mjs run as the README shows them', { timeout: 60_000 }, async () => {
-  const p = await runExample('pool-piscina.mjs', ['10']);
+/**
+ * Node's own loader can fail a piscina worker's start: piscina require()s the task file
+ * first and import()s it when that throws, and Node 20.20 then stops with an internal
+ * assertion (seen once in a loaded run of this file, from piscina's getHandler:
+ * "ERR_INTERNAL_ASSERTION: Unexpected status of a module that is imported again after
+ * being required. Status = 0"; the nodejs/node require(esm) race reports). That one
+ * failure, and only it, is retried once and said as a diagnostic.
+ */
+const NODE_REQUIRE_ESM_RACE = /ERR_INTERNAL_ASSERTION[\s\S]*imported again after being required/;
+
+test('examples/pool-piscina.mjs and examples/pool-tinypool.mjs run as the README shows them', { timeout: 60_000 }, async (ctx) => {
+  let p = await runExample('pool-piscina.mjs', ['10']);
+  if (p.code !== 0 && NODE_REQUIRE_ESM_RACE.test(p.stderr)) {
+    ctx.diagnostic(`pool-piscina.mjs: Node's require(esm) assertion in a piscina worker's start, run again: ${p.stderr.split('\n').find((l) => l.includes('ERR_INTERNAL_ASSERTION')) ?? ''}`);
+    p = await runExample('pool-piscina.mjs', ['10']);
+  }
   assert.equal(p.code, 0, p.stderr);
   const m = /^(\d+) pool workers \(recycled\) in ([12]) thread slots; destroy: released, leaked 0$/m.exec(p.stdout);
   assert.ok(m && Number(m[1]) >= 10, p.stdout);

@@ -78,6 +78,7 @@ export interface KfreeRcuOps {
   getState(): number;
   pollState(cookie: number): boolean;
   startPoll(): number;
+  tryGp(cookie: number): boolean;
   synchronize(): void;
   synchronizeAsync(): Promise<void>;
   synchronizeBounded(timeoutMs: number): number[];

@@ -215,7 +215,7 @@ export class KfreeInsert {
     const s = this.s;
     if (this.blk !== 0) {
       this.closeOwn();
-      s.pump.arm(0); // a full block is drained on the next tick
+      s.pump.fullClosed(); // drained now if no reader blocks its GP, else on the next tick
     }
     let pfn = s.blocks.takePage();
     if (pfn === 0) {

@@ -64,7 +64,7 @@ export class KfreeSheaves {
       }
       if (n >= cap) {
         this.closeOne(h.idx);
-        s.pump.arm(0); // a full sheaf is drained on the next tick
+        s.pump.fullClosed(); // drained now if no reader blocks its GP, else on the next tick
         rp = 0;
       }
     }

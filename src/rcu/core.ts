@@ -48,13 +48,15 @@ import {
   G_SEQ_WAITERS, MEMB_PHASE, MEMB_WAITER, QSBR_STEP, S_CTR, S_FAST, S_GEN, S_NCBS, S_STATE, SLOT_BASE, SLOT_WORDS,
 } from './layout.js';
 import { casMax, cookieDone, seqEnd, seqStart, SEQ_STATE_MASK } from './poll.js';
-import { gpHolder, gpLock, gpLockAsync, gpUnlock } from './gpmutex.js';
+import { gpHolder, gpLock, gpLockAsync, gpTryLock, gpUnlock } from './gpmutex.js';
 import { blockOn } from '../sync/mutex.js';
 import { emitStall, StallTimer, type StalledSlot } from './stall.js';
 import { waitAsync } from './timers.js';
 
 /** Scans of the reader words before the driver sleeps on G_FUTEX (a few microseconds). */
 const SPIN_SCANS = 64;
+/** Scans tryGp makes of a blocking reader before it gives up (it never sleeps). */
+const TRY_SCANS = 4;
 /** memb, portable readers only: they wake us; this bound only re-checks for dead owners nobody detached. */
 const MEMB_SLEEP_MS = 1000;
 /**
@@ -101,6 +103,8 @@ export class RcuCore {
    * over (driveSync, takeOver) instead of waiting for a holder that cannot run until it returns.
    */
   private asyncRun: AsyncGpRun | null = null;
+  /** tryGp is running gpBody: waitList stops at its first wait (see tryGp). Thread-local. */
+  private tryOnly = false;
 
   constructor(readonly host: RcuHost) {
     this.i32 = host.i32;
@@ -209,6 +213,37 @@ export class RcuCore {
       }
     }
     return true;
+  }
+
+  /**
+   * One attempt at the GPs that complete `cookie`, never waiting (the kfree_rcu insert's
+   * polled reclaim, kfree/pump.ts blockClosed; kernel: kvfree_rcu's polled GP API and the
+   * monitor's drain of the batches it finds ready). It takes the GP mutex only if it is
+   * free and runs gpBody up to its first wait: a reader that blocks it (a read section
+   * of any thread, this one's included) ends the attempt there. The GP is then left in
+   * progress for the next holder, exactly as a bounded driver that gave up leaves it
+   * (driveSync): it is never ended early and no phase is skipped. The attempt stops
+   * before G_FUTEX = -1 and MEMB_WAITER (waitList), so it leaves no reader a wake-up to
+   * deliver. A thread killed inside it is a GP holder that died (gpBody takes over).
+   * True if `cookie` is complete.
+   */
+  tryGp(self: number, cookie: number): boolean {
+    const i32 = this.i32;
+    if (cookieDone(Atomics.load(i32, this.seqW), cookie)) return true;
+    // This thread's async driver holds or waits for the mutex: leave that GP to it.
+    if (this.asyncRun !== null || !gpTryLock(i32, this.mutexW, self)) return false;
+    this.tryOnly = true;
+    try {
+      // A cookie taken while a GP ran needs that GP and the next: at most two.
+      for (let k = 0; k < 2 && !cookieDone(Atomics.load(i32, this.seqW), cookie); k++) {
+        const g = this.gpBody(self);
+        if (!g.next().done) return false; // a reader blocks it: given up before any wait
+      }
+      return cookieDone(Atomics.load(i32, this.seqW), cookie);
+    } finally {
+      this.tryOnly = false;
+      gpUnlock(i32, this.mutexW);
+    }
   }
 
   /**
@@ -363,6 +398,13 @@ export class RcuCore {
     for (;;) {
       this.filter(list, blocks, released);
       if (list.length === 0) return;
+      if (this.tryOnly) {
+        // tryGp: a few scans for a reader about to leave, then give up (the driver
+        // drops this generator at its first yield, before anything below is stored).
+        if (scans++ < TRY_SCANS) continue;
+        yield 0;
+        continue;
+      }
       if (scans++ < SPIN_SCANS) continue;
       Atomics.store(i32, this.futexW, -1);
       if (this.memb) this.flagWaiters(list, blocks, released);

@@ -517,6 +517,18 @@ export class Rcu {
     return done ? [] : this.core.blockingSlots();
   }
 
+  /**
+   * @internal One attempt, never waiting, at the grace periods that complete `cookie`
+   * (RcuCore.tryGp). False without trying where this thread would block that GP itself:
+   * inside a read section, or a qsbr thread online (between two quiescent states it may
+   * hold references). True if the cookie is complete.
+   */
+  tryGp(cookie: number): boolean {
+    if (cookieDone(this.core.seq(), cookie)) return true;
+    if (this.nesting > 0 || (this.slow & SLOW_DETACHED) !== 0 || (!this.memb && this.isOnline)) return false;
+    return this.core.tryGp(this.slot, cookie);
+  }
+
   /** get_state_synchronize_rcu(): a cookie; does not start a GP. */
   getState(): number {
     return seqSnap(this.core.seq());

@@ -8,7 +8,10 @@
  */
 import type { SlabHost } from './host.js';
 import { SLAB_KMALLOC, SLAB_POISON, SLAB_RED_ZONE, SLAB_STORE_USER, SLAB_TYPESAFE_BY_RCU } from '../flags.js';
-import { flagsOrder, headPfnOf, P_CACHE, P_FLAGS, PAGE_SHIFT, PAGE_SIZE, pageFlags, PK_LARGE, PK_MASK, PK_SLAB } from '../layout.js';
+import { CACHE_BYTES, flagsOrder, headPfnOf, Hot, P_CACHE, P_FLAGS, PAGE_SHIFT, PAGE_SIZE, pageFlags, PK_LARGE, PK_MASK, PK_SLAB } from '../layout.js';
+
+// A module constant of this file (not an import: see layout.ts Hot).
+const DESC_WORDS = CACHE_BYTES >> 2;
 import type { Cache } from './cache.js';
 import { getOrder } from './sizes.js';
 
@@ -40,10 +43,32 @@ export function kmallocIndex(size: number): number {
   return i;
 }
 
+/**
+ * size_index (mm/slab_common.c): the kmalloc class of a request of 1..192 bytes, by
+ * (size - 1) >> 3. Above 192 bytes the classes are powers of two: index = fls(size - 1) - 1.
+ */
+const SIZE_INDEX = ((): Uint8Array => {
+  const t = new Uint8Array(24);
+  for (let k = 0; k < 24; k++) t[k] = kmallocIndex(k * 8 + 8);
+  return t;
+})();
+
 export class Kmalloc {
   private handles: Cache[] = [];
+  /** Internal handles by cache index for kfree (checked against the descriptor's generation). */
+  private readonly byIdx: (Cache | undefined)[] = [];
+  /** Constants of the kfree fast path (fields, not imported bindings: see layout.ts Hot). */
+  private readonly i32: Int32Array;
+  private readonly metaW: number;
+  private readonly maxPages: number;
+  private readonly descW0: number;
 
-  constructor(private readonly a: SlabHost) {}
+  constructor(private readonly a: SlabHost) {
+    this.i32 = a.i32;
+    this.metaW = a.metaW;
+    this.maxPages = a.layout.maxPages;
+    this.descW0 = a.descW(0);
+  }
 
   /** Called once by Arena.create: create_kmalloc_caches. */
   createCaches(): void {
@@ -66,6 +91,22 @@ export class Kmalloc {
   }
 
   kmalloc(size: number): number {
+    // Fast path: an integer size of a kmalloc class (kernel: kmalloc_index / size_index,
+    // then the cache's own alloc). `(size | 0) === size` is the integer test for this range.
+    let i: number;
+    if ((size | 0) !== size || size <= 0) return this.kmallocChecked(size);
+    if (size <= 192) i = SIZE_INDEX[(size - 1) >> 3]!;
+    else if (size <= KMALLOC_MAX_CACHE_SIZE) i = 31 - Math.clz32(size - 1);
+    else return this.kmallocChecked(size);
+    const c = this.handles[i] ?? this.handle(i);
+    const p = c.alloc();
+    // debug edit: a debug kmalloc cache records the requested size (kmallocOrigSize).
+    if (c.debug && p !== 0) this.a.debugHooks?.kmallocOrigSize(c, p, size);
+    return p;
+  }
+
+  /** kmalloc of what the fast path did not take: bad sizes (thrown), 0, large requests. */
+  private kmallocChecked(size: number): number {
     if (!Number.isInteger(size) || size < 0) throw new RangeError(`slabrcu: kmalloc(${String(size)}): size must be a non-negative integer`);
     if (size === 0) return 0; // ZERO_SIZE_PTR: nothing to allocate; kfree(0) is a no-op
     if (size > KMALLOC_MAX_SIZE) throw new RangeError(`slabrcu: kmalloc(${size}): larger than KMALLOC_MAX_SIZE (${KMALLOC_MAX_SIZE})`);
@@ -109,6 +150,39 @@ export class Kmalloc {
   }
 
   kfree(ptr: number): void {
+    // Fast path: a pointer into a slab's head page goes to its cache's free, which
+    // validates it in full (object boundary, state) and reports what it refuses. Tail
+    // pages, large blocks, 0 and anything not a slab page take the classified path.
+    const i32 = this.i32;
+    const pfn = ptr >>> Hot.PAGE_SHIFT; // NaN, fractions and negatives land on page 0 (metadata) or past maxPages
+    if (pfn !== 0 && pfn < this.maxPages) {
+      let m = this.metaW + pfn * Hot.PAGE_META_WORDS; // layout.ts pageMeta, inline (fast path)
+      let kind = i32[m + Hot.P_FLAGS]! & Hot.PK_MASK;
+      if (kind === Hot.PK_TAIL) {
+        // A tail page of a multi-page slab names its head (layout.ts headOfPage).
+        m = this.metaW + i32[m + Hot.P_CACHE]! * Hot.PAGE_META_WORDS;
+        kind = i32[m + Hot.P_FLAGS]! & Hot.PK_MASK;
+      }
+      if (kind === Hot.PK_SLAB) {
+        const idx = i32[m + Hot.P_CACHE]!;
+        const h = this.byIdx[idx];
+        if (h !== undefined && h.gen === i32[this.descW0 + idx * DESC_WORDS + Hot.C_GEN]) h.free(ptr);
+        else this.freeByIdx(idx, ptr);
+        return;
+      }
+    }
+    this.kfreeChecked(ptr);
+  }
+
+  /** kfree's handle for cache idx is missing or of an older generation: look it up again. */
+  private freeByIdx(idx: number, ptr: number): void {
+    const h = this.a.internalHandle(idx);
+    while (this.byIdx.length < idx) this.byIdx.push(undefined); // dense: no holey elements kind
+    this.byIdx[idx] = h;
+    h.free(ptr);
+  }
+
+  private kfreeChecked(ptr: number): void {
     if (ptr === 0) return;
     const a = this.a;
     const k = this.classify(ptr);
