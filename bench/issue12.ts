@@ -233,8 +233,14 @@ function pendingKfreeBytes(label: string, n: number, sheafCapacity?: number): Pe
     const ptrs = new Int32Array(n);
     for (let k = 0; k < n; k++) ptrs[k] = c.alloc();
     const u0 = a.pageStats().used;
+    // Inside a read section: objects stay pending (no full block's GP can complete at its
+    // close: kfree/pump.ts fullClosed), as they do while any reader is in one.
+    a.rcu.readLock();
     for (let k = 0; k < n; k++) a.kfreeRcu(ptrs[k]!);
     const u1 = a.pageStats().used;
+    const pending = a.kfreeRcuPending();
+    a.rcu.readUnlock();
+    if (pending !== n) throw new Error(`pendingKfreeBytes: ${pending} of ${n} pending`);
     a.kvfreeRcuBarrier();
     return { label, bytes: ((u1 - u0) * 4096) / n, pages: u1 - u0, n };
   } finally {

@@ -192,9 +192,13 @@ async function kfreeVsCallRcu(q: boolean, progress: (label: string) => void): Pr
     const ptrs = new Int32Array(N);
     for (let k = 0; k < N; k++) ptrs[k] = c.alloc();
     const p0 = a.pageStats().used;
+    // Inside a read section, so they stay pending (a full block whose GP can complete is
+    // drained at its close: kfree/pump.ts fullClosed).
+    a.rcu.readLock();
     for (let k = 0; k < N; k++) a.kfreeRcu(ptrs[k]!);
     const p1 = a.pageStats().used;
     const pending = a.kfreeRcuPending();
+    a.rcu.readUnlock();
     a.kvfreeRcuBarrier();
     const kPages = p1 - p0;
     const kBytes = (kPages * 4096) / Math.max(1, pending);
@@ -245,7 +249,10 @@ async function destroyLatency(q: boolean, progress: (label: string) => void): Pr
       const prep = (): ReturnType<Arena['createCache']> => {
         const c = a.createCache(`bench-destroy-${id++}`, { size: OBJ, flags: SLAB_NO_MERGE });
         for (let k = 0; k < n; k++) ptrs[k] = c.alloc();
+        // In a read section: all n are still in flight when destroy is called.
+        a.rcu.readLock();
         for (let k = 0; k < n; k++) a.kfreeRcu(ptrs[k]!);
+        a.rcu.readUnlock();
         return c;
       };
       const ta: number[] = [];

@@ -88,6 +88,53 @@ export const enum Hot {
   SH_HDR = 16,
   PK_MASK = 15,
   PAGE_META_WORDS = 8,
+  P_INUSE = 2,
+  P_FREELIST = 3,
+  P_NEXT = 4,
+  R_ALLOC_SLOW = 3,
+  R_FREE_SLOW = 6,
+  SH_COUNT = 0,
+  C_BARN_EMPTY = 144,
+  C_BARN_FULL = 132,
+  C_BARN_LOCK = 128,
+  C_NR_EMPTY = 130,
+  C_NR_FULL = 129,
+  C_ST_BASE = 156,
+  MAX_EMPTY_SHEAVES = 10,
+  MAX_FULL_SHEAVES = 10,
+  ST_BARN_GET = 0,
+  ST_BARN_GET_FAIL = 1,
+  ST_BARN_PUT = 2,
+  ST_BARN_PUT_FAIL = 3,
+  SH_CACHE = 2,
+  SH_CAP = 1,
+  ST_SHEAF_ALLOC = 6,
+  ST_SHEAF_FREE = 7,
+  C_FULL_HEAD = 36,
+  C_FULL_TAIL = 37,
+  C_NR_PARTIAL = 34,
+  C_PARTIAL_HEAD = 32,
+  C_PARTIAL_TAIL = 33,
+  P_PREV = 5,
+  PK_LARGE = 5,
+  C_STATE = 0,
+  CS_DYING = 2,
+  CS_FREE = 0,
+  CS_LEAKED = 3,
+  CACHE_BYTES = 704,
+  C_ALLOC_SLAB = 38,
+  C_FREE_SLAB = 39,
+  C_LOCK = 16,
+  C_NR_SLABS = 35,
+  C_RCU_PENDING = 46,
+  PK_PAGES = 6,
+  PK_RCU_FREE = 7,
+  R_FLUSH = 7,
+  R_FREE_REMOTE = 5,
+  R_RCU_READY = 14,
+  ST_SHEAF_FLUSH = 5,
+  ST_SHEAF_REFILL = 4,
+  CPU_REC_BYTES = 64,
 }
 
 export const MAGIC = 0x534c5243; // 'SLRC'
@@ -155,8 +202,8 @@ export const N_GEN = 4; // bumped each time the entry is (re)used (under slab_mu
 export const N_CHARS = 16; // u16 chars start at word 16 (64 chars = 32 words)
 
 // ---- cache descriptor (struct kmem_cache) ----
-export const CACHE_BYTES = 704;
-export const C_STATE = 0; // CS_* below; written under slab_mutex
+export const CACHE_BYTES = Hot.CACHE_BYTES;
+export const C_STATE = Hot.C_STATE; // CS_* below; written under slab_mutex
 /** Generation of the descriptor slot: bumped at create and at release. Handles compare it. */
 export const C_GEN = Hot.C_GEN;
 /** == C_GEN while the cache accepts allocations, -1 once destroy began. The alloc fast path reads only this. */
@@ -174,22 +221,22 @@ export const C_MIN_PARTIAL = 12;
 export const C_RED_LEFT_PAD = 13;
 export const C_SEQ = 14;
 export const C_HAS_CTOR = 15;
-export const C_LOCK = 16; // list_lock, own line (words 16..31)
-export const C_PARTIAL_HEAD = 32; // pfn, 0 = empty
-export const C_PARTIAL_TAIL = 33;
-export const C_NR_PARTIAL = 34;
-export const C_NR_SLABS = 35;
-export const C_FULL_HEAD = 36; // debug caches keep full slabs on a list (kernel: n->full with STORE_USER)
-export const C_FULL_TAIL = 37;
-export const C_ALLOC_SLAB = 38;
-export const C_FREE_SLAB = 39;
+export const C_LOCK = Hot.C_LOCK; // list_lock, own line (words 16..31)
+export const C_PARTIAL_HEAD = Hot.C_PARTIAL_HEAD; // pfn, 0 = empty
+export const C_PARTIAL_TAIL = Hot.C_PARTIAL_TAIL;
+export const C_NR_PARTIAL = Hot.C_NR_PARTIAL;
+export const C_NR_SLABS = Hot.C_NR_SLABS;
+export const C_FULL_HEAD = Hot.C_FULL_HEAD; // debug caches keep full slabs on a list (kernel: n->full with STORE_USER)
+export const C_FULL_TAIL = Hot.C_FULL_TAIL;
+export const C_ALLOC_SLAB = Hot.C_ALLOC_SLAB;
+export const C_FREE_SLAB = Hot.C_FREE_SLAB;
 export const C_FOLD_ALLOCS = 40; // counters folded in from detached threads (Atomics.add)
 export const C_FOLD_FREES = 41;
 export const C_KMALLOC = 42;
 export const C_TRACK_OFF = 43; // offset of the alloc/free tracks (debug)
 export const C_ORIG_SIZE_OFF = 44; // offset of orig_size (kmalloc + debug)
 // word 45: unused
-export const C_RCU_PENDING = 46; // TYPESAFE_BY_RCU slabs waiting for a GP before going back to the buddy allocator
+export const C_RCU_PENDING = Hot.C_RCU_PENDING; // TYPESAFE_BY_RCU slabs waiting for a GP before going back to the buddy allocator
 export const C_NAME_LEN = 48;
 export const C_FOLD_KQ = 49; // R_KFREE_Q / R_KFREE_D folded in from detached threads (Atomics.add)
 export const C_FOLD_KD = 50;
@@ -235,30 +282,30 @@ export const C_CTOR_NAME = 96; // u16, up to 32 chars: words 96..111
 export const C_CTOR_NAME_LEN = 112;
 // ---- the barn (kernel: node_barn) and sheaf counters, words 128.. (src/slab/barn.ts) ----
 /** barn->lock: C_NR_FULL, C_NR_EMPTY and the two sheaf arrays. Own cache line. */
-export const C_BARN_LOCK = 128;
-export const C_NR_FULL = 129;
-export const C_NR_EMPTY = 130;
+export const C_BARN_LOCK = Hot.C_BARN_LOCK;
+export const C_NR_FULL = Hot.C_NR_FULL;
+export const C_NR_EMPTY = Hot.C_NR_EMPTY;
 /** 1 when sheafCapacity was given explicitly (kernel: it sets SLAB_NO_MERGE). */
 export const C_SHEAF_EXPLICIT = 131;
 /** MAX_FULL_SHEAVES sheaf addresses (header byte offsets); the first C_NR_FULL are valid. */
-export const C_BARN_FULL = 132;
+export const C_BARN_FULL = Hot.C_BARN_FULL;
 /** MAX_EMPTY_SHEAVES sheaf addresses; the first C_NR_EMPTY are valid. */
-export const C_BARN_EMPTY = 144;
-export const MAX_FULL_SHEAVES = 10;
-export const MAX_EMPTY_SHEAVES = 10;
+export const C_BARN_EMPTY = Hot.C_BARN_EMPTY;
+export const MAX_FULL_SHEAVES = Hot.MAX_FULL_SHEAVES;
+export const MAX_EMPTY_SHEAVES = Hot.MAX_EMPTY_SHEAVES;
 /**
  * Sheaf and barn event counters (kernel stat_item names), Atomics.add by whoever does the
  * event (they happen once per sheaf, not per object): C_ST_BASE + ST_*.
  */
-export const C_ST_BASE = 156;
-export const ST_BARN_GET = 0;
-export const ST_BARN_GET_FAIL = 1;
-export const ST_BARN_PUT = 2;
-export const ST_BARN_PUT_FAIL = 3;
-export const ST_SHEAF_REFILL = 4; // objects
-export const ST_SHEAF_FLUSH = 5; // objects
-export const ST_SHEAF_ALLOC = 6;
-export const ST_SHEAF_FREE = 7;
+export const C_ST_BASE = Hot.C_ST_BASE;
+export const ST_BARN_GET = Hot.ST_BARN_GET;
+export const ST_BARN_GET_FAIL = Hot.ST_BARN_GET_FAIL;
+export const ST_BARN_PUT = Hot.ST_BARN_PUT;
+export const ST_BARN_PUT_FAIL = Hot.ST_BARN_PUT_FAIL;
+export const ST_SHEAF_REFILL = Hot.ST_SHEAF_REFILL; // objects
+export const ST_SHEAF_FLUSH = Hot.ST_SHEAF_FLUSH; // objects
+export const ST_SHEAF_ALLOC = Hot.ST_SHEAF_ALLOC;
+export const ST_SHEAF_FREE = Hot.ST_SHEAF_FREE;
 export const ST_COUNT = 8;
 
 // ---- object states: one byte per object in its slab (C_STATE_OFF) ----
@@ -276,28 +323,28 @@ export const OS_QUAR = Hot.OS_QUAR;
 // ---- sheaves (kernel: struct slab_sheaf): a kmalloc'd header + capacity u32 slots ----
 /** Header bytes before the object slots: SH_COUNT, SH_CAP, SH_CACHE, one spare word. */
 export const SH_HDR = Hot.SH_HDR;
-export const SH_COUNT = 0; // objects in the sheaf (maintained while it is not a main sheaf)
-export const SH_CAP = 1;
-export const SH_CACHE = 2; // cache index + 1
+export const SH_COUNT = Hot.SH_COUNT; // objects in the sheaf (maintained while it is not a main sheaf)
+export const SH_CAP = Hot.SH_CAP;
+export const SH_CACHE = Hot.SH_CACHE; // cache index + 1
 
-export const CS_FREE = 0;
+export const CS_FREE = Hot.CS_FREE;
 export const CS_LIVE = 1;
-export const CS_DYING = 2; // destroy() returned, async work pending
-export const CS_LEAKED = 3; // shutdown found objects: memory kept forever
+export const CS_DYING = Hot.CS_DYING; // destroy() returned, async work pending
+export const CS_LEAKED = Hot.CS_LEAKED; // shutdown found objects: memory kept forever
 
 // ---- cpu record (struct kmem_cache_cpu + slub_percpu_sheaves): thread-owned, 16 words ----
-export const CPU_REC_BYTES = 64; // one cache line per (thread, cache)
+export const CPU_REC_BYTES = Hot.CPU_REC_BYTES; // one cache line per (thread, cache)
 /**
  * Byte address of this thread's spare sheaf (kernel: slub_percpu_sheaves.spare), a
  * sheaf header (SH_*), 0 if none; its SH_COUNT is exact. Owner-only (plain).
  */
 export const R_SPARE = Hot.R_SPARE;
 export const R_ALLOC_FAST = Hot.R_ALLOC_FAST; // owner-only counters (plain increments; other threads read them racily for stats)
-export const R_ALLOC_SLOW = 3;
+export const R_ALLOC_SLOW = Hot.R_ALLOC_SLOW;
 export const R_FREE_FAST = Hot.R_FREE_FAST;
-export const R_FREE_REMOTE = 5;
-export const R_FREE_SLOW = 6;
-export const R_FLUSH = 7; // set to 1 by a flusher (Atomics.store), cleared by the owner when it flushed
+export const R_FREE_REMOTE = Hot.R_FREE_REMOTE;
+export const R_FREE_SLOW = Hot.R_FREE_SLOW;
+export const R_FLUSH = Hot.R_FLUSH; // set to 1 by a flusher (Atomics.store), cleared by the owner when it flushed
 export const R_KFREE_Q = Hot.R_KFREE_Q; // objects of this cache this thread queued with kfreeRcu (owner-only, plain)
 export const R_KFREE_D = Hot.R_KFREE_D; // objects of this cache this thread freed from kfree_rcu batches (owner-only, plain)
 /**
@@ -328,7 +375,7 @@ export const R_RCU_SHEAF = Hot.R_RCU_SHEAF;
  * period has completed; chained through B_NEXT): free objects the owner allocates from
  * (allocSlow refills the main sheaf from them). Owner-only; flushRecord gives them back.
  */
-export const R_RCU_READY = 14;
+export const R_RCU_READY = Hot.R_RCU_READY;
 /** Last word of the record: unused. */
 export const R_UNUSED = 15;
 
@@ -338,10 +385,10 @@ export const PAGE_META_WORDS = Hot.PAGE_META_WORDS;
 export const PAGE_META_BYTES = PAGE_META_WORDS * 4;
 export const P_FLAGS = Hot.P_FLAGS; // kind (P_FLAGS & PK_MASK) | order << 4
 export const P_CACHE = Hot.P_CACHE; // slab: cache index; tail page: head pfn
-export const P_INUSE = 2; // objects not on the slab freelist (under the cache lock)
-export const P_FREELIST = 3; // slab freelist (under the cache lock)
-export const P_NEXT = 4; // list links (pfn): partial/full list or buddy free list
-export const P_PREV = 5;
+export const P_INUSE = Hot.P_INUSE; // objects not on the slab freelist (under the cache lock)
+export const P_FREELIST = Hot.P_FREELIST; // slab freelist (under the cache lock)
+export const P_NEXT = Hot.P_NEXT; // list links (pfn): partial/full list or buddy free list
+export const P_PREV = Hot.P_PREV;
 /**
  * Words 6-7 (bytes 24..31): object-state bytes of the objects k = 8j..8j+7 of the slab
  * whose j-th page this is, for caches with strides >= 512 (src/slab/objstate.ts).
@@ -352,9 +399,9 @@ export const PK_RESERVED = 1; // metadata pages
 export const PK_BUDDY = 2; // head of a free buddy block
 export const PK_SLAB = Hot.PK_SLAB;
 export const PK_TAIL = Hot.PK_TAIL; // tail page of a compound slab / large allocation
-export const PK_LARGE = 5; // large kmalloc (> 8 KiB)
-export const PK_PAGES = 6; // pages taken by a subsystem (kfree_rcu blocks, stack depot)
-export const PK_RCU_FREE = 7; // TYPESAFE_BY_RCU slab waiting for a grace period
+export const PK_LARGE = Hot.PK_LARGE; // large kmalloc (> 8 KiB)
+export const PK_PAGES = Hot.PK_PAGES; // pages taken by a subsystem (kfree_rcu blocks, stack depot)
+export const PK_RCU_FREE = Hot.PK_RCU_FREE; // TYPESAFE_BY_RCU slab waiting for a grace period
 /** The page kind in P_FLAGS (PK_*); the order is above it (P_FLAGS >> PK_ORDER_SHIFT). */
 export const PK_MASK = Hot.PK_MASK;
 /** Where a head page's order sits in P_FLAGS, and its mask once shifted down (orders 0..MAX_ORDER fit). */

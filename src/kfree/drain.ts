@@ -29,12 +29,9 @@
  * reported, never freed again (B_COUNT and S_DRAIN_CHAIN were advanced past it before its
  * free).
  */
-import { Hot, OS_RCU, PK_LARGE, R_FREE_SLOW, headOfPage, headPfnOf, pageMeta, pageWord } from '../layout.js';
+import { Hot, headOfPage, headPfnOf, pageMeta, pageWord } from '../layout.js';
 import { lock, tryLock, unlock } from '../sync/mutex.js';
-import {
-  B_COOKIE, B_COUNT, B_NEXT, B_ORIGIN, B_REC, B_SHEAF, G_CHAIN_COOKIE, G_CHAIN_COUNT, G_CHAIN_HEAD, G_CHCL_COOKIE, G_CHCL_COUNT, G_CHCL_HEAD, G_CLOSED_HEAD, G_CLOSED_TAIL,
-  G_DRAIN_LOCK, G_LOCK, G_NR_CLOSED, S_DRAIN_CHAIN, S_DRAIN_N, S_DRAIN_OBJ, S_DRAINING,
-} from './layout.js';
+import { KHot } from './layout.js';
 import type { KfreeState } from './state.js';
 import { StepKind, runSync, type Body } from './wait.js';
 
@@ -46,7 +43,7 @@ export class KfreeDrain {
   private readonly lockStep: { kind: StepKind; arg: number };
 
   constructor(private readonly s: KfreeState) {
-    this.lockStep = { kind: StepKind.LOCK, arg: s.g + G_DRAIN_LOCK };
+    this.lockStep = { kind: StepKind.LOCK, arg: s.g + KHot.G_DRAIN_LOCK };
   }
 
   /**
@@ -58,11 +55,11 @@ export class KfreeDrain {
     const s = this.s;
     if (wait) return runSync(s.host, this.drainBody());
     const i32 = s.i32;
-    if (!tryLock(i32, s.g + G_DRAIN_LOCK)) return 0;
+    if (!tryLock(i32, s.g + KHot.G_DRAIN_LOCK)) return 0;
     try {
       return this.drainLocked();
     } finally {
-      unlock(i32, s.g + G_DRAIN_LOCK);
+      unlock(i32, s.g + KHot.G_DRAIN_LOCK);
     }
   }
 
@@ -72,11 +69,11 @@ export class KfreeDrain {
     try {
       return this.drainLocked();
     } finally {
-      unlock(this.s.i32, this.s.g + G_DRAIN_LOCK);
+      unlock(this.s.i32, this.s.g + KHot.G_DRAIN_LOCK);
     }
   }
 
-  /** Under G_DRAIN_LOCK. */
+  /** Under KHot.G_DRAIN_LOCK. */
   private drainLocked(): number {
     const s = this.s;
     const i32 = s.i32;
@@ -84,51 +81,51 @@ export class KfreeDrain {
     const rcu = s.host.rcu;
     // Detach the ready prefix of the closed list (oldest first; stop at the first block
     // whose GP is still running: later ones were closed later), and the rcu_head lists
-    // whose GP is over. Both are published (S_DRAINING, S_DRAIN_CHAIN) inside the same
-    // G_LOCK section, so a drainer that dies mid-way leaves them findable: whoever detaches
+    // whose GP is over. Both are published (KHot.S_DRAINING, KHot.S_DRAIN_CHAIN) inside the same
+    // KHot.G_LOCK section, so a drainer that dies mid-way leaves them findable: whoever detaches
     // it takes over its drain lock and finishes this drain (finishDrainOf) first.
     s.mark('drain:locked');
-    lock(i32, g + G_LOCK);
-    const first = i32[g + G_CLOSED_HEAD]!;
+    lock(i32, g + KHot.G_LOCK);
+    const first = i32[g + KHot.G_CLOSED_HEAD]!;
     let last = 0;
     let cnt = 0;
-    for (let p = first; p !== 0 && rcu.pollState(i32[pageWord(p) + B_COOKIE]!); p = i32[pageWord(p) + B_NEXT]!) {
+    for (let p = first; p !== 0 && rcu.pollState(i32[pageWord(p) + KHot.B_COOKIE]!); p = i32[pageWord(p) + KHot.B_NEXT]!) {
       last = p;
       cnt++;
     }
     if (last !== 0) {
-      Atomics.store(i32, s.me + S_DRAINING, first);
+      Atomics.store(i32, s.me + KHot.S_DRAINING, first);
       s.mark('drain:unlinking'); // (tests: a death here is repaired by blocks.ts repairLists)
-      const rest = i32[pageWord(last) + B_NEXT]!;
-      i32[g + G_CLOSED_HEAD] = rest;
-      if (rest === 0) i32[g + G_CLOSED_TAIL] = 0;
-      i32[pageWord(last) + B_NEXT] = 0;
-      i32[g + G_NR_CLOSED] -= cnt;
+      const rest = i32[pageWord(last) + KHot.B_NEXT]!;
+      i32[g + KHot.G_CLOSED_HEAD] = rest;
+      if (rest === 0) i32[g + KHot.G_CLOSED_TAIL] = 0;
+      i32[pageWord(last) + KHot.B_NEXT] = 0;
+      i32[g + KHot.G_NR_CLOSED] -= cnt;
     }
     let chain = 0;
-    if (i32[g + G_CHCL_HEAD] !== 0 && rcu.pollState(i32[g + G_CHCL_COOKIE]!)) {
-      chain = i32[g + G_CHCL_HEAD]!;
-      i32[g + G_CHCL_HEAD] = 0;
-      i32[g + G_CHCL_COUNT] = 0;
+    if (i32[g + KHot.G_CHCL_HEAD] !== 0 && rcu.pollState(i32[g + KHot.G_CHCL_COOKIE]!)) {
+      chain = i32[g + KHot.G_CHCL_HEAD]!;
+      i32[g + KHot.G_CHCL_HEAD] = 0;
+      i32[g + KHot.G_CHCL_COUNT] = 0;
     }
-    if (i32[g + G_CHAIN_HEAD] !== 0 && rcu.pollState(i32[g + G_CHAIN_COOKIE]!)) {
+    if (i32[g + KHot.G_CHAIN_HEAD] !== 0 && rcu.pollState(i32[g + KHot.G_CHAIN_COOKIE]!)) {
       // The open list goes in front of the closed one taken (its tail links to it).
-      const open = i32[g + G_CHAIN_HEAD]!;
+      const open = i32[g + KHot.G_CHAIN_HEAD]!;
       let t = open;
       while (i32[t >> 2] !== 0) t = i32[t >> 2]!;
       i32[t >> 2] = chain;
       chain = open;
-      i32[g + G_CHAIN_HEAD] = 0;
-      i32[g + G_CHAIN_COUNT] = 0;
+      i32[g + KHot.G_CHAIN_HEAD] = 0;
+      i32[g + KHot.G_CHAIN_COUNT] = 0;
     }
-    if (chain !== 0) Atomics.store(i32, s.me + S_DRAIN_CHAIN, chain);
-    unlock(i32, g + G_LOCK);
+    if (chain !== 0) Atomics.store(i32, s.me + KHot.S_DRAIN_CHAIN, chain);
+    unlock(i32, g + KHot.G_LOCK);
     return this.freeInHand(s.me);
   }
 
   /**
-   * Free the blocks and the rcu_head chain that slot line `w` has in hand (S_DRAINING,
-   * S_DRAIN_CHAIN: all past their grace period), advancing those words as each is freed.
+   * Free the blocks and the rcu_head chain that slot line `w` has in hand (KHot.S_DRAINING,
+   * KHot.S_DRAIN_CHAIN: all past their grace period), advancing those words as each is freed.
    * `w` is this thread's line (drainLocked) or a dead drainer's (finishDrainOf, by the
    * thread that took over its drain lock). Under that drain lock.
    */
@@ -136,14 +133,14 @@ export class KfreeDrain {
     const s = this.s;
     const i32 = s.i32;
     let freed = 0;
-    for (let p = Atomics.load(i32, w + S_DRAINING); p !== 0; ) {
+    for (let p = Atomics.load(i32, w + KHot.S_DRAINING); p !== 0; ) {
       const b = pageWord(p);
-      const next = i32[b + B_NEXT]!;
-      if (w === s.me && i32[b + B_SHEAF] !== 0 && i32[b + B_ORIGIN] === s.slot && !s.off) {
-        // Our own kfree_rcu sheaf: out of S_DRAINING first (a thread stopped in between
+      const next = i32[b + KHot.B_NEXT]!;
+      if (w === s.me && i32[b + KHot.B_SHEAF] !== 0 && i32[b + KHot.B_ORIGIN] === s.slot && !s.off) {
+        // Our own kfree_rcu sheaf: out of KHot.S_DRAINING first (a thread stopped in between
         // leaks this sheaf's objects rather than freeing them twice), then onto our
         // ready list, objects untouched.
-        const n = i32[b + B_COUNT]!;
+        const n = i32[b + KHot.B_COUNT]!;
         if (s.sheaves.takeReady(b, next)) {
           freed += n;
           p = next;
@@ -152,20 +149,20 @@ export class KfreeDrain {
       }
       s.mark('drain:block');
       freed += this.freeBlock(b);
-      Atomics.store(i32, w + S_DRAINING, next);
+      Atomics.store(i32, w + KHot.S_DRAINING, next);
       s.blocks.recyclePage(p);
       p = next;
     }
-    for (let link = Atomics.load(i32, w + S_DRAIN_CHAIN); link !== 0; ) {
+    for (let link = Atomics.load(i32, w + KHot.S_DRAIN_CHAIN); link !== 0; ) {
       // Read the next link before the free (the object's memory is reused by it); name
       // the object in hand, then advance the published chain past it, then free it.
       const next = i32[link >> 2]!;
       const obj = this.objectOfLink(link);
-      i32[s.me + S_DRAIN_OBJ] = obj;
-      i32[s.me + S_DRAIN_N] = 1;
-      Atomics.store(i32, w + S_DRAIN_CHAIN, next);
+      i32[s.me + KHot.S_DRAIN_OBJ] = obj;
+      i32[s.me + KHot.S_DRAIN_N] = 1;
+      Atomics.store(i32, w + KHot.S_DRAIN_CHAIN, next);
       this.freeOne(obj, true);
-      i32[s.me + S_DRAIN_OBJ] = 0;
+      i32[s.me + KHot.S_DRAIN_OBJ] = 0;
       freed++;
       link = next;
     }
@@ -173,27 +170,27 @@ export class KfreeDrain {
   }
 
   /**
-   * A dead thread's drain: free what it had in hand (S_DRAINING, S_DRAIN_CHAIN), which is
+   * A dead thread's drain: free what it had in hand (KHot.S_DRAINING, KHot.S_DRAIN_CHAIN), which is
    * past its grace period. Called by the thread that took over the dead thread's
-   * G_DRAIN_LOCK (src/arena/hotplug.ts repairLocked, from detachDead's releaseLocksOf),
+   * KHot.G_DRAIN_LOCK (src/arena/hotplug.ts repairLocked, from detachDead's releaseLocksOf),
    * before it releases that lock, so a barrier waiting for the lock finds the drain done
    * (re-queueing it with a fresh cookie, as before, let such a barrier return with it
    * queued); and by adoptSlot, for what a lock broken by its lease left. The object the
-   * dead thread was freeing at that instant (S_DRAIN_OBJ / S_DRAIN_N) may or may not have
-   * been freed (a free is several steps): it is reported, never freed again (B_COUNT and
-   * S_DRAIN_CHAIN were advanced past it before its free). Returns the number of objects
+   * dead thread was freeing at that instant (KHot.S_DRAIN_OBJ / KHot.S_DRAIN_N) may or may not have
+   * been freed (a free is several steps): it is reported, never freed again (KHot.B_COUNT and
+   * KHot.S_DRAIN_CHAIN were advanced past it before its free). Returns the number of objects
    * freed.
    */
   finishDrainOf(slot: number): number {
     const s = this.s;
     const i32 = s.i32;
     const w = s.slotW(slot);
-    const doubt = i32[w + S_DRAIN_OBJ]!;
-    const dn = Math.max(1, i32[w + S_DRAIN_N]!);
+    const doubt = i32[w + KHot.S_DRAIN_OBJ]!;
+    const dn = Math.max(1, i32[w + KHot.S_DRAIN_N]!);
     if (doubt !== 0) s.reports.deadDrain(slot, doubt, dn);
-    i32[w + S_DRAIN_OBJ] = 0;
-    i32[w + S_DRAIN_N] = 0;
-    if (Atomics.load(i32, w + S_DRAINING) === 0 && Atomics.load(i32, w + S_DRAIN_CHAIN) === 0) return 0;
+    i32[w + KHot.S_DRAIN_OBJ] = 0;
+    i32[w + KHot.S_DRAIN_N] = 0;
+    if (Atomics.load(i32, w + KHot.S_DRAINING) === 0 && Atomics.load(i32, w + KHot.S_DRAIN_CHAIN) === 0) return 0;
     return this.freeInHand(w);
   }
 
@@ -206,18 +203,24 @@ export class KfreeDrain {
     const meta = this.s.metaW;
     let n = 0;
     for (let j = k; j >= 0 && n < max; j--, n++) {
-      const m = pageMeta(meta, headPfnOf(i32, meta, i32[b + B_REC + j]!));
-      if ((i32[m + Hot.P_FLAGS]! & Hot.PK_MASK) !== Hot.PK_SLAB || i32[m + Hot.P_CACHE] !== idx) break;
+      // layout.ts pageMeta / headOfPage, inline (once per record of every drained block).
+      let m = meta + (i32[b + KHot.B_REC + j]! >>> Hot.PAGE_SHIFT) * Hot.PAGE_META_WORDS;
+      let kind = i32[m + Hot.P_FLAGS]! & Hot.PK_MASK;
+      if (kind === Hot.PK_TAIL) {
+        m = meta + i32[m + Hot.P_CACHE]! * Hot.PAGE_META_WORDS;
+        kind = i32[m + Hot.P_FLAGS]! & Hot.PK_MASK;
+      }
+      if (kind !== Hot.PK_SLAB || i32[m + Hot.P_CACHE] !== idx) break;
     }
     return n;
   }
 
   /**
    * kfree_bulk of one block, newest record first. Runs of records in the same slab go
-   * back as one detached list (SlabCore.freeGroup), whose commit also shrinks B_COUNT
+   * back as one detached list (SlabCore.freeGroup), whose commit also shrinks KHot.B_COUNT
    * inside the cache lock; so if this thread dies, its adopter re-queues exactly the
    * records not yet freed. Debug and quarantine caches, and large kmalloc blocks, are
-   * freed one by one through the checked paths (S_DRAIN_OBJ names the one in hand).
+   * freed one by one through the checked paths (KHot.S_DRAIN_OBJ names the one in hand).
    */
   private freeBlock(b: number): number {
     const s = this.s;
@@ -226,18 +229,18 @@ export class KfreeDrain {
     const me = s.me;
     const meta = s.metaW;
     let freed = 0;
-    let k = i32[b + B_COUNT]! - 1;
+    let k = i32[b + KHot.B_COUNT]! - 1;
     while (k >= 0) {
-      const obj = i32[b + B_REC + k]!;
+      const obj = i32[b + KHot.B_REC + k]!;
       const pfn = headPfnOf(i32, meta, obj);
       const m = pageMeta(meta, pfn);
       const h = (i32[m + Hot.P_FLAGS]! & Hot.PK_MASK) === Hot.PK_SLAB ? s.handle(i32[m + Hot.P_CACHE]!) : undefined;
       if (h === undefined || h.debug || h.quarantine) {
-        i32[me + S_DRAIN_OBJ] = obj;
-        i32[me + S_DRAIN_N] = 1;
-        i32[b + B_COUNT] = k;
+        i32[me + KHot.S_DRAIN_OBJ] = obj;
+        i32[me + KHot.S_DRAIN_N] = 1;
+        i32[b + KHot.B_COUNT] = k;
         this.freeOne(obj);
-        i32[me + S_DRAIN_OBJ] = 0;
+        i32[me + KHot.S_DRAIN_OBJ] = 0;
         freed++;
         k--;
         continue;
@@ -253,10 +256,10 @@ export class KfreeDrain {
         const run = this.runOf(b, k, h.idx, h.sheafCap);
         if (run >= Math.min(MIN_BARN_RUN, h.sheafCap)) {
           const lo = k - run + 1;
-          i32[me + S_DRAIN_OBJ] = i32[b + B_REC + lo]!;
-          i32[me + S_DRAIN_N] = run;
-          const got = slab.drainRunToBarn(h, b + B_REC + lo, run, b + B_COUNT, lo, h.rec + Hot.R_KFREE_D);
-          i32[me + S_DRAIN_OBJ] = 0;
+          i32[me + KHot.S_DRAIN_OBJ] = i32[b + KHot.B_REC + lo]!;
+          i32[me + KHot.S_DRAIN_N] = run;
+          const got = slab.drainRunToBarn(h, b + KHot.B_REC + lo, run, b + KHot.B_COUNT, lo, h.rec + Hot.R_KFREE_D);
+          i32[me + KHot.S_DRAIN_OBJ] = 0;
           if (got === run) {
             freed += run;
             k = lo - 1;
@@ -266,21 +269,21 @@ export class KfreeDrain {
         // A cache with sheaves (kernel 7.0: kfree_bulk -> free_to_pcs_bulk): into this
         // thread's main sheaf, where the next allocations find it, not onto its slab
         // (which emptied slabs beyond min_partial that the next allocations rebuilt).
-        // Out of the batch first (B_COUNT), then counted and freed: a drainer stopped in
+        // Out of the batch first (KHot.B_COUNT), then counted and freed: a drainer stopped in
         // between leaves it RCU or CACHED in no batch, in doubt for its adopter and
         // reclaimable by a destroy, never freed twice.
-        i32[me + S_DRAIN_OBJ] = obj;
-        i32[me + S_DRAIN_N] = 1;
-        i32[b + B_COUNT] = k;
+        i32[me + KHot.S_DRAIN_OBJ] = obj;
+        i32[me + KHot.S_DRAIN_N] = 1;
+        i32[b + KHot.B_COUNT] = k;
         // Both counters side by side (a stats() reader sees both or neither, almost always),
         // before the free (a drainer stopped after them leaves exact counts).
         i32[h.rec + Hot.R_KFREE_D]++;
-        i32[h.rec + R_FREE_SLOW]++;
+        i32[h.rec + Hot.R_FREE_SLOW]++;
         if (!slab.freeRcuToSheaf(h, obj)) {
-          i32[h.rec + R_FREE_SLOW]--; // the checked free below counts its own free
-          h.freeExpecting(obj, OS_RCU);
+          i32[h.rec + Hot.R_FREE_SLOW]--; // the checked free below counts its own free
+          h.freeExpecting(obj, Hot.OS_RCU);
         }
-        i32[me + S_DRAIN_OBJ] = 0;
+        i32[me + KHot.S_DRAIN_OBJ] = 0;
         freed++;
         k--;
         continue;
@@ -290,33 +293,33 @@ export class KfreeDrain {
       let tail = obj;
       let j = k - 1;
       for (; j >= 0; j--) {
-        const q = i32[b + B_REC + j]!;
+        const q = i32[b + KHot.B_REC + j]!;
         const qp = q >>> Hot.PAGE_SHIFT;
         if (qp !== pfn && headOfPage(i32, meta, qp) !== pfn) break;
         i32[(tail + fp) >> 2] = q;
         tail = q;
       }
       const n = k - j;
-      // Named for our adopter while the run is in hand (see S_DRAIN_N).
-      i32[me + S_DRAIN_OBJ] = obj;
-      i32[me + S_DRAIN_N] = n;
-      const grouped = slab.freeGroup(h, pfn, obj, tail, n, b + B_COUNT, j + 1, h.rec + Hot.R_KFREE_D);
-      i32[me + S_DRAIN_OBJ] = 0;
+      // Named for our adopter while the run is in hand (see KHot.S_DRAIN_N).
+      i32[me + KHot.S_DRAIN_OBJ] = obj;
+      i32[me + KHot.S_DRAIN_N] = n;
+      const grouped = slab.freeGroup(h, pfn, obj, tail, n, b + KHot.B_COUNT, j + 1, h.rec + Hot.R_KFREE_D);
+      i32[me + KHot.S_DRAIN_OBJ] = 0;
       if (grouped) {
         freed += n;
       } else {
         // Counts do not allow it (a double kfreeRcu): one by one, with reports.
         for (let r = k; r > j; r--) {
-          const o = i32[b + B_REC + r]!;
-          i32[b + B_COUNT] = r;
+          const o = i32[b + KHot.B_REC + r]!;
+          i32[b + KHot.B_COUNT] = r;
           i32[h.rec + Hot.R_KFREE_D]++;
-          h.freeExpecting(o, OS_RCU);
+          h.freeExpecting(o, Hot.OS_RCU);
           freed++;
         }
       }
       k = j;
     }
-    i32[b + B_COUNT] = 0;
+    i32[b + KHot.B_COUNT] = 0;
     return freed;
   }
 
@@ -335,7 +338,7 @@ export class KfreeDrain {
     // classify() refuses interior pointers, so find the block's head page here.
     const i32 = s.i32;
     const pfn = headPfnOf(i32, s.metaW, link);
-    if ((i32[pageMeta(s.metaW, pfn) + Hot.P_FLAGS]! & Hot.PK_MASK) === PK_LARGE) return pfn << Hot.PAGE_SHIFT;
+    if ((i32[pageMeta(s.metaW, pfn) + Hot.P_FLAGS]! & Hot.PK_MASK) === Hot.PK_LARGE) return pfn << Hot.PAGE_SHIFT;
     return link;
   }
 
@@ -355,8 +358,8 @@ export class KfreeDrain {
       const h = host.internalHandle(k.idx);
       s.i32[host.recW(s.slot, k.idx) + Hot.R_KFREE_D]++;
       s.mark('free:one');
-      if (toSlab && !h.debug && !h.quarantine) host.slab.freeToSlab(h, ptr, OS_RCU, true);
-      else h.freeExpecting(ptr, OS_RCU);
+      if (toSlab && !h.debug && !h.quarantine) host.slab.freeToSlab(h, ptr, Hot.OS_RCU, true);
+      else h.freeExpecting(ptr, Hot.OS_RCU);
     } else {
       host.kfree(ptr);
     }

@@ -43,24 +43,35 @@
  * calls to it.
  */
 import type { Cache } from '../slab/cache.js';
-import { CACHE_BYTES, CPU_REC_BYTES, Hot, OS_ALLOC, OS_RCU, PAGE_SIZE, pageWord, pfnOfWord } from '../layout.js';
+import { Hot, PAGE_SIZE, pageWord, pfnOfWord } from '../layout.js';
 import { lock, unlock } from '../sync/mutex.js';
-import { B_COUNT, B_REC, G_CHAIN_COOKIE, G_CHAIN_COUNT, G_CHAIN_HEAD, G_LOCK, KHot, KVFREE_BULK_MAX_ENTR, RCU_HEAD_BYTES, S_CUR, S_OPENED } from './layout.js';
+import { KHot } from './layout.js';
 import { now31, type KfreeState } from './state.js';
 
 // Module constants of this file (not imports) because the fast path reads them: V8 loads
 // an imported binding from its module cell with a hole check on every use (src/layout.ts Hot).
-export const DESC_WORDS = CACHE_BYTES >> 2;
-export const REC_WORDS = CPU_REC_BYTES >> 2;
+export const DESC_WORDS = Hot.CACHE_BYTES >> 2;
+export const REC_WORDS = Hot.CPU_REC_BYTES >> 2;
+/** Records per block while blocks are drained at their close (KfreeInsert.blkLimit): 8 sheaves of 60. */
+export const DRAINED_BLOCK_ENTR = 480;
 
 export class KfreeInsert {
-  /** Word index of the open block's page (pfn << 10), 0 when none: a JS copy of S_CUR for the fast path. */
+  /** Word index of the open block's page (pfn << 10), 0 when none: a JS copy of KHot.S_CUR for the fast path. */
   blk = 0;
+  /**
+   * Records at which the open block is closed: KHot.KVFREE_BULK_MAX_ENTR (a full page), or
+   * DRAINED_BLOCK_ENTR while the last close found its GP complete and drained the block at
+   * once (pump.ts fullClosed). Such a block comes back within one close, so a smaller one
+   * costs no memory, and its objects fit the barn's full sheaves (10 sheaves of up to 60)
+   * instead of spilling to slabs. A close whose GP a reader blocks goes back to full pages:
+   * pending objects cost 4 bytes each.
+   */
+  blkLimit: number = KHot.KVFREE_BULK_MAX_ENTR;
   /** kvfree_call_rcu, one argument (a per-instance closure: see makeFastPath). */
   readonly kfreeRcu: (ptr: number) => void;
 
   constructor(private readonly s: KfreeState) {
-    const pfn = s.i32[s.me + S_CUR]!;
+    const pfn = s.i32[s.me + KHot.S_CUR]!;
     this.blk = pfn ? pageWord(pfn) : 0;
     this.kfreeRcu = this.makeFastPath();
   }
@@ -98,7 +109,7 @@ export class KfreeInsert {
     const blockInsert = (ptr: number, idx: number): boolean => {
       const b = self.blk;
       const n = i32[b + KHot.B_COUNT]!; // b = 0: a header word, never used
-      if (b === 0 || n === 0 || n >= KHot.KVFREE_BULK_MAX_ENTR) return false;
+      if (b === 0 || n === 0 || n >= self.blkLimit) return false;
       i32[b + KHot.B_REC + n] = ptr;
       i32[b + KHot.B_COUNT] = n + 1;
       i32[recW0 + idx * REC_WORDS + Hot.R_KFREE_Q]++;
@@ -145,7 +156,7 @@ export class KfreeInsert {
   }
 
   private firstInsert(): void {
-    this.s.i32[this.s.me + S_OPENED] = now31();
+    this.s.i32[this.s.me + KHot.S_OPENED] = now31();
     this.s.pump.arm(this.s.host.options.kfreeRcuDrainMs);
   }
 
@@ -167,13 +178,13 @@ export class KfreeInsert {
       // its address (an offset past the object named, and freed, the neighbour).
       if (rcuHeadOffset !== undefined && !this.headInside(ptr, rcuHeadOffset, h.objectSize, h.cacheName)) return;
       const st = h.stateOf(ptr);
-      if (st !== OS_ALLOC) {
+      if (st !== Hot.OS_ALLOC) {
         // Refused before anything is queued: a double kfreeRcu, or a freed object.
         host.reportStateMisuse(h, ptr, 'kfreeRcu', st);
         return;
       }
       // Every path below queues the object (the rcu_head fallback never fails).
-      h.setState(ptr, OS_RCU);
+      h.setState(ptr, Hot.OS_RCU);
       idx = k.idx;
       if (rcuHeadOffset === undefined && h.rcuSheafCap !== 0 && h.allocOk() && s.sheaves.insert(h, ptr)) return;
     } else if (k.kind === 'none') {
@@ -184,8 +195,8 @@ export class KfreeInsert {
     }
     const i32 = s.i32;
     let b = this.blk;
-    let n = b ? i32[b + B_COUNT]! : KVFREE_BULK_MAX_ENTR;
-    if (n >= KVFREE_BULK_MAX_ENTR) {
+    let n = b ? i32[b + KHot.B_COUNT]! : KHot.KVFREE_BULK_MAX_ENTR;
+    if (n >= this.blkLimit) {
       b = this.openBlock();
       if (b === 0) {
         this.chainFallback(ptr, idx, rcuHeadOffset);
@@ -193,8 +204,8 @@ export class KfreeInsert {
       }
       n = 0;
     }
-    i32[b + B_REC + n] = ptr;
-    i32[b + B_COUNT] = n + 1;
+    i32[b + KHot.B_REC + n] = ptr;
+    i32[b + KHot.B_COUNT] = n + 1;
     if (idx >= 0) i32[host.recW(s.slot, idx) + Hot.R_KFREE_Q]++;
     if (n === 0) this.firstInsert();
   }
@@ -205,7 +216,7 @@ export class KfreeInsert {
    * (the caller queues nothing).
    */
   private headInside(ptr: number, off: number, objectSize: number, cache: string | undefined): boolean {
-    if (Number.isInteger(off) && off >= 0 && off <= objectSize - RCU_HEAD_BYTES && off % RCU_HEAD_BYTES === 0) return true;
+    if (Number.isInteger(off) && off >= 0 && off <= objectSize - KHot.RCU_HEAD_BYTES && off % KHot.RCU_HEAD_BYTES === 0) return true;
     this.s.reports.badHead(ptr, off, objectSize, cache);
     return false;
   }
@@ -215,7 +226,8 @@ export class KfreeInsert {
     const s = this.s;
     if (this.blk !== 0) {
       this.closeOwn();
-      s.pump.fullClosed(); // drained now if no reader blocks its GP, else on the next tick
+      // Drained now if no reader blocks its GP, else on the next tick (see blkLimit).
+      this.blkLimit = s.pump.fullClosed() ? DRAINED_BLOCK_ENTR : KHot.KVFREE_BULK_MAX_ENTR;
     }
     let pfn = s.blocks.takePage();
     if (pfn === 0) {
@@ -225,7 +237,7 @@ export class KfreeInsert {
       if (pfn === 0) return 0;
     }
     const b = s.blocks.initBlock(pfn, 0);
-    s.i32[s.me + S_CUR] = pfn;
+    s.i32[s.me + KHot.S_CUR] = pfn;
     this.blk = b;
     return b;
   }
@@ -240,18 +252,18 @@ export class KfreeInsert {
     if (rcuHeadOffset !== undefined) off = rcuHeadOffset; // a word inside the object: checked by kfreeRcuSlow (headInside)
     else if (idx >= 0) off = host.internalHandle(idx).fp;
     const w = (ptr + off) >> 2;
-    lock(i32, g + G_LOCK);
+    lock(i32, g + KHot.G_LOCK);
     // The list links rcu_head words (not objects); each object is recovered from its
     // link's address and the slab geometry when the list is freed (drain.ts objectOfLink).
     // The cookie first (a later snapshot is as safe for the older links), then the link,
     // then the head that publishes it: a thread killed in between leaves the chain with a
     // cookie no older than any of its objects (never freed before their grace period);
     // the object not yet linked is lost in state RCU, for a destroy to reclaim.
-    i32[g + G_CHAIN_COOKIE] = host.rcu.getState();
-    i32[w] = i32[g + G_CHAIN_HEAD]!;
-    i32[g + G_CHAIN_HEAD] = ptr + off;
-    i32[g + G_CHAIN_COUNT]++;
-    unlock(i32, g + G_LOCK);
+    i32[g + KHot.G_CHAIN_COOKIE] = host.rcu.getState();
+    i32[w] = i32[g + KHot.G_CHAIN_HEAD]!;
+    i32[g + KHot.G_CHAIN_HEAD] = ptr + off;
+    i32[g + KHot.G_CHAIN_COUNT]++;
+    unlock(i32, g + KHot.G_LOCK);
     if (idx >= 0) i32[host.recW(s.slot, idx) + Hot.R_KFREE_Q]++;
     s.pump.arm(0);
   }
@@ -263,12 +275,12 @@ export class KfreeInsert {
     if (s.sheaves.open.length > 0) s.sheaves.closeAll();
     const b = this.blk;
     if (b === 0) return;
-    if (i32[b + B_COUNT] === 0) return; // nothing in it: keep it open
-    // On the closed list first, then out of S_CUR: a thread stopped in between leaves
+    if (i32[b + KHot.B_COUNT] === 0) return; // nothing in it: keep it open
+    // On the closed list first, then out of KHot.S_CUR: a thread stopped in between leaves
     // the block in both places, and B_OWNER (no longer its slot) tells its adopter not
     // to queue it twice.
     s.blocks.pushClosed(pfnOfWord(b));
-    i32[s.me + S_CUR] = 0;
+    i32[s.me + KHot.S_CUR] = 0;
     this.blk = 0;
   }
 
@@ -278,7 +290,7 @@ export class KfreeInsert {
     const b = this.blk;
     if (b === 0) return;
     this.blk = 0;
-    s.i32[s.me + S_CUR] = 0;
+    s.i32[s.me + KHot.S_CUR] = 0;
     s.freePage(pfnOfWord(b));
   }
 }

@@ -68,13 +68,15 @@ export class KfreePump {
    * with no reader in the way gets its objects back within a block's worth of inserts,
    * where its allocations find them (sheaves, barn), instead of at the next event-loop
    * turn, which a synchronous loop may not give for a long time. What is not ready is
-   * drained by the next tick, as before.
+   * drained by the next tick, as before. True if the GP was complete (insert.ts blkLimit).
    */
-  fullClosed(): void {
+  fullClosed(): boolean {
     const s = this.s;
     const rcu = s.host.rcu;
-    if (rcu.tryGp(rcu.getState())) s.drain.drainReady(false);
+    const done = rcu.tryGp(rcu.getState());
+    if (done) s.drain.drainReady(false);
     if (s.blocks.closedPending()) this.arm(0);
+    return done;
   }
 
   /** This thread leaves: no more ticks. */

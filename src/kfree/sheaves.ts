@@ -28,8 +28,8 @@
  * (a thread stopped in between leaks the sheaf's objects rather than freeing them twice).
  */
 import type { Cache } from '../slab/cache.js';
-import { Hot, OS_CACHED, R_ALLOC_SLOW, R_FREE_SLOW, R_RCU_READY, R_RCU_SHEAF, R_SHEAF, R_SHEAF_TOP, pageWord, pfnOfWord } from '../layout.js';
-import { B_COUNT, B_GEN, B_NEXT, B_ORIGIN, B_OWNER, B_READY, B_REC, B_SHEAF, KVFREE_BULK_MAX_ENTR, S_DRAINING, S_RCU_OPEN } from './layout.js';
+import { Hot, pageWord, pfnOfWord } from '../layout.js';
+import { KHot } from './layout.js';
 import { REC_WORDS } from './insert.js';
 import { now31, type KfreeState } from './state.js';
 
@@ -53,12 +53,12 @@ export class KfreeSheaves {
     const s = this.s;
     const i32 = s.i32;
     const rec = h.rec;
-    const cap = Math.min(h.rcuSheafCap, KVFREE_BULK_MAX_ENTR);
-    let rp = i32[rec + R_RCU_SHEAF]!;
+    const cap = Math.min(h.rcuSheafCap, KHot.KVFREE_BULK_MAX_ENTR);
+    let rp = i32[rec + Hot.R_RCU_SHEAF]!;
     if (rp !== 0) {
       const w = pageWord(rp);
-      const n = i32[w + B_COUNT]!;
-      if (n > 0 && i32[w + B_REC + n - 1] === ptr) {
+      const n = i32[w + KHot.B_COUNT]!;
+      if (n > 0 && i32[w + KHot.B_REC + n - 1] === ptr) {
         s.host.reportDoubleFree(h, ptr);
         return true;
       }
@@ -73,9 +73,9 @@ export class KfreeSheaves {
       if (rp === 0) return false;
       s.blocks.initBlock(rp, h.idx + 1);
       const w = pageWord(rp);
-      i32[w + B_GEN] = h.gen;
-      i32[w + B_ORIGIN] = s.slot;
-      i32[rec + R_RCU_SHEAF] = rp;
+      i32[w + KHot.B_GEN] = h.gen;
+      i32[w + KHot.B_ORIGIN] = s.slot;
+      i32[rec + Hot.R_RCU_SHEAF] = rp;
       if (this.open.length === 0) {
         // With a zero-delay tick pending (a sheaf just closed), that tick stamps the age.
         if (s.pump.zeroPending) {
@@ -86,12 +86,12 @@ export class KfreeSheaves {
         }
       }
       this.open.push(h.idx);
-      i32[s.me + S_RCU_OPEN] = this.open.length;
+      i32[s.me + KHot.S_RCU_OPEN] = this.open.length;
     }
     const w = pageWord(rp);
-    const n = i32[w + B_COUNT]!;
-    i32[w + B_REC + n] = ptr;
-    i32[w + B_COUNT] = n + 1;
+    const n = i32[w + KHot.B_COUNT]!;
+    i32[w + KHot.B_REC + n] = ptr;
+    i32[w + KHot.B_COUNT] = n + 1;
     i32[rec + Hot.R_KFREE_Q]++;
     return true;
   }
@@ -101,15 +101,15 @@ export class KfreeSheaves {
     const s = this.s;
     const i32 = s.i32;
     const rec = s.recW0 + idx * REC_WORDS;
-    const rp = i32[rec + R_RCU_SHEAF]!;
+    const rp = i32[rec + Hot.R_RCU_SHEAF]!;
     if (rp === 0) return;
     // Closed list first, then out of the record (see insert.ts closeOwn for why).
-    if (i32[pageWord(rp) + B_COUNT]! > 0) s.blocks.pushClosed(rp);
+    if (i32[pageWord(rp) + KHot.B_COUNT]! > 0) s.blocks.pushClosed(rp);
     else s.blocks.recyclePage(rp);
-    i32[rec + R_RCU_SHEAF] = 0;
+    i32[rec + Hot.R_RCU_SHEAF] = 0;
     const k = this.open.indexOf(idx);
     if (k >= 0) this.open.splice(k, 1);
-    i32[s.me + S_RCU_OPEN] = this.open.length;
+    i32[s.me + KHot.S_RCU_OPEN] = this.open.length;
   }
 
   /** Close every open kfree_rcu sheaf of this thread. */
@@ -119,29 +119,29 @@ export class KfreeSheaves {
 
   /**
    * Under G_DRAIN_LOCK, a ready kfree_rcu sheaf this thread filled: its objects become
-   * free objects of this thread's record (counted freed now), kept on R_RCU_READY for
+   * free objects of this thread's record (counted freed now), kept on Hot.R_RCU_READY for
    * its next allocations. False if the cache no longer allows that (the caller frees
    * the block to the slabs).
    */
   takeReady(b: number, next: number): boolean {
     const s = this.s;
     const i32 = s.i32;
-    const idx = i32[b + B_SHEAF]! - 1;
+    const idx = i32[b + KHot.B_SHEAF]! - 1;
     const h = s.handle(idx);
-    if (h.gen !== i32[b + B_GEN] || h.rcuSheafCap === 0 || !h.allocOk()) return false;
+    if (h.gen !== i32[b + KHot.B_GEN] || h.rcuSheafCap === 0 || !h.allocOk()) return false;
     // At most one ready sheaf per thread and cache: nothing per thread grows without a
     // bound; the next one is freed into the drainer's sheaves like any batch.
-    if (i32[h.rec + R_RCU_READY] !== 0) return false;
-    Atomics.store(i32, s.me + S_DRAINING, next);
+    if (i32[h.rec + Hot.R_RCU_READY] !== 0) return false;
+    Atomics.store(i32, s.me + KHot.S_DRAINING, next);
     const rec = h.rec;
-    const n = i32[b + B_COUNT]!;
+    const n = i32[b + KHot.B_COUNT]!;
     // Pending -> cached: the objects are free ones of this thread's record now.
-    for (let k = 0; k < n; k++) h.setState(i32[b + B_REC + k]!, OS_CACHED);
+    for (let k = 0; k < n; k++) h.setState(i32[b + KHot.B_REC + k]!, Hot.OS_CACHED);
     i32[rec + Hot.R_KFREE_D] += n;
-    i32[rec + R_FREE_SLOW] += n;
-    i32[b + B_OWNER] = B_READY;
-    i32[b + B_NEXT] = i32[rec + R_RCU_READY]!;
-    i32[rec + R_RCU_READY] = pfnOfWord(b);
+    i32[rec + Hot.R_FREE_SLOW] += n;
+    i32[b + KHot.B_OWNER] = KHot.B_READY;
+    i32[b + KHot.B_NEXT] = i32[rec + Hot.R_RCU_READY]!;
+    i32[rec + Hot.R_RCU_READY] = pfnOfWord(b);
     return true;
   }
 
@@ -154,40 +154,40 @@ export class KfreeSheaves {
     const s = this.s;
     const i32 = s.i32;
     const rec = c.rec;
-    const rp = i32[rec + R_RCU_READY]!;
+    const rp = i32[rec + Hot.R_RCU_READY]!;
     if (rp === 0 || c.sheafCap === 0) return 0;
     const w = pageWord(rp);
-    let n = i32[w + B_COUNT]!;
+    let n = i32[w + KHot.B_COUNT]!;
     let obj = 0;
     if (n > 0) {
-      if (s.host.slab.ensureSheaf(c) && i32[rec + R_RCU_READY] === rp) {
-        const sb = i32[rec + R_SHEAF]! >> 2;
-        const sn = i32[rec + R_SHEAF_TOP]! - sb;
+      if (s.host.slab.ensureSheaf(c) && i32[rec + Hot.R_RCU_READY] === rp) {
+        const sb = i32[rec + Hot.R_SHEAF]! >> 2;
+        const sn = i32[rec + Hot.R_SHEAF_TOP]! - sb;
         const take = Math.min(c.sheafCap - sn, n);
         if (take > 0) {
-          i32.copyWithin(sb + sn, w + B_REC + n - take, w + B_REC + n);
+          i32.copyWithin(sb + sn, w + KHot.B_REC + n - take, w + KHot.B_REC + n);
           n -= take;
-          i32[w + B_COUNT] = n;
+          i32[w + KHot.B_COUNT] = n;
         }
         const top = sn + take - 1;
         if (top >= 0) {
           obj = i32[sb + top]!;
-          i32[rec + R_SHEAF_TOP] = sb + top;
+          i32[rec + Hot.R_SHEAF_TOP] = sb + top;
         }
-      } else if (i32[rec + R_RCU_READY] === rp) {
+      } else if (i32[rec + Hot.R_RCU_READY] === rp) {
         // No main sheaf to be had: hand out the sheaf's objects one at a time.
         n--;
-        obj = i32[w + B_REC + n]!;
-        i32[w + B_COUNT] = n;
+        obj = i32[w + KHot.B_REC + n]!;
+        i32[w + KHot.B_COUNT] = n;
       } else {
         return 0; // flushed meanwhile (ensureSheaf served a request)
       }
     }
     if (n === 0) {
-      i32[rec + R_RCU_READY] = i32[w + B_NEXT]!;
+      i32[rec + Hot.R_RCU_READY] = i32[w + KHot.B_NEXT]!;
       s.blocks.recyclePage(rp);
     }
-    if (obj !== 0) i32[rec + R_ALLOC_SLOW]++;
+    if (obj !== 0) i32[rec + Hot.R_ALLOC_SLOW]++;
     return obj;
   }
 
@@ -199,13 +199,13 @@ export class KfreeSheaves {
     const s = this.s;
     const i32 = s.i32;
     let freed = 0;
-    for (let p = i32[rec + R_RCU_READY]!; p !== 0; ) {
+    for (let p = i32[rec + Hot.R_RCU_READY]!; p !== 0; ) {
       const w = pageWord(p);
-      const next = i32[w + B_NEXT]!;
-      i32[rec + R_RCU_READY] = next;
-      const n = i32[w + B_COUNT]!;
-      i32[w + B_COUNT] = 0;
-      for (let k = 0; k < n; k++) s.host.slab.freeUncounted(c, rec, i32[w + B_REC + k]!);
+      const next = i32[w + KHot.B_NEXT]!;
+      i32[rec + Hot.R_RCU_READY] = next;
+      const n = i32[w + KHot.B_COUNT]!;
+      i32[w + KHot.B_COUNT] = 0;
+      for (let k = 0; k < n; k++) s.host.slab.freeUncounted(c, rec, i32[w + KHot.B_REC + k]!);
       freed += n;
       s.freePage(p);
       p = next;
@@ -220,7 +220,7 @@ export class KfreeSheaves {
     let any = false;
     for (let idx = 0; idx < s.host.maxCaches; idx++) {
       const rec = s.recW0 + idx * REC_WORDS;
-      if (i32[rec + R_RCU_READY] !== 0 && this.dropReady(s.host.internalHandle(idx), rec) > 0) any = true;
+      if (i32[rec + Hot.R_RCU_READY] !== 0 && this.dropReady(s.host.internalHandle(idx), rec) > 0) any = true;
     }
     return any;
   }

@@ -16,10 +16,7 @@
  * Lock order: C_BARN_LOCK is taken with no other allocator lock held (see core.ts).
  * The ST_* counters (sysfs barn_get, barn_put, ...) are Atomics.add on the descriptor.
  */
-import {
-  C_BARN_EMPTY, C_BARN_FULL, C_BARN_LOCK, C_NR_EMPTY, C_NR_FULL, C_ST_BASE, MAX_EMPTY_SHEAVES, MAX_FULL_SHEAVES,
-  SH_COUNT, ST_BARN_GET, ST_BARN_GET_FAIL, ST_BARN_PUT, ST_BARN_PUT_FAIL,
-} from '../layout.js';
+import { Hot } from '../layout.js';
 import { lock, unlock } from '../sync/mutex.js';
 import type { Cache } from './cache.js';
 
@@ -28,43 +25,43 @@ export class Barn {
 
   /** Add `n` to counter ST_* `k` of cache c. */
   stat(c: Cache, k: number, n = 1): void {
-    Atomics.add(this.i32, c.d + C_ST_BASE + k, n);
+    Atomics.add(this.i32, c.d + Hot.C_ST_BASE + k, n);
   }
 
   /** barn_replace_empty_sheaf's half: a full sheaf, or 0 (BARN_GET / BARN_GET_FAIL when `count`). */
   takeFull(c: Cache, count = true): number {
-    const s = this.take(c, C_NR_FULL, C_BARN_FULL);
-    if (count) this.stat(c, s !== 0 ? ST_BARN_GET : ST_BARN_GET_FAIL);
+    const s = this.take(c, Hot.C_NR_FULL, Hot.C_BARN_FULL);
+    if (count) this.stat(c, s !== 0 ? Hot.ST_BARN_GET : Hot.ST_BARN_GET_FAIL);
     return s;
   }
 
-  /** An empty sheaf from the barn (its SH_COUNT set to 0), or 0. */
+  /** An empty sheaf from the barn (its Hot.SH_COUNT set to 0), or 0. */
   takeEmpty(c: Cache): number {
-    const s = this.take(c, C_NR_EMPTY, C_BARN_EMPTY);
-    if (s !== 0) this.i32[(s >> 2) + SH_COUNT] = 0;
+    const s = this.take(c, Hot.C_NR_EMPTY, Hot.C_BARN_EMPTY);
+    if (s !== 0) this.i32[(s >> 2) + Hot.SH_COUNT] = 0;
     return s;
   }
 
-  /** True when the barn already has MAX_FULL_SHEAVES full sheaves (a racy read). */
+  /** True when the barn already has Hot.MAX_FULL_SHEAVES full sheaves (a racy read). */
   fullListFull(c: Cache): boolean {
-    return this.i32[c.d + C_NR_FULL]! >= MAX_FULL_SHEAVES;
+    return this.i32[c.d + Hot.C_NR_FULL]! >= Hot.MAX_FULL_SHEAVES;
   }
 
-  /** barn_put_full_sheaf: false (BARN_PUT_FAIL) if the barn has MAX_FULL_SHEAVES already. */
+  /** barn_put_full_sheaf: false (BARN_PUT_FAIL) if the barn has Hot.MAX_FULL_SHEAVES already. */
   putFull(c: Cache, s: number): boolean {
-    const ok = this.put(c, s, C_NR_FULL, C_BARN_FULL, MAX_FULL_SHEAVES);
-    this.stat(c, ok ? ST_BARN_PUT : ST_BARN_PUT_FAIL);
+    const ok = this.put(c, s, Hot.C_NR_FULL, Hot.C_BARN_FULL, Hot.MAX_FULL_SHEAVES);
+    this.stat(c, ok ? Hot.ST_BARN_PUT : Hot.ST_BARN_PUT_FAIL);
     return ok;
   }
 
   /** Count a put that was not even tried (the barn was seen full). */
   putFailed(c: Cache): void {
-    this.stat(c, ST_BARN_PUT_FAIL);
+    this.stat(c, Hot.ST_BARN_PUT_FAIL);
   }
 
-  /** barn_put_empty_sheaf: false if the barn has MAX_EMPTY_SHEAVES already (the caller frees it). */
+  /** barn_put_empty_sheaf: false if the barn has Hot.MAX_EMPTY_SHEAVES already (the caller frees it). */
   putEmpty(c: Cache, s: number): boolean {
-    return this.put(c, s, C_NR_EMPTY, C_BARN_EMPTY, MAX_EMPTY_SHEAVES);
+    return this.put(c, s, Hot.C_NR_EMPTY, Hot.C_BARN_EMPTY, Hot.MAX_EMPTY_SHEAVES);
   }
 
   /**
@@ -75,14 +72,14 @@ export class Barn {
     const i32 = this.i32;
     const d = c.d;
     if (i32[d + nrW] === 0) return 0; // racy first look, as the kernel's data_race()
-    lock(i32, d + C_BARN_LOCK);
+    lock(i32, d + Hot.C_BARN_LOCK);
     const n = i32[d + nrW]!;
     let s = 0;
     if (n > 0) {
       s = i32[d + arrW + n - 1]!;
       i32[d + nrW] = n - 1;
     }
-    unlock(i32, d + C_BARN_LOCK);
+    unlock(i32, d + Hot.C_BARN_LOCK);
     return s;
   }
 
@@ -91,14 +88,14 @@ export class Barn {
     const i32 = this.i32;
     const d = c.d;
     if (i32[d + nrW]! >= max) return false;
-    lock(i32, d + C_BARN_LOCK);
+    lock(i32, d + Hot.C_BARN_LOCK);
     const n = i32[d + nrW]!;
     const ok = n < max;
     if (ok) {
       i32[d + arrW + n] = s;
       i32[d + nrW] = n + 1;
     }
-    unlock(i32, d + C_BARN_LOCK);
+    unlock(i32, d + Hot.C_BARN_LOCK);
     return ok;
   }
 
@@ -106,12 +103,12 @@ export class Barn {
   counts(c: Cache): { full: number; empty: number; objects: number } {
     const i32 = this.i32;
     const d = c.d;
-    const full = Math.min(i32[d + C_NR_FULL]!, MAX_FULL_SHEAVES);
+    const full = Math.min(i32[d + Hot.C_NR_FULL]!, Hot.MAX_FULL_SHEAVES);
     let objects = 0;
     for (let k = 0; k < full; k++) {
-      const s = i32[d + C_BARN_FULL + k]!;
-      if (s !== 0) objects += i32[(s >> 2) + SH_COUNT]!;
+      const s = i32[d + Hot.C_BARN_FULL + k]!;
+      if (s !== 0) objects += i32[(s >> 2) + Hot.SH_COUNT]!;
     }
-    return { full, empty: i32[d + C_NR_EMPTY]!, objects };
+    return { full, empty: i32[d + Hot.C_NR_EMPTY]!, objects };
   }
 }

@@ -8,9 +8,7 @@
  * dying cache falls into the slow path and gets its error there.
  */
 import type { SlabHost } from './host.js';
-import {
-  C_STATE, CS_DYING, CS_FREE, CS_LEAKED, headPfnOf, Hot,
-} from '../layout.js';
+import { headPfnOf, Hot } from '../layout.js';
 import { SLAB_DEBUG_FLAGS, SLAB_TYPESAFE_BY_RCU } from '../flags.js';
 import type { DestroyReport } from './destroy.js';
 import type { CacheStats } from './stats.js';
@@ -351,6 +349,34 @@ export class Cache {
     return this.stFlat ? (hp << Hot.PAGE_SHIFT) + this.stC + k : (hp << this.stPshift) + this.stC + ((k >> 3) << this.stSh) + (k & 7);
   }
 
+  /**
+   * @internal The state addresses of the `n` objects at words from..from+n-1 of `src`
+   * (validated objects of this cache) into out[0..n-1]; false as soon as one is not in
+   * state `expect`. One loop with the geometry in locals (the kfree_rcu drain's runs:
+   * SlabCore.drainRunToBarn).
+   */
+  stateAddrsIf(src: Int32Array, from: number, n: number, out: Int32Array, expect: number): boolean {
+    const u8 = this.u8;
+    const pad = this.redLeftPad;
+    const sh = this.sizeShift;
+    const inv = this.invSize;
+    const flat = this.stFlat;
+    const stC = this.stC;
+    const ps = this.stPshift;
+    const ssh = this.stSh;
+    const multi = this.order !== 0;
+    for (let j = 0; j < n; j++) {
+      const ptr = src[from + j]!;
+      const hp = multi ? headPfnOf(this.i32, this.metaW, ptr) : ptr >>> Hot.PAGE_SHIFT;
+      const off = ptr - (hp << Hot.PAGE_SHIFT) - pad;
+      const k = sh !== 0 ? off >>> sh : inv !== 0 ? (off * inv) | 0 : this.objIndex(off);
+      const sa = flat ? (hp << Hot.PAGE_SHIFT) + stC + k : (hp << ps) + stC + ((k >> 3) << ssh) + (k & 7);
+      if (u8[sa] !== expect) return false;
+      out[j] = sa;
+    }
+    return true;
+  }
+
   /** @internal The OS_* state of validated object `ptr`. */
   stateOf(ptr: number): number {
     return this.u8[this.stateAddrOf(ptr)]!;
@@ -463,8 +489,8 @@ export class Cache {
     const i32 = this.i32;
     this.checkNotReleased('alloc');
     if (i32[this.okW] !== this.gen) {
-      const st = i32[this.d + C_STATE];
-      const why = st === CS_DYING ? 'is being destroyed' : st === CS_LEAKED ? 'was destroyed with objects remaining' : 'is not live';
+      const st = i32[this.d + Hot.C_STATE];
+      const why = st === Hot.CS_DYING ? 'is being destroyed' : st === Hot.CS_LEAKED ? 'was destroyed with objects remaining' : 'is not live';
       throw new Error(`slabrcu: alloc from cache '${this.name}' which ${why}`);
     }
     if (this.nameIdx >= 0 && !this.arena.registry.nameValid(this)) {
@@ -475,7 +501,7 @@ export class Cache {
   /** @internal */
   checkNotReleased(what: string): void {
     const i32 = this.i32;
-    if (i32[this.d + Hot.C_GEN] !== this.gen || i32[this.d + C_STATE] === CS_FREE) {
+    if (i32[this.d + Hot.C_GEN] !== this.gen || i32[this.d + Hot.C_STATE] === Hot.CS_FREE) {
       throw new Error(`slabrcu: ${what} on cache '${this.name}' which has been released`);
     }
   }

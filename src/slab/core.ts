@@ -43,13 +43,7 @@
  * slab pages and the object-state bytes (repair.ts) before anyone else takes it.
  */
 import type { SlabHost } from './host.js';
-import {
-  C_ALLOC_SLAB, C_FREE_SLAB, C_GEN, C_LOCK, C_NR_PARTIAL, C_NR_SLABS, C_PARTIAL_HEAD, C_RCU_PENDING, C_STATE, CS_FREE,
-  OS_ALLOC, OS_CACHED, OS_FREE, OS_QUAR, OS_RCU, P_CACHE, P_FLAGS, P_FREELIST, P_INUSE, P_NEXT, PAGE_SHIFT, PK_PAGES, PK_RCU_FREE,
-  PK_SLAB, PK_MASK, R_ALLOC_SLOW, R_FLUSH, R_FREE_REMOTE, R_FREE_SLOW, R_RCU_READY, R_SHEAF, R_SHEAF_LIM, R_SHEAF_TOP,
-  R_SPARE, SH_COUNT, SH_HDR, ST_SHEAF_FLUSH, ST_SHEAF_REFILL,
-  pageFlags,
-} from '../layout.js';
+import { pageFlags, Hot } from '../layout.js';
 import { lock, unlock } from '../sync/mutex.js';
 import type { Cache } from './cache.js';
 import { listAdd, listDel } from './lists.js';
@@ -91,23 +85,23 @@ export class SlabCore {
     const r = c.rec;
     // kfree edit: objects back from this thread's kfree_rcu sheaves come first (kernel:
     // an rcu_free sheaf goes to the barn after its GP and alloc_from_pcs takes it).
-    if (i32[r + R_RCU_READY] !== 0) {
+    if (i32[r + Hot.R_RCU_READY] !== 0) {
       const o = a.kfreeRcuImpl.allocFromReady(c);
       if (o !== 0) {
-        c.setState(o, OS_ALLOC);
+        c.setState(o, Hot.OS_ALLOC);
         return o;
       }
     }
     for (let attempt = 0; attempt < 2; attempt++) {
       if (this.replaceEmptyMain(c)) {
-        const top = i32[r + R_SHEAF_TOP]! - 1;
+        const top = i32[r + Hot.R_SHEAF_TOP]! - 1;
         const o = i32[top]!;
-        i32[r + R_SHEAF_TOP] = top;
-        c.setState(o, OS_ALLOC);
-        i32[r + R_ALLOC_SLOW]++;
+        i32[r + Hot.R_SHEAF_TOP] = top;
+        c.setState(o, Hot.OS_ALLOC);
+        i32[r + Hot.R_ALLOC_SLOW]++;
         return o;
       }
-      if (i32[r + R_SHEAF_TOP] === 0) {
+      if (i32[r + Hot.R_SHEAF_TOP] === 0) {
         // No sheaf could be had at all: one object straight from a slab.
         const o = this.allocLocked(c);
         if (o !== 0) return o;
@@ -125,7 +119,7 @@ export class SlabCore {
   /**
    * Make the main sheaf non-empty: a non-empty spare is swapped in, else a full barn
    * sheaf is traded for the empty main, else the main sheaf is refilled from slabs in
-   * bulk. False when no object could be had (or no sheaf storage: then R_SHEAF_TOP = 0).
+   * bulk. False when no object could be had (or no sheaf storage: then Hot.R_SHEAF_TOP = 0).
    */
   private replaceEmptyMain(c: Cache): boolean {
     const i32 = this.a.i32;
@@ -135,9 +129,9 @@ export class SlabCore {
     // pressure reclaim between two attempts drains kfree_rcu batches into this very sheaf
     // (formal/sheaves.pml CODE_RECLAIM_MAIN, FINDINGS 8: alloc() returned 0 with a free
     // object in its own sheaf, or stashed that sheaf as empty and lost the object).
-    if (i32[r + R_SHEAF_TOP]! > i32[r + R_SHEAF]! >> 2) return true;
-    const spare = i32[r + R_SPARE]!;
-    if (spare !== 0 && i32[(spare >> 2) + SH_COUNT]! > 0) {
+    if (i32[r + Hot.R_SHEAF_TOP]! > i32[r + Hot.R_SHEAF]! >> 2) return true;
+    const spare = i32[r + Hot.R_SPARE]!;
+    if (spare !== 0 && i32[(spare >> 2) + Hot.SH_COUNT]! > 0) {
       sh.swapMainSpare(c);
       return true;
     }
@@ -148,11 +142,11 @@ export class SlabCore {
       if (old !== 0) this.stashEmpty(c, old);
       return true;
     }
-    if (i32[r + R_SHEAF_TOP] === 0) {
+    if (i32[r + Hot.R_SHEAF_TOP] === 0) {
       // No main sheaf: the empty spare, an empty barn sheaf, or a new one.
       let s = 0;
       if (spare !== 0) {
-        i32[r + R_SPARE] = 0;
+        i32[r + Hot.R_SPARE] = 0;
         s = spare;
       } else {
         s = this.barn.takeEmpty(c) || sh.alloc(c);
@@ -164,50 +158,50 @@ export class SlabCore {
   }
 
   /**
-   * refill_sheaf: fill the main sheaf from partial slabs, then new slabs, under C_LOCK
+   * refill_sheaf: fill the main sheaf from partial slabs, then new slabs, under Hot.C_LOCK
    * (one hold per slab list walk, not per object). Each object is marked CACHED, then
-   * stored, then R_SHEAF_TOP moves past it. Returns the objects added.
+   * stored, then Hot.R_SHEAF_TOP moves past it. Returns the objects added.
    */
   private refillMain(c: Cache): number {
     const a = this.a;
     const i32 = a.i32;
     const r = c.rec;
-    const top = i32[r + R_SHEAF_TOP]!;
-    const want = i32[r + R_SHEAF_LIM]! - top;
+    const top = i32[r + Hot.R_SHEAF_TOP]!;
+    const want = i32[r + Hot.R_SHEAF_LIM]! - top;
     const take = this.refillScratch;
     let n = 0;
     for (let attempt = 0; attempt < 3 && n < want; attempt++) {
       if (attempt > 0 && this.growCache(c) === 0) break;
-      lock(i32, c.d + C_LOCK);
-      for (let p = i32[c.d + C_PARTIAL_HEAD]!; p !== 0 && n < want; ) {
+      lock(i32, c.d + Hot.C_LOCK);
+      for (let p = i32[c.d + Hot.C_PARTIAL_HEAD]!; p !== 0 && n < want; ) {
         const m = a.pm(p);
-        const next = i32[m + P_NEXT]!;
-        let o = i32[m + P_FREELIST]!;
-        let inuse = i32[m + P_INUSE]!;
+        const next = i32[m + Hot.P_NEXT]!;
+        let o = i32[m + Hot.P_FREELIST]!;
+        let inuse = i32[m + Hot.P_INUSE]!;
         while (o !== 0 && n < want) {
           const nx = i32[(o + c.fp) >> 2]!;
-          c.setState(o, OS_CACHED);
+          c.setState(o, Hot.OS_CACHED);
           take[n++] = o;
           o = nx;
           inuse++;
         }
-        i32[m + P_FREELIST] = o;
-        i32[m + P_INUSE] = inuse;
+        i32[m + Hot.P_FREELIST] = o;
+        i32[m + Hot.P_INUSE] = inuse;
         if (o === 0) {
           listDel(i32, a.metaW, c.d, p);
           listAdd(i32, a.metaW, c.d, true, p, false);
         }
         p = next;
       }
-      unlock(i32, c.d + C_LOCK);
+      unlock(i32, c.d + Hot.C_LOCK);
     }
     // Stored newest-last so the pops hand them out in the order taken (freelist, then new
     // slabs: address order); the top moves once, after every slot is written: a thread
     // stopped before that loses these objects (CACHED, in no sheaf; a destroy reclaims
     // them), it never hands one out twice.
     for (let j = 0; j < n; j++) i32[top + n - 1 - j] = take[j]!;
-    i32[r + R_SHEAF_TOP] = top + n;
-    if (n > 0) this.barn.stat(c, ST_SHEAF_REFILL, n);
+    i32[r + Hot.R_SHEAF_TOP] = top + n;
+    if (n > 0) this.barn.stat(c, Hot.ST_SHEAF_REFILL, n);
     return n;
   }
 
@@ -225,34 +219,34 @@ export class SlabCore {
     const a = this.a;
     const i32 = a.i32;
     for (let attempt = 0; attempt < 3; attempt++) {
-      lock(i32, c.d + C_LOCK);
-      const p = i32[c.d + C_PARTIAL_HEAD];
+      lock(i32, c.d + Hot.C_LOCK);
+      const p = i32[c.d + Hot.C_PARTIAL_HEAD];
       if (p !== 0) {
         const m = a.pm(p);
-        const obj = i32[m + P_FREELIST]!;
+        const obj = i32[m + Hot.P_FREELIST]!;
         const dbg = c.debug ? a.debugHooks : undefined;
         if (dbg && !dbg.allocCheck(c, p, obj)) {
           // The slab is unusable ("Marking all objects used"): it goes to the full list.
-          i32[m + P_FREELIST] = 0;
-          i32[m + P_INUSE] = c.objects;
+          i32[m + Hot.P_FREELIST] = 0;
+          i32[m + Hot.P_INUSE] = c.objects;
           listDel(i32, a.metaW, c.d, p);
           listAdd(i32, a.metaW, c.d, true, p, false);
-          unlock(i32, c.d + C_LOCK);
+          unlock(i32, c.d + Hot.C_LOCK);
           continue;
         }
-        c.setState(obj, OS_ALLOC);
-        i32[m + P_FREELIST] = i32[(obj + c.fp) >> 2]!;
-        i32[m + P_INUSE]++;
-        if (i32[m + P_FREELIST] === 0) {
+        c.setState(obj, Hot.OS_ALLOC);
+        i32[m + Hot.P_FREELIST] = i32[(obj + c.fp) >> 2]!;
+        i32[m + Hot.P_INUSE]++;
+        if (i32[m + Hot.P_FREELIST] === 0) {
           listDel(i32, a.metaW, c.d, p);
           listAdd(i32, a.metaW, c.d, true, p, false);
         }
-        if (count) i32[c.rec + R_ALLOC_SLOW]++;
+        if (count) i32[c.rec + Hot.R_ALLOC_SLOW]++;
         if (dbg) dbg.afterAlloc(c, obj);
-        unlock(i32, c.d + C_LOCK);
+        unlock(i32, c.d + Hot.C_LOCK);
         return obj;
       }
-      unlock(i32, c.d + C_LOCK);
+      unlock(i32, c.d + Hot.C_LOCK);
       if (this.growCache(c) === 0) {
         if (attempt === 0 && mayReclaim) {
           a.reclaim(); // retried whatever it says: see allocSlow
@@ -266,8 +260,8 @@ export class SlabCore {
 
   /**
    * new_slab, published on the partial list: its pages are built outside the lock (kind
-   * PK_PAGES: allocated, not yet a slab), then made a slab, counted and listed in one
-   * C_LOCK section, so neither validate nor a lock breaker's rebuild ever sees a slab that
+   * Hot.PK_PAGES: allocated, not yet a slab), then made a slab, counted and listed in one
+   * Hot.C_LOCK section, so neither validate nor a lock breaker's rebuild ever sees a slab that
    * is not on a list. Returns its pfn, or 0 when no memory can be had.
    */
   private growCache(c: Cache): number {
@@ -275,12 +269,12 @@ export class SlabCore {
     const i32 = a.i32;
     const np = this.newSlab(c);
     if (np === 0) return 0;
-    lock(i32, c.d + C_LOCK);
-    i32[c.d + C_NR_SLABS]++;
-    i32[c.d + C_ALLOC_SLAB]++;
-    Atomics.store(i32, a.pm(np) + P_FLAGS, pageFlags(PK_SLAB, c.order));
+    lock(i32, c.d + Hot.C_LOCK);
+    i32[c.d + Hot.C_NR_SLABS]++;
+    i32[c.d + Hot.C_ALLOC_SLAB]++;
+    Atomics.store(i32, a.pm(np) + Hot.P_FLAGS, pageFlags(Hot.PK_SLAB, c.order));
     listAdd(i32, a.metaW, c.d, false, np, false);
-    unlock(i32, c.d + C_LOCK);
+    unlock(i32, c.d + Hot.C_LOCK);
     return np;
   }
 
@@ -298,15 +292,15 @@ export class SlabCore {
     const pfn = a.pages.alloc(c.order);
     if (pfn === 0) return 0;
     const m = a.pm(pfn);
-    i32[m + P_FLAGS] = pageFlags(PK_PAGES, c.order);
-    i32[m + P_CACHE] = c.idx;
-    i32[m + P_INUSE] = 0;
-    i32[m + P_NEXT] = 0;
+    i32[m + Hot.P_FLAGS] = pageFlags(Hot.PK_PAGES, c.order);
+    i32[m + Hot.P_CACHE] = c.idx;
+    i32[m + Hot.P_INUSE] = 0;
+    i32[m + Hot.P_NEXT] = 0;
     a.pages.markTails(pfn, c.order);
-    const base = pfn << PAGE_SHIFT;
+    const base = pfn << Hot.PAGE_SHIFT;
     const dbg = c.debug ? a.debugHooks : undefined;
     if (dbg) dbg.setupSlab(c, pfn);
-    initSlabStates(a.u8, c.stGeo, pfn, c.objects, OS_FREE);
+    initSlabStates(a.u8, c.stGeo, pfn, c.objects, Hot.OS_FREE);
     const n = c.objects;
     const stride = c.size;
     const first = base + c.redLeftPad;
@@ -316,7 +310,7 @@ export class SlabCore {
       if (c.ctor) c.ctor(obj, a as never); // the host is the Arena the public Ctor names (SlabCtor)
       i32[(obj + c.fp) >> 2] = k + 1 < n ? obj + stride : 0;
     }
-    i32[m + P_FREELIST] = first;
+    i32[m + Hot.P_FREELIST] = first;
     return pfn;
   }
 
@@ -332,14 +326,14 @@ export class SlabCore {
     const i32 = this.a.i32;
     const r = c.rec;
     if (!c.allocOk() || !this.replaceFullMain(c)) {
-      this.freeToSlab(c, ptr, OS_ALLOC, true);
+      this.freeToSlab(c, ptr, Hot.OS_ALLOC, true);
       return;
     }
-    const top = i32[r + R_SHEAF_TOP]!;
-    c.setState(ptr, OS_CACHED);
+    const top = i32[r + Hot.R_SHEAF_TOP]!;
+    c.setState(ptr, Hot.OS_CACHED);
     i32[top] = ptr;
-    i32[r + R_SHEAF_TOP] = top + 1;
-    i32[r + R_FREE_SLOW]++;
+    i32[r + Hot.R_SHEAF_TOP] = top + 1;
+    i32[r + Hot.R_FREE_SLOW]++;
   }
 
   /**
@@ -356,23 +350,23 @@ export class SlabCore {
     const sh = this.sheaves;
     const b = this.barn;
     const r = c.rec;
-    if (i32[r + R_SHEAF_TOP] === 0) {
+    if (i32[r + Hot.R_SHEAF_TOP] === 0) {
       const s = b.takeEmpty(c) || sh.alloc(c);
       if (s === 0) return false;
       sh.attachMain(c, s);
       return true;
     }
-    if (i32[r + R_SHEAF_TOP]! < i32[r + R_SHEAF_LIM]!) return true; // room (served a request meanwhile)
-    const spare = i32[r + R_SPARE]!;
+    if (i32[r + Hot.R_SHEAF_TOP]! < i32[r + Hot.R_SHEAF_LIM]!) return true; // room (served a request meanwhile)
+    const spare = i32[r + Hot.R_SPARE]!;
     if (spare === 0) {
       const s = b.takeEmpty(c) || sh.alloc(c);
       if (s !== 0) {
         const old = sh.detachMain(c);
-        i32[r + R_SPARE] = old;
+        i32[r + Hot.R_SPARE] = old;
         sh.attachMain(c, s);
         return true;
       }
-    } else if (i32[(spare >> 2) + SH_COUNT]! < c.sheafCap) {
+    } else if (i32[(spare >> 2) + Hot.SH_COUNT]! < c.sheafCap) {
       sh.swapMainSpare(c);
       return true;
     } else if (!b.fullListFull(c)) {
@@ -390,19 +384,19 @@ export class SlabCore {
       }
     } else {
       b.putFailed(c);
-      i32[r + R_SPARE] = 0;
+      i32[r + Hot.R_SPARE] = 0;
       this.flushSheaf(c, spare);
-      i32[r + R_SPARE] = spare;
+      i32[r + Hot.R_SPARE] = spare;
       sh.swapMainSpare(c);
       return true;
     }
     // No empty sheaf to be had: give the older part of the main back to the slabs.
     this.flushMain(c, r, Math.min(PCS_BATCH_MAX, c.sheafCap));
-    return i32[r + R_SHEAF_TOP]! < i32[r + R_SHEAF_LIM]!;
+    return i32[r + Hot.R_SHEAF_TOP]! < i32[r + Hot.R_SHEAF_LIM]!;
   }
 
   /**
-   * __slab_free for one object under C_LOCK: a cache without sheaves, a dying cache, or
+   * __slab_free for one object under Hot.C_LOCK: a cache without sheaves, a dying cache, or
    * a flush. `expect` is the state the object must be in (ALLOC for a user's free, CACHED
    * for a flush, RCU for a kfree_rcu drain, QUAR from the quarantine); anything else is a
    * double free (reported when `report`) and nothing changes. Returns true if freed.
@@ -412,40 +406,40 @@ export class SlabCore {
     const i32 = a.i32;
     const pfn = c.headPfn(ptr);
     const m = a.pm(pfn);
-    lock(i32, c.d + C_LOCK);
+    lock(i32, c.d + Hot.C_LOCK);
     const dbg = c.debug ? a.debugHooks : undefined;
-    if (dbg && (expect === OS_ALLOC || expect === OS_QUAR) && !dbg.freeCheck(c, pfn, ptr)) {
-      unlock(i32, c.d + C_LOCK);
+    if (dbg && (expect === Hot.OS_ALLOC || expect === Hot.OS_QUAR) && !dbg.freeCheck(c, pfn, ptr)) {
+      unlock(i32, c.d + Hot.C_LOCK);
       return false; // refused with a report: the object stays allocated, lists untouched
     }
     const sa = c.stateAddrOf(ptr);
     const st = a.u8[sa]!;
-    if (st !== expect && !(expect === OS_ALLOC && st === OS_FREE && dbg)) {
-      unlock(i32, c.d + C_LOCK);
+    if (st !== expect && !(expect === Hot.OS_ALLOC && st === Hot.OS_FREE && dbg)) {
+      unlock(i32, c.d + Hot.C_LOCK);
       if (report) a.reporter.reportStateMisuse(c, ptr, 'free', st);
       return false;
     }
     if (dbg) dbg.beforeFree(c, ptr);
-    a.u8[sa] = OS_FREE;
-    const prior = i32[m + P_FREELIST]!;
+    a.u8[sa] = Hot.OS_FREE;
+    const prior = i32[m + Hot.P_FREELIST]!;
     i32[(ptr + c.fp) >> 2] = prior;
-    i32[m + P_FREELIST] = ptr;
-    const inuse = --i32[m + P_INUSE];
-    if (count) i32[c.rec + R_FREE_SLOW]++;
+    i32[m + Hot.P_FREELIST] = ptr;
+    const inuse = --i32[m + Hot.P_INUSE];
+    if (count) i32[c.rec + Hot.R_FREE_SLOW]++;
     this.placeAfterFree(c, pfn, prior, inuse);
-    unlock(i32, c.d + C_LOCK);
+    unlock(i32, c.d + Hot.C_LOCK);
     return true;
   }
 
   /**
-   * Under C_LOCK, after objects went back to slab `pfn` (its freelist was `prior` before):
+   * Under Hot.C_LOCK, after objects went back to slab `pfn` (its freelist was `prior` before):
    * a full slab becomes partial; an empty one is discarded once the cache has min_partial
    * partial slabs (kernel: __slab_free's list handling).
    */
   private placeAfterFree(c: Cache, pfn: number, prior: number, inuse: number): void {
     const a = this.a;
     const i32 = a.i32;
-    if (inuse === 0 && i32[c.d + C_NR_PARTIAL]! >= c.minPartial) {
+    if (inuse === 0 && i32[c.d + Hot.C_NR_PARTIAL]! >= c.minPartial) {
       listDel(i32, a.metaW, c.d, pfn);
       this.discardLocked(c, pfn);
     } else if (prior === 0) {
@@ -456,7 +450,7 @@ export class SlabCore {
 
   /**
    * __kmem_cache_free_bulk of the objects in `objs` (a copy of sheaf slots), all
-   * `expect` (CACHED for a sheaf): one C_LOCK hold for the lot; each slab's list position
+   * `expect` (CACHED for a sheaf): one Hot.C_LOCK hold for the lot; each slab's list position
    * changes once, when its first object comes back or its last. Objects whose state is
    * not `expect` are skipped (counted in the return value's complement). Returns the
    * number given back. `sas`, if given, holds each object's state address (computed by
@@ -467,7 +461,7 @@ export class SlabCore {
     const i32 = a.i32;
     let done = 0;
     const n = objs.length;
-    lock(i32, c.d + C_LOCK);
+    lock(i32, c.d + Hot.C_LOCK);
     const u8 = a.u8;
     for (let j = 0; j < n; j++) {
       const obj = objs[j]!;
@@ -475,16 +469,16 @@ export class SlabCore {
       if (u8[sa] !== expect) continue;
       const pfn = c.headPfn(obj);
       const m = a.pm(pfn);
-      u8[sa] = OS_FREE;
-      const prior = i32[m + P_FREELIST]!;
+      u8[sa] = Hot.OS_FREE;
+      const prior = i32[m + Hot.P_FREELIST]!;
       i32[(obj + c.fp) >> 2] = prior;
-      i32[m + P_FREELIST] = obj;
-      const inuse = --i32[m + P_INUSE];
+      i32[m + Hot.P_FREELIST] = obj;
+      const inuse = --i32[m + Hot.P_INUSE];
       if (prior === 0 || inuse === 0) this.placeAfterFree(c, pfn, prior, inuse);
       done++;
     }
-    unlock(i32, c.d + C_LOCK);
-    if (done > 0 && flushStat) this.barn.stat(c, ST_SHEAF_FLUSH, done);
+    unlock(i32, c.d + Hot.C_LOCK);
+    if (done > 0 && flushStat) this.barn.stat(c, Hot.ST_SHEAF_FLUSH, done);
     return done;
   }
 
@@ -492,12 +486,12 @@ export class SlabCore {
   flushSheaf(c: Cache, s: number): void {
     const i32 = this.a.i32;
     const h = s >> 2;
-    const n = i32[h + SH_COUNT]!;
-    i32[h + SH_COUNT] = 0;
+    const n = i32[h + Hot.SH_COUNT]!;
+    i32[h + Hot.SH_COUNT] = 0;
     if (n <= 0) return;
     const objs = this.flushScratch.subarray(0, Math.min(n, 256));
-    objs.set(i32.subarray(h + (SH_HDR >> 2), h + (SH_HDR >> 2) + objs.length));
-    this.freeBulk(c, objs, OS_CACHED);
+    objs.set(i32.subarray(h + (Hot.SH_HDR >> 2), h + (Hot.SH_HDR >> 2) + objs.length));
+    this.freeBulk(c, objs, Hot.OS_CACHED);
   }
 
   /**
@@ -508,21 +502,21 @@ export class SlabCore {
    */
   private flushMain(c: Cache, rec: number, count: number): void {
     const i32 = this.a.i32;
-    const base = i32[rec + R_SHEAF]! >> 2;
-    const n = i32[rec + R_SHEAF_TOP]! - base;
+    const base = i32[rec + Hot.R_SHEAF]! >> 2;
+    const n = i32[rec + Hot.R_SHEAF_TOP]! - base;
     const k = Math.min(count, n);
     if (k <= 0) return;
     const objs = this.flushScratch.subarray(0, k);
     objs.set(i32.subarray(base, base + k));
     i32.copyWithin(base, base + k, base + n);
-    i32[rec + R_SHEAF_TOP] = base + n - k;
-    this.freeBulk(c, objs, OS_CACHED);
+    i32[rec + Hot.R_SHEAF_TOP] = base + n - k;
+    this.freeBulk(c, objs, Hot.OS_CACHED);
   }
 
   /**
    * kfree_bulk for one slab's run of kfree_rcu'd objects (kernel: build_detached_freelist
    * + one do_slab_free): `n` objects of slab `pfn`, chained head..tail through their free
-   * pointers, all in state RCU, go back in one C_LOCK section, together with the caller's
+   * pointers, all in state RCU, go back in one Hot.C_LOCK section, together with the caller's
    * commit word (a kfree_rcu block's record count) and freed-objects counter, so a drainer
    * that dies outside it leaves an exact count. False (nothing done) if any of them is not
    * pending in kfree_rcu (a double kfreeRcu): the caller frees them one by one, with reports.
@@ -531,34 +525,34 @@ export class SlabCore {
     const a = this.a;
     const i32 = a.i32;
     const m = a.pm(pfn);
-    lock(i32, c.d + C_LOCK);
+    lock(i32, c.d + Hot.C_LOCK);
     let o = head;
     for (let j = 0; j < n; j++) {
-      if (c.stateOf(o) !== OS_RCU) {
-        unlock(i32, c.d + C_LOCK);
+      if (c.stateOf(o) !== Hot.OS_RCU) {
+        unlock(i32, c.d + Hot.C_LOCK);
         return false;
       }
       if (j + 1 < n) o = i32[(o + c.fp) >> 2]!;
     }
-    const inuse = i32[m + P_INUSE]! - n;
+    const inuse = i32[m + Hot.P_INUSE]! - n;
     if (inuse < 0) {
-      unlock(i32, c.d + C_LOCK);
+      unlock(i32, c.d + Hot.C_LOCK);
       return false;
     }
     i32[commitW] = commitV;
     i32[countW] += n;
     o = head;
     for (let j = 0; j < n; j++) {
-      c.setState(o, OS_FREE);
+      c.setState(o, Hot.OS_FREE);
       if (j + 1 < n) o = i32[(o + c.fp) >> 2]!;
     }
-    const prior = i32[m + P_FREELIST]!;
+    const prior = i32[m + Hot.P_FREELIST]!;
     i32[(tail + c.fp) >> 2] = prior;
-    i32[m + P_FREELIST] = head;
-    i32[m + P_INUSE] = inuse;
-    i32[c.rec + R_FREE_SLOW] += n;
+    i32[m + Hot.P_FREELIST] = head;
+    i32[m + Hot.P_INUSE] = inuse;
+    i32[c.rec + Hot.R_FREE_SLOW] += n;
     this.placeAfterFree(c, pfn, prior, inuse);
-    unlock(i32, c.d + C_LOCK);
+    unlock(i32, c.d + Hot.C_LOCK);
     return true;
   }
 
@@ -576,7 +570,7 @@ export class SlabCore {
    * Commit order (a drainer killed at any step loses objects, never frees one twice):
    * the objects are copied into the sheaf (not yet published), then the batch's commit
    * word (commitW = commitV: the records leave the batch) and both counters (countW, the
-   * drained counter, and R_FREE_SLOW, side by side), then each state RCU -> CACHED, then
+   * drained counter, and Hot.R_FREE_SLOW, side by side), then each state RCU -> CACHED, then
    * the sheaf is published in the barn. Killed before the barn put, the objects are in
    * state RCU or CACHED in no batch and no published sheaf: a destroy reclaims them
    * (slab/repair.ts reclaimOrphans); the caller's S_DRAIN_OBJ / S_DRAIN_N name them.
@@ -588,10 +582,7 @@ export class SlabCore {
     if (c.sheafCap === 0 || n <= 0 || n > c.sheafCap || !c.allocOk()) return 0;
     // Each object's state address once (the check here, the store below).
     const sa = this.drainScratch;
-    for (let j = 0; j < n; j++) {
-      sa[j] = c.stateAddrOf(i32[recW + j]!);
-      if (u8[sa[j]!] !== OS_RCU) return 0;
-    }
+    if (!c.stateAddrsIf(i32, recW, n, sa, Hot.OS_RCU)) return 0;
     // The barn seen full (a racy read, as the kernel's): the sheaf's put would fail and it
     // would be flushed at once, so the run goes straight back to its slabs instead of
     // being copied into a sheaf, marked CACHED and copied out again (BARN_PUT_FAIL, as
@@ -605,17 +596,17 @@ export class SlabCore {
     if (sh === 0) {
       i32[commitW] = commitV;
       i32[countW] += n;
-      i32[c.rec + R_FREE_SLOW] += n;
-      this.freeBulk(c, i32.subarray(recW, recW + n), OS_RCU, false, sa);
+      i32[c.rec + Hot.R_FREE_SLOW] += n;
+      this.freeBulk(c, i32.subarray(recW, recW + n), Hot.OS_RCU, false, sa);
       return n;
     }
-    const slots = (sh + SH_HDR) >> 2;
+    const slots = (sh + Hot.SH_HDR) >> 2;
     i32.copyWithin(slots, recW, recW + n);
-    i32[(sh >> 2) + SH_COUNT] = n;
+    i32[(sh >> 2) + Hot.SH_COUNT] = n;
     i32[commitW] = commitV;
     i32[countW] += n;
-    i32[c.rec + R_FREE_SLOW] += n;
-    for (let j = 0; j < n; j++) u8[sa[j]!] = OS_CACHED;
+    i32[c.rec + Hot.R_FREE_SLOW] += n;
+    for (let j = 0; j < n; j++) u8[sa[j]!] = Hot.OS_CACHED;
     if (!this.barn.putFull(c, sh)) {
       this.flushSheaf(c, sh);
       this.stashEmpty(c, sh);
@@ -639,15 +630,15 @@ export class SlabCore {
     const r = c.rec;
     if (c.sheafCap === 0 || !c.allocOk()) return false;
     const sa = c.stateAddrOf(ptr);
-    if (a.u8[sa] !== OS_RCU) return false;
-    if (i32[r + R_SHEAF_TOP]! === 0 || i32[r + R_SHEAF_TOP]! >= i32[r + R_SHEAF_LIM]!) {
+    if (a.u8[sa] !== Hot.OS_RCU) return false;
+    if (i32[r + Hot.R_SHEAF_TOP]! === 0 || i32[r + Hot.R_SHEAF_TOP]! >= i32[r + Hot.R_SHEAF_LIM]!) {
       if (!this.replaceFullMain(c)) return false;
     }
-    const top = i32[r + R_SHEAF_TOP]!;
-    a.u8[sa] = OS_CACHED;
+    const top = i32[r + Hot.R_SHEAF_TOP]!;
+    a.u8[sa] = Hot.OS_CACHED;
     i32[top] = ptr;
-    i32[r + R_SHEAF_TOP] = top + 1;
-    // (Not counted here: the caller counted this free, R_KFREE_D and R_FREE_SLOW side by
+    i32[r + Hot.R_SHEAF_TOP] = top + 1;
+    // (Not counted here: the caller counted this free, R_KFREE_D and Hot.R_FREE_SLOW side by
     // side, before calling, and takes the count back if this returns false.)
     return true;
   }
@@ -659,13 +650,13 @@ export class SlabCore {
    * dead thread's) to its slab, without counting it again (it was counted freed).
    */
   freeUncounted(c: Cache, _rec: number, obj: number): void {
-    this.freeToSlab(c, obj, OS_CACHED, false, false);
+    this.freeToSlab(c, obj, Hot.OS_CACHED, false, false);
   }
 
   /** True while record `rec` holds anything a flush must give back: sheaves, ready kfree_rcu sheaves. */
   recordHolds(rec: number): boolean {
     const i32 = this.a.i32;
-    return i32[rec + R_SHEAF_TOP] !== 0 || i32[rec + R_SHEAF] !== 0 || i32[rec + R_SPARE] !== 0 || i32[rec + R_RCU_READY] !== 0;
+    return i32[rec + Hot.R_SHEAF_TOP] !== 0 || i32[rec + Hot.R_SHEAF] !== 0 || i32[rec + Hot.R_SPARE] !== 0 || i32[rec + Hot.R_RCU_READY] !== 0;
   }
 
   /**
@@ -675,13 +666,13 @@ export class SlabCore {
   ensureSheaf(c: Cache): boolean {
     const i32 = this.a.i32;
     const r = c.rec;
-    if (i32[r + R_SHEAF_TOP] !== 0) return true;
+    if (i32[r + Hot.R_SHEAF_TOP] !== 0) return true;
     if (!c.allocOk() || c.sheafCap === 0) return false;
     const s = this.barn.takeEmpty(c) || this.sheaves.alloc(c);
     if (s === 0) return false;
-    if (!c.allocOk() || i32[r + R_SHEAF_TOP] !== 0) {
+    if (!c.allocOk() || i32[r + Hot.R_SHEAF_TOP] !== 0) {
       this.stashEmpty(c, s);
-      return c.allocOk() && i32[r + R_SHEAF_TOP] !== 0;
+      return c.allocOk() && i32[r + Hot.R_SHEAF_TOP] !== 0;
     }
     this.sheaves.attachMain(c, s);
     return true;
@@ -700,10 +691,10 @@ export class SlabCore {
   flushRecord(c: Cache, rec: number): void {
     const a = this.a;
     const i32 = a.i32;
-    if (i32[rec + R_RCU_READY] !== 0) a.kfreeRcuImpl.dropReady(c, rec); // kfree edit
-    const spare = i32[rec + R_SPARE]!;
+    if (i32[rec + Hot.R_RCU_READY] !== 0) a.kfreeRcuImpl.dropReady(c, rec); // kfree edit
+    const spare = i32[rec + Hot.R_SPARE]!;
     if (spare !== 0) {
-      i32[rec + R_SPARE] = 0;
+      i32[rec + Hot.R_SPARE] = 0;
       this.flushSheaf(c, spare);
       this.sheaves.free(c, spare);
     }
@@ -712,7 +703,7 @@ export class SlabCore {
       this.flushSheaf(c, main);
       this.sheaves.free(c, main);
     }
-    Atomics.store(i32, rec + R_FLUSH, 0);
+    Atomics.store(i32, rec + Hot.R_FLUSH, 0);
   }
 
   /** barn_shrink: every sheaf of the cache's barn back to the slabs, storage freed. Returns objects flushed. */
@@ -722,7 +713,7 @@ export class SlabCore {
     for (;;) {
       const s = this.barn.takeFull(c, false) || this.barn.takeEmpty(c);
       if (s === 0) break;
-      n += i32[(s >> 2) + SH_COUNT]!;
+      n += i32[(s >> 2) + Hot.SH_COUNT]!;
       this.flushSheaf(c, s);
       this.sheaves.free(c, s);
     }
@@ -732,7 +723,7 @@ export class SlabCore {
   // ---------------------------------------------------------------- discard
 
   /**
-   * discard_slab (under C_LOCK, the slab already off its list): the pages go back to the
+   * discard_slab (under Hot.C_LOCK, the slab already off its list): the pages go back to the
    * buddy allocator, or, for SLAB_TYPESAFE_BY_RCU, onto the cache's deferred list until a
    * grace period has passed (kernel: call_rcu(&slab->rcu_head, rcu_free_slab)).
    */
@@ -740,14 +731,14 @@ export class SlabCore {
     const a = this.a;
     const i32 = a.i32;
     const m = a.pm(pfn);
-    i32[c.d + C_NR_SLABS]--;
-    i32[c.d + C_FREE_SLAB]++;
-    i32[m + P_FREELIST] = 0;
+    i32[c.d + Hot.C_NR_SLABS]--;
+    i32[c.d + Hot.C_FREE_SLAB]++;
+    i32[m + Hot.P_FREELIST] = 0;
     if (c.typesafeByRcu) {
-      i32[m + P_INUSE] = a.rcu.startPoll();
-      i32[m + P_NEXT] = i32[c.d + C_RCU_PENDING]!;
-      i32[c.d + C_RCU_PENDING] = pfn;
-      Atomics.store(i32, m + P_FLAGS, PK_RCU_FREE | (c.order << 4));
+      i32[m + Hot.P_INUSE] = a.rcu.startPoll();
+      i32[m + Hot.P_NEXT] = i32[c.d + Hot.C_RCU_PENDING]!;
+      i32[c.d + Hot.C_RCU_PENDING] = pfn;
+      Atomics.store(i32, m + Hot.P_FLAGS, Hot.PK_RCU_FREE | (c.order << 4));
       return;
     }
     a.pages.free(pfn, c.order);
@@ -760,28 +751,28 @@ export class SlabCore {
   reapRcuSlabs(c: Cache, wait = false): number {
     const a = this.a;
     const i32 = a.i32;
-    if (!c.typesafeByRcu || i32[c.d + C_RCU_PENDING] === 0) return 0;
+    if (!c.typesafeByRcu || i32[c.d + Hot.C_RCU_PENDING] === 0) return 0;
     // Bounded (a stalled reader fails the allocation that asked, after its stall warning,
     // instead of hanging it): then only the slabs whose grace period is over are freed.
     if (wait && a.rcu.synchronizeBounded(stalledWaitMs(a.options.rcuStallTimeoutMs)).length > 0) wait = false;
-    lock(i32, c.d + C_LOCK);
+    lock(i32, c.d + Hot.C_LOCK);
     let freed = 0;
-    let prevW = c.d + C_RCU_PENDING;
+    let prevW = c.d + Hot.C_RCU_PENDING;
     for (let p = i32[prevW]!; p !== 0; ) {
       const m = a.pm(p);
-      const next = i32[m + P_NEXT]!;
-      if (wait || a.rcu.pollState(i32[m + P_INUSE]!)) {
+      const next = i32[m + Hot.P_NEXT]!;
+      if (wait || a.rcu.pollState(i32[m + Hot.P_INUSE]!)) {
         i32[prevW] = next;
-        i32[m + P_NEXT] = 0;
-        i32[m + P_INUSE] = 0;
+        i32[m + Hot.P_NEXT] = 0;
+        i32[m + Hot.P_INUSE] = 0;
         a.pages.free(p, c.order);
         freed++;
       } else {
-        prevW = m + P_NEXT;
+        prevW = m + Hot.P_NEXT;
       }
       p = next;
     }
-    unlock(i32, c.d + C_LOCK);
+    unlock(i32, c.d + Hot.C_LOCK);
     return freed;
   }
 
@@ -789,43 +780,43 @@ export class SlabCore {
 
   /**
    * kmem_cache_shrink: flush our sheaves and the barn, free every empty slab. Returns the
-   * slabs freed, counting those the flushes themselves discarded (C_FREE_SLAB before and
+   * slabs freed, counting those the flushes themselves discarded (Hot.C_FREE_SLAB before and
    * after; for SLAB_TYPESAFE_BY_RCU a discarded slab waits for its grace period).
    */
   shrink(c: Cache): number {
     const i32 = this.a.i32;
-    const before = Atomics.load(i32, c.d + C_FREE_SLAB);
+    const before = Atomics.load(i32, c.d + Hot.C_FREE_SLAB);
     this.flushCpu(c);
     this.shrinkBarn(c);
     this.discardEmpty(c);
     this.reapRcuSlabs(c);
-    const freed = (Atomics.load(i32, c.d + C_FREE_SLAB) - before) | 0;
+    const freed = (Atomics.load(i32, c.d + Hot.C_FREE_SLAB) - before) | 0;
     // The sheaves' storage went back to a kmalloc cache: give its empty slabs back too, so
     // a shrink returns every page the cache's sheaves held.
     if (c.sheafCap !== 0) {
-      const kc = this.a.kmallocs.cacheFor(SH_HDR + 4 * c.sheafCap);
+      const kc = this.a.kmallocs.cacheFor(Hot.SH_HDR + 4 * c.sheafCap);
       if (kc.idx !== c.idx) this.discardEmpty(kc);
     }
     return freed;
   }
 
-  /** Free every empty partial slab (under its own C_LOCK). Returns slabs freed. */
+  /** Free every empty partial slab (under its own Hot.C_LOCK). Returns slabs freed. */
   discardEmpty(c: Cache): number {
     const a = this.a;
     const i32 = a.i32;
-    lock(i32, c.d + C_LOCK);
+    lock(i32, c.d + Hot.C_LOCK);
     let n = 0;
-    for (let p = i32[c.d + C_PARTIAL_HEAD]!; p !== 0; ) {
+    for (let p = i32[c.d + Hot.C_PARTIAL_HEAD]!; p !== 0; ) {
       const m = a.pm(p);
-      const next = i32[m + P_NEXT]!;
-      if (i32[m + P_INUSE] === 0) {
+      const next = i32[m + Hot.P_NEXT]!;
+      if (i32[m + Hot.P_INUSE] === 0) {
         listDel(i32, a.metaW, c.d, p);
         this.discardLocked(c, p);
         n++;
       }
       p = next;
     }
-    unlock(i32, c.d + C_LOCK);
+    unlock(i32, c.d + Hot.C_LOCK);
     return n;
   }
 
@@ -833,12 +824,12 @@ export class SlabCore {
   isSlabOf(c: Cache, pfn: number): boolean {
     const i32 = this.a.i32;
     const m = this.a.pm(pfn);
-    return (i32[m + P_FLAGS]! & PK_MASK) === PK_SLAB && i32[m + P_CACHE] === c.idx;
+    return (i32[m + Hot.P_FLAGS]! & Hot.PK_MASK) === Hot.PK_SLAB && i32[m + Hot.P_CACHE] === c.idx;
   }
 
   /** Descriptor released? (handles compare generations) */
   isReleased(c: Cache): boolean {
     const i32 = this.a.i32;
-    return i32[c.d + C_GEN] !== c.gen || i32[c.d + C_STATE] === CS_FREE;
+    return i32[c.d + Hot.C_GEN] !== c.gen || i32[c.d + Hot.C_STATE] === Hot.CS_FREE;
   }
 }

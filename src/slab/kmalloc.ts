@@ -8,10 +8,10 @@
  */
 import type { SlabHost } from './host.js';
 import { SLAB_KMALLOC, SLAB_POISON, SLAB_RED_ZONE, SLAB_STORE_USER, SLAB_TYPESAFE_BY_RCU } from '../flags.js';
-import { CACHE_BYTES, flagsOrder, headPfnOf, Hot, P_CACHE, P_FLAGS, PAGE_SHIFT, PAGE_SIZE, pageFlags, PK_LARGE, PK_MASK, PK_SLAB } from '../layout.js';
+import { flagsOrder, headPfnOf, Hot, P_CACHE, P_FLAGS, PAGE_SHIFT, PAGE_SIZE, pageFlags, PK_LARGE, PK_MASK, PK_SLAB } from '../layout.js';
 
 // A module constant of this file (not an import: see layout.ts Hot).
-const DESC_WORDS = CACHE_BYTES >> 2;
+const DESC_WORDS = Hot.CACHE_BYTES >> 2;
 import type { Cache } from './cache.js';
 import { getOrder } from './sizes.js';
 

@@ -22,10 +22,7 @@
  * count what users allocated); its slabs and pages are counted as usual.
  */
 import type { SlabHost } from './host.js';
-import {
-  OS_ALLOC, R_SHEAF, R_SHEAF_LIM, R_SHEAF_TOP, R_SPARE, SH_CACHE, SH_CAP, SH_COUNT, SH_HDR, ST_SHEAF_ALLOC, ST_SHEAF_FREE,
-  C_ST_BASE,
-} from '../layout.js';
+import { Hot } from '../layout.js';
 import type { Cache } from './cache.js';
 
 export class Sheaves {
@@ -34,61 +31,61 @@ export class Sheaves {
   /** alloc_empty_sheaf: a new empty sheaf for cache c, 0 if no memory. */
   alloc(c: Cache): number {
     const a = this.a;
-    const kc = a.kmallocs.cacheFor(SH_HDR + 4 * c.sheafCap);
+    const kc = a.kmallocs.cacheFor(Hot.SH_HDR + 4 * c.sheafCap);
     if (!kc.allocOk()) return 0;
     const s = a.slab.allocLocked(kc, false, false); // storage, not counted as the kmalloc cache's objects
     if (s === 0) return 0;
     const i32 = a.i32;
     const h = s >> 2;
-    i32[h + SH_COUNT] = 0;
-    i32[h + SH_CAP] = c.sheafCap;
-    i32[h + SH_CACHE] = c.idx + 1;
-    Atomics.add(i32, c.d + C_ST_BASE + ST_SHEAF_ALLOC, 1);
+    i32[h + Hot.SH_COUNT] = 0;
+    i32[h + Hot.SH_CAP] = c.sheafCap;
+    i32[h + Hot.SH_CACHE] = c.idx + 1;
+    Atomics.add(i32, c.d + Hot.C_ST_BASE + Hot.ST_SHEAF_ALLOC, 1);
     return s;
   }
 
   /** free_empty_sheaf: give an (emptied) sheaf's storage back. */
   free(c: Cache, s: number): void {
     const a = this.a;
-    const kc = a.kmallocs.cacheFor(SH_HDR + 4 * c.sheafCap);
-    a.slab.freeToSlab(kc, s, OS_ALLOC, true, false);
-    Atomics.add(a.i32, c.d + C_ST_BASE + ST_SHEAF_FREE, 1);
+    const kc = a.kmallocs.cacheFor(Hot.SH_HDR + 4 * c.sheafCap);
+    a.slab.freeToSlab(kc, s, Hot.OS_ALLOC, true, false);
+    Atomics.add(a.i32, c.d + Hot.C_ST_BASE + Hot.ST_SHEAF_FREE, 1);
   }
 
-  /** Make sheaf `s` (header address, SH_COUNT exact) the main sheaf of this thread's record; R_SHEAF_TOP last. */
+  /** Make sheaf `s` (header address, Hot.SH_COUNT exact) the main sheaf of this thread's record; Hot.R_SHEAF_TOP last. */
   attachMain(c: Cache, s: number): void {
     const i32 = this.a.i32;
     const r = c.rec;
     const h = s >> 2;
-    const base = h + (SH_HDR >> 2);
-    const n = i32[h + SH_COUNT]!;
-    i32[r + R_SHEAF] = s + SH_HDR;
-    i32[r + R_SHEAF_LIM] = base + c.sheafCap;
-    i32[r + R_SHEAF_TOP] = base + n;
+    const base = h + (Hot.SH_HDR >> 2);
+    const n = i32[h + Hot.SH_COUNT]!;
+    i32[r + Hot.R_SHEAF] = s + Hot.SH_HDR;
+    i32[r + Hot.R_SHEAF_LIM] = base + c.sheafCap;
+    i32[r + Hot.R_SHEAF_TOP] = base + n;
   }
 
-  /** Take this thread's main sheaf out of its record (SH_COUNT written first). 0 if none. */
+  /** Take this thread's main sheaf out of its record (Hot.SH_COUNT written first). 0 if none. */
   detachMain(c: Cache): number {
     return this.detachRecordMain(c, c.rec);
   }
 
   /**
-   * Take record `rec`'s main sheaf out (ours, or a dead thread's): SH_COUNT from the top,
-   * then R_SHEAF_TOP = 0 first. A torn record (top outside the sheaf) counts as none.
+   * Take record `rec`'s main sheaf out (ours, or a dead thread's): Hot.SH_COUNT from the top,
+   * then Hot.R_SHEAF_TOP = 0 first. A torn record (top outside the sheaf) counts as none.
    */
   detachRecordMain(c: Cache, rec: number): number {
     const i32 = this.a.i32;
-    const top = i32[rec + R_SHEAF_TOP]!;
-    const slots = i32[rec + R_SHEAF]!;
-    i32[rec + R_SHEAF_TOP] = 0;
-    i32[rec + R_SHEAF_LIM] = 0;
-    i32[rec + R_SHEAF] = 0;
+    const top = i32[rec + Hot.R_SHEAF_TOP]!;
+    const slots = i32[rec + Hot.R_SHEAF]!;
+    i32[rec + Hot.R_SHEAF_TOP] = 0;
+    i32[rec + Hot.R_SHEAF_LIM] = 0;
+    i32[rec + Hot.R_SHEAF] = 0;
     if (top === 0 || slots === 0) return 0;
-    const s = slots - SH_HDR;
+    const s = slots - Hot.SH_HDR;
     const h = s >> 2;
     const n = top - (slots >> 2);
-    if (n < 0 || n > i32[h + SH_CAP]! || i32[h + SH_CACHE] !== c.idx + 1) return 0;
-    i32[h + SH_COUNT] = n;
+    if (n < 0 || n > i32[h + Hot.SH_CAP]! || i32[h + Hot.SH_CACHE] !== c.idx + 1) return 0;
+    i32[h + Hot.SH_COUNT] = n;
     return s;
   }
 
@@ -99,10 +96,10 @@ export class Sheaves {
   swapMainSpare(c: Cache): void {
     const i32 = this.a.i32;
     const r = c.rec;
-    const spare = i32[r + R_SPARE]!;
-    i32[r + R_SPARE] = 0;
+    const spare = i32[r + Hot.R_SPARE]!;
+    i32[r + Hot.R_SPARE] = 0;
     const old = this.detachMain(c);
     this.attachMain(c, spare);
-    i32[r + R_SPARE] = old;
+    i32[r + Hot.R_SPARE] = old;
   }
 }
