@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { Arena, SLAB_NO_MERGE } from '../src/index.js';
 import { G_NR_CLOSED, KVFREE_BULK_MAX_ENTR } from '../src/kfree/layout.js';
 import { DRAINED_BLOCK_ENTR } from '../src/kfree/insert.js';
+import { G_FUTEX, MEMB_WAITER, S_CTR, SLOT_BASE, SLOT_WORDS } from '../src/rcu/layout.js';
 import { exited, nextMessage, startWorker } from './helpers/workers.js';
 
 test('kfreeRcu(0) is a no-op; a pointer that is not an object is refused and never queued', () => {
@@ -72,6 +73,36 @@ test('a full block is drained at its close when no reader is in the way', () => 
   assert.equal(c.stats().objects, a.kfreeRcuPending());
   a.kvfreeRcuBarrier();
   assert.equal(c.stats().objects, 0);
+  a.detach();
+});
+
+test('a full block closed while another thread reads waits for that reader: the close gives up its GP attempt without arming a wake-up', async (t) => {
+  const a = Arena.create({ bytes: 16 << 20, kfreeRcuDrainMs: 600_000 });
+  const c = a.createCache('kf-close-reader', { size: 32, flags: SLAB_NO_MERGE });
+  const w = startWorker('kfree-worker', { sab: a.sab, mode: 'reader-hold', cache: 'kf-close-reader' });
+  t.after(() => w.terminate());
+  a.watch(w);
+  await nextMessage(w, 'locked');
+  const slot = a.threads.findByTid(w.threadId);
+  const ctrW = (a.layout.rcuBase >> 2) + SLOT_BASE + slot * SLOT_WORDS + S_CTR;
+  const gp0 = a.rcu.getState();
+  for (let i = 0; i < 3 * KVFREE_BULK_MAX_ENTR; i++) a.kfreeRcu(c.alloc());
+  // Every close tried the GP and gave up at the reader: nothing freed, blocks stay full
+  // pages (blkLimit), no MEMB_WAITER in the reader's word and no G_FUTEX = -1 (a try
+  // arms no wake-up), and the GP it began is still in progress.
+  assert.equal(a.kfreeRcuPending(), 3 * KVFREE_BULK_MAX_ENTR);
+  assert.equal(c.stats().objects, 3 * KVFREE_BULK_MAX_ENTR);
+  assert.equal(Atomics.load(a.i32, ctrW) & MEMB_WAITER, 0, 'the reader was flagged for a wake-up');
+  assert.equal(Atomics.load(a.i32, (a.layout.rcuBase >> 2) + G_FUTEX), 0);
+  assert.equal(a.rcu.pollState(gp0), false, 'a GP completed while the reader was inside its section');
+  w.postMessage({ type: 'unlock' });
+  await nextMessage(w, 'unlocked');
+  await a.kvfreeRcuBarrierAsync();
+  assert.equal(c.stats().objects, 0);
+  assert.equal(a.kfreeRcuPending(), 0);
+  const gone = exited(w);
+  w.postMessage({ type: 'exit' });
+  await gone;
   a.detach();
 });
 

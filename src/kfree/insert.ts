@@ -8,7 +8,9 @@
  * cookie is taken when it is closed (blocks.ts pushClosed), after its newest insert: the
  * kernel refreshes it on every insert; a later snapshot is just as safe (a GP that began
  * after it began after every insert) and keeps the insert to three stores. A block is
- * closed when full (drained on the next event-loop turn) or `kfreeRcuDrainMs` after its
+ * closed when full (KVFREE_BULK_MAX_ENTR records, or DRAINED_BLOCK_ENTR while closes find
+ * their GP complete: blkLimit) and then drained at once if one attempt at its GP succeeds
+ * (pump.ts fullClosed), else on the next event-loop turn; or `kfreeRcuDrainMs` after its
  * first object (KFREE_DRAIN_JIFFIES, 5 s; pump.ts). Objects of a cache with sheaves go into
  * the thread's kfree_rcu sheaf of that cache instead (sheaves.ts).
  *

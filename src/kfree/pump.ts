@@ -1,7 +1,8 @@
 /**
  * When draining happens (kernel: kfree_rcu_monitor's delayed work, the kfree_rcu shrinker):
- * this thread's drain timer, the RCU worker's tick, REQ_KFREE requests from other threads,
- * and memory pressure.
+ * at the close of a full block or kfree_rcu sheaf when one attempt at its GP succeeds
+ * (fullClosed: Rcu.tryGp, never waiting), this thread's drain timer, the RCU worker's
+ * tick, REQ_KFREE requests from other threads, and memory pressure.
  *
  * The timer runs on this thread's event loop only while this thread has an open block or
  * sees closed blocks; its timers are unref'd (never keep a process alive). arm() keeps one
@@ -15,13 +16,17 @@
  * - S_ACK: bumped with Atomics.add (and notified) after serviceRequests closed our batches:
  *   the barrier that asked reads it with Atomics.load (barrier.ts closedFor).
  * - Everything else through the drain (drain.ts), the closes (insert.ts, sheaves.ts) and
- *   RCU (startPoll, synchronizeAsync: the GP mutex, a leaf of the global order).
+ *   RCU (startPoll, tryGp, synchronizeAsync: the GP mutex, a leaf of the global order;
+ *   tryGp only ever try-locks it, with nothing else held).
  * The JS fields here are thread-local.
  *
  * Locks: none of its own; reclaim frees spare pages (the zone lock, inside the page
  * allocator) with nothing held, and drains with G_DRAIN_LOCK waited for.
  *
- * Thread death: a thread killed between closing its batches and bumping S_ACK: the barrier
+ * Thread death: a thread killed inside fullClosed's tryGp holds the GP mutex with a GP
+ * possibly in progress: a GP holder that died (rcu/core.ts gpBody completes it; the mutex
+ * is broken for its detacher); killed in its drain, as any drainer (drain.ts).
+ * A thread killed between closing its batches and bumping S_ACK: the barrier
  * that asked sees its batches closed (S_CUR, S_RCU_OPEN cleared) or its slot detached
  * (barrier.ts closedFor). A dead thread's timer never fires; what it would have drained
  * is drained by the next drainer (its detacher asks every live thread: adopt.ts).

@@ -33,6 +33,10 @@
  * (Atomics.waitAsync: synchronizeAsync(), the callback pump), so both share one
  * implementation of the two-phase wait.
  *
+ * tryGp (the kfree_rcu close's polled GP) is a driver that gives up at once: it try-locks
+ * G_GP_MUTEX and runs gpBody only until its first wait, before G_FUTEX = -1 or any
+ * MEMB_WAITER is stored, then releases the mutex with G_SEQ in progress, as below.
+ *
  * Bounded drivers (driveSync/driveAsync with a deadline: destroy and the kfree_rcu
  * barriers, which must not wait forever for a stalled reader) stop driving when the
  * deadline passes, between two scans: they drop the generator and release the GP mutex

@@ -377,6 +377,13 @@ export class Cache {
     return true;
   }
 
+  /** @internal stateAddrOf for an object of the slab at head page `hp` (known to the caller: no page lookup). */
+  stateAddrIn(hp: number, ptr: number): number {
+    const off = ptr - (hp << Hot.PAGE_SHIFT) - this.redLeftPad;
+    const k = this.sizeShift !== 0 ? off >>> this.sizeShift : this.invSize !== 0 ? (off * this.invSize) | 0 : this.objIndex(off);
+    return this.stFlat ? (hp << Hot.PAGE_SHIFT) + this.stC + k : (hp << this.stPshift) + this.stC + ((k >> 3) << this.stSh) + (k & 7);
+  }
+
   /** @internal The OS_* state of validated object `ptr`. */
   stateOf(ptr: number): number {
     return this.u8[this.stateAddrOf(ptr)]!;

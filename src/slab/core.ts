@@ -165,6 +165,7 @@ export class SlabCore {
   private refillMain(c: Cache): number {
     const a = this.a;
     const i32 = a.i32;
+    const u8 = a.u8;
     const r = c.rec;
     const top = i32[r + Hot.R_SHEAF_TOP]!;
     const want = i32[r + Hot.R_SHEAF_LIM]! - top;
@@ -174,13 +175,13 @@ export class SlabCore {
       if (attempt > 0 && this.growCache(c) === 0) break;
       lock(i32, c.d + Hot.C_LOCK);
       for (let p = i32[c.d + Hot.C_PARTIAL_HEAD]!; p !== 0 && n < want; ) {
-        const m = a.pm(p);
+        const m = a.metaW + p * Hot.PAGE_META_WORDS; // layout.ts pageMeta, inline
         const next = i32[m + Hot.P_NEXT]!;
         let o = i32[m + Hot.P_FREELIST]!;
         let inuse = i32[m + Hot.P_INUSE]!;
         while (o !== 0 && n < want) {
           const nx = i32[(o + c.fp) >> 2]!;
-          c.setState(o, Hot.OS_CACHED);
+          u8[c.stateAddrIn(p, o)] = Hot.OS_CACHED;
           take[n++] = o;
           o = nx;
           inuse++;
@@ -463,12 +464,16 @@ export class SlabCore {
     const n = objs.length;
     lock(i32, c.d + Hot.C_LOCK);
     const u8 = a.u8;
+    const metaW = a.metaW;
+    const multi = c.order !== 0;
     for (let j = 0; j < n; j++) {
       const obj = objs[j]!;
-      const sa = sas !== undefined ? sas[j]! : c.stateAddrOf(obj);
+      // The head page (layout.ts headOfPage, inline) and the page metadata, once per object.
+      let pfn = obj >>> Hot.PAGE_SHIFT;
+      if (multi && (i32[metaW + pfn * Hot.PAGE_META_WORDS + Hot.P_FLAGS]! & Hot.PK_MASK) === Hot.PK_TAIL) pfn = i32[metaW + pfn * Hot.PAGE_META_WORDS + Hot.P_CACHE]!;
+      const sa = sas !== undefined ? sas[j]! : c.stateAddrIn(pfn, obj);
       if (u8[sa] !== expect) continue;
-      const pfn = c.headPfn(obj);
-      const m = a.pm(pfn);
+      const m = metaW + pfn * Hot.PAGE_META_WORDS;
       u8[sa] = Hot.OS_FREE;
       const prior = i32[m + Hot.P_FREELIST]!;
       i32[(obj + c.fp) >> 2] = prior;
