@@ -3,8 +3,9 @@
  *
  * 1. alloc+kfreeRcu against alloc+free, same 64-byte cache, same run. The deferred free
  *    is not free: the objects are freed later, by the drain. Two rows: "enqueue only"
- *    (the batches of 10k alloc+kfreeRcu, timed) and "including drain" (the same plus the
- *    kvfreeRcuBarrier() run after every 100k objects, timed too, amortised per object).
+ *    (the batches of 10k alloc+kfreeRcu, timed; with no reader in a section, each full
+ *    block is drained at its close, inside these batches) and "including drain" (the same
+ *    plus the kvfreeRcuBarrier() run after every 100k objects, timed too, amortised per object).
  *    Floor (≥ 0.5×) on the honest one, the row including the drain.
  * 2. kfreeRcu against `rcu.call(() => c.free(p))` per object (enqueue only, and enqueue +
  *    the barrier that frees them), and the memory each pending object costs: kfreeRcu
@@ -147,9 +148,14 @@ async function kfreeVsCallRcu(q: boolean, progress: (label: string) => void): Pr
         const ke: number[] = [], ka: number[] = [], ce: number[] = [], ca: number[] = [];
         for (let s = 0; s < S; s++) {
           fill();
+          // Enqueue inside a read section (both contenders): nothing can be freed during it,
+          // so "enqueue only" is the enqueue; kfreeRcu would otherwise drain each full
+          // block at its close (kfree/pump.ts fullClosed), which the barrier row counts.
+          a.rcu.readLock();
           let t0 = hr();
           kLoop(B);
           const te = since(t0);
+          a.rcu.readUnlock();
           t0 = hr();
           a.kvfreeRcuBarrier();
           const td = since(t0);
@@ -158,9 +164,11 @@ async function kfreeVsCallRcu(q: boolean, progress: (label: string) => void): Pr
         }
         for (let s = 0; s < S; s++) {
           fill();
+          a.rcu.readLock();
           let t0 = hr();
           cLoop(B);
           const te = since(t0);
+          a.rcu.readUnlock();
           t0 = hr();
           a.rcu.barrier();
           const td = since(t0);
@@ -394,7 +402,7 @@ export async function benchKfree(opts: BenchOptions = { quick: false }): Promise
     notes: [
       `alloc+free vs alloc+kfreeRcu: same cache, same arena, interleaved rounds of 10k-op batches, median of round medians; every contender loop is its own new Function (unique source). "including drain" adds the time of kvfreeRcuBarrier() run after every 100k objects (a grace period plus freeing them all), amortised per object (the drain alone: ${r1.drainNsPerObj.toFixed(1)} ns per object without sheaves, ${r1s.drainNsPerObj.toFixed(1)} ns with); ratio = alloc+free ns ÷ alloc+kfreeRcu ns. alloc+free here reuses the same hot object every time (the cpu-slab or sheaf fast path); alloc+kfreeRcu walks fresh objects until the drain returns them.`,
       `Two configurations: a cache without sheaves (kfreeRcu fills per-thread batch blocks; the drain frees every object back to its slab: ${r1.free / r1.kfreeAll >= 0.5 ? 'meets' : 'misses'} the 0.5× floor) and a cache created with sheafCapacity ${SHEAF} (kfreeRcu fills the thread's kfree_rcu sheaf of that cache; after its grace period the thread's own drain keeps the whole sheaf as a ready sheaf and alloc refills its main sheaf from it, so the per-object drain cost is a copy of ${SHEAF} pointers per ${SHEAF} objects: ${r1s.free / r1s.kfreeAll >= 0.5 ? 'meets' : 'misses'} the floor). Ready sheaves stay with the thread that filled them until it allocates, shrink(), memory pressure, destroy or detach gives them back.`,
-      'kfreeRcu vs rcu.call: 10k objects allocated outside the timing, then 10k deferred frees timed (enqueue), then the barrier that frees them timed too (enqueue + barrier row).',
+      'kfreeRcu vs rcu.call: 10k objects allocated outside the timing, then 10k deferred frees timed (enqueue, inside a read section for both, so neither frees anything during it: kfreeRcu would drain each full block at its close), then, outside it, the barrier that frees them timed too (enqueue + barrier row). alloc+kfreeRcu "enqueue only": no read section, so its batches include the drains at block close (kfree/pump.ts fullClosed).',
       `Memory: kfreeRcu = arena pages taken by block pages while ${r2.memN} objects are pending (4 bytes per pointer, ${1008} per 4 KiB page) ÷ objects; rcu.call = V8 heapUsed delta ÷ pending callbacks (closure + context + queue slot), ${r2.gc ? 'after a full GC before and after' : 'no GC available: heapUsed delta only, approximate'}.`,
       `destroy(): time until the call returns (objects allocated, all passed to kfreeRcu, then destroy()); the report is awaited outside the timing. Medians: ${flat}. Reports: ${r3.map((d) => `${d.label} ${d.statuses.join('/')}`).join('; ')}. destroySync() runs the kvfree_rcu barrier on the cache and frees everything before returning. destroy() ratio = 1 ms ÷ latency (≥ 1 means under 1 ms).`,
       `Steady load: alloc+kfreeRcu paced against the clock in slices of at most 5k objects with setImmediate between slices (the drain pump runs there); ${r4.total} objects queued, ${r4.end} still pending at the end (${r4.freedAfter} after a barrier). Bounded means the peak of the second half is not above the first half's (ratio = first ÷ second ≈ 1 or more); full blocks (1008 pointers) drain on the next event-loop turn once their grace period has completed.`,

@@ -72,6 +72,7 @@ byte inuse = 2;
 byte inuse = 1;
 #endif
 bit  rec = 1, flushreq = 0;
+bit  hand = 0;                         /* T's flush took its sheaf out of the record, not yet back */
 byte kq = 1, kd = 0;                   /* object 1 was queued by kfreeRcu */
 bit  kopen = 1, kclosed = 0, kreq = 0;
 bit  inhand[3];                        /* S_DRAINING of T (1) and of the destroyer (2) */
@@ -112,7 +113,9 @@ proctype thread_t()
   bit drained = 0, ticked = 0;
 end:
   do
-  :: flushreq -> atomic { rec = 0; flushreq = 0 }          /* serviceRequests: REQ_FLUSH */
+  :: flushreq ->                                           /* serviceRequests: REQ_FLUSH, flushRecord: */
+     atomic { rec = 0; hand = 1 };                         /*   the sheaf out of the record first, */
+     atomic { hand = 0; flushreq = 0 }                     /*   its objects back, storage freed, then R_FLUSH = 0 */
   :: kreq -> close_block(); kreq = 0                       /* REQ_KFREE (S_ACK) */
   :: !ticked -> close_block(); ticked = 1                  /* tick: drain delay over */
   :: !drained ->                                           /* tick: drainReady(false) */
@@ -164,7 +167,7 @@ inline kfree_barrier() {
 
 inline shutdown() {
   /* discardEmpty: the slab goes if nothing is allocated and no record holds it */
-  atomic { isempty = (inuse == 0 && rec == 0) }
+  atomic { isempty = (inuse == 0 && rec == 0 && hand == 0) }
 }
 
 inline set_outcome(x) {
@@ -208,7 +211,11 @@ proctype destroyer()
      /* waitFlushAsync / stillHeld: a detached thread's record is flushed by us */
      do
      :: atomic { rec && tstate == FREE -> rec = 0 }
-     :: atomic { !rec -> break }
+#ifdef CODE_NO_FLUSH_ACK
+     :: atomic { !rec -> break }        /* before the fix: an empty record was taken as flushed */
+#else
+     :: atomic { !rec && (flushreq == 0 || tstate == FREE) -> break }   /* and R_FLUSH acknowledged */
+#endif
      od;
 #endif
 fin:

@@ -62,6 +62,7 @@ const RUNS = [
   { model: 'destroy', variant: 'DESTROY_RELEASE_BEFORE_BARRIER', defs: ['-DDESTROY_RELEASE_BEFORE_BARRIER'], expect: 'fail', mode: 'safety', bound: 'as correct' },
   { model: 'destroy', variant: 'DESTROY_NO_FLUSH_WAIT', defs: ['-DDESTROY_NO_FLUSH_WAIT'], expect: 'fail', mode: 'safety', bound: 'as correct' },
   { model: 'destroy', variant: 'CODE_COUNT_FIRST (finding 6, fixed 61bbb44)', defs: ['-DCODE_COUNT_FIRST'], expect: 'fail', mode: 'safety', bound: 'as correct' },
+  { model: 'destroy', variant: 'CODE_NO_FLUSH_ACK (finding 9: an empty record taken as flushed)', defs: ['-DCODE_NO_FLUSH_ACK'], expect: 'fail', mode: 'safety', bound: 'as correct' },
   // the sheaves/barn core: hand-offs, a thread killed at any step, C_LOCK takeover + rebuild
   { model: 'sheaves', variant: 'correct (cold)', defs: [], states: 5e6, expect: 'pass', mode: 'safety', bound: 'V (killable) x 3 ops, B x 3 ops, detacher; 3 objects, 3 sheaves of 1, barn 1+1; all free at start' },
   { model: 'sheaves', variant: 'correct (WARM+BARNFULL)', defs: ['-DWARM', '-DBARNFULL', '-DNOBJ=4', '-DNSH=4', '-DVOPS=3', '-DBOPS=2'], states: 3e6, expect: 'pass', mode: 'safety', bound: 'as WARM+BARNFULL, 4 objects, 4 sheaves, barn full list full ([4])' },

@@ -267,7 +267,10 @@ test('destroy: objects in another worker\'s sheaf are flushed by that worker on 
   shrinkKmalloc();
   for (const deadline = Date.now() + 5000; a.pageStats().used !== used0 && Date.now() < deadline; shrinkKmalloc()) await new Promise((r) => setImmediate(r));
   // (Seen once in a full run: 2 pages still in use after 5 s. The message says whose.)
-  const held = [...parseSlabinfo(a.slabinfo()).values()].filter((r) => r.numSlabs > 0).map((r) => `${r.name}: ${r.active}/${r.num} objects, ${r.numSlabs} slabs`);
+  const held = [...parseSlabinfo(a.slabinfo()).values()].filter((r) => r.numSlabs > 0).map((r) => {
+    const v = a.findCache(r.name)!.validate();
+    return `${r.name}: ${r.active}/${r.num} objects, ${r.numSlabs} slabs (validate: ${v.objects} objects in ${v.slabs} slabs, ${v.errors} errors${v.reports.length ? `: ${v.reports.join(' / ')}` : ''}; stats ${JSON.stringify(a.findCache(r.name)!.stats())})`;
+  });
   const sheaved: string[] = [];
   for (const [name] of parseSlabinfo(a.slabinfo())) {
     const h = a.findCache(name)!;

@@ -377,6 +377,34 @@ export class Cache {
     return true;
   }
 
+  /** @internal The states are one byte array per slab (objstate.ts flat geometry): takeAllFree works. */
+  get flatStates(): boolean {
+    return this.stFlat;
+  }
+
+  /**
+   * @internal refill_sheaf taking a slab's whole freelist (kernel: get_freelist), found
+   * from the state bytes instead of by walking the list (one pass over one array instead
+   * of a chain of dependent loads through the objects): every FREE object of slab `hp`
+   * becomes CACHED and is appended to out[] from index n. Under C_LOCK, flat states only;
+   * FREE is exactly "on the slab's freelist" there (objstate.ts), so the caller then
+   * empties the freelist. Returns the new n.
+   */
+  takeAllFree(hp: number, out: Int32Array, n: number): number {
+    const u8 = this.u8;
+    const sb = (hp << Hot.PAGE_SHIFT) + this.stC;
+    const first = (hp << Hot.PAGE_SHIFT) + this.redLeftPad;
+    const size = this.size;
+    const objects = this.objects;
+    for (let k = 0; k < objects; k++) {
+      if (u8[sb + k] === Hot.OS_FREE) {
+        u8[sb + k] = Hot.OS_CACHED;
+        out[n++] = first + k * size;
+      }
+    }
+    return n;
+  }
+
   /** @internal stateAddrOf for an object of the slab at head page `hp` (known to the caller: no page lookup). */
   stateAddrIn(hp: number, ptr: number): number {
     const off = ptr - (hp << Hot.PAGE_SHIFT) - this.redLeftPad;

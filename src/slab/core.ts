@@ -170,6 +170,7 @@ export class SlabCore {
     const top = i32[r + Hot.R_SHEAF_TOP]!;
     const want = i32[r + Hot.R_SHEAF_LIM]! - top;
     const take = this.refillScratch;
+    const flat = c.flatStates;
     let n = 0;
     for (let attempt = 0; attempt < 3 && n < want; attempt++) {
       if (attempt > 0 && this.growCache(c) === 0) break;
@@ -179,6 +180,13 @@ export class SlabCore {
         const next = i32[m + Hot.P_NEXT]!;
         let o = i32[m + Hot.P_FREELIST]!;
         let inuse = i32[m + Hot.P_INUSE]!;
+        if (o !== 0 && flat && c.objects - inuse <= want - n) {
+          // The whole freelist fits: taken by its state bytes (Cache.takeAllFree).
+          const n0 = n;
+          n = c.takeAllFree(p, take, n);
+          inuse += n - n0;
+          o = 0;
+        }
         while (o !== 0 && n < want) {
           const nx = i32[(o + c.fp) >> 2]!;
           u8[c.stateAddrIn(p, o)] = Hot.OS_CACHED;

@@ -13,7 +13,13 @@
  * Flushing other threads' sheaves (kernel: flush_all_cpus_locked, an IPI per CPU):
  * a thread's cpu record is owner-only, so the destroyer sets R_FLUSH in that record and
  * posts REQ_FLUSH to the thread; the owner flushes on its next allocator call or event
- * loop turn (arena.serviceRequests). Dead threads are flushed by whoever detaches them.
+ * loop turn (arena.serviceRequests), and clears R_FLUSH once the flush is complete (its
+ * sheaves' storage freed too). The destroyer waits for that acknowledgement, not only for
+ * the record to look empty: flushRecord empties the record first (a death mid-flush then
+ * loses a sheaf, never frees it twice), so an empty record can still have a sheaf in hand
+ * (seen: a destroy that returned while the worker had yet to free a sheaf's storage; the
+ * test then terminated the worker and that kmalloc-256 object was lost). Dead threads are
+ * flushed by whoever detaches them.
  * A live thread that never yields (a busy loop that does not allocate, or a thread
  * blocked forever) cannot be flushed: after `destroyFlushTimeoutMs` the shutdown runs
  * without it, its sheaves count as still holding objects, and the report names the
@@ -336,9 +342,15 @@ export class Destroyer {
     const a = this.a;
     const out: number[] = [];
     for (let s = 0; s < a.layout.maxThreads; s++) {
-      if (a.slab.recordHolds(a.recW(s, h.idx))) {
-        if (s !== a.slot && a.threads.state(s) === TS_FREE) a.slab.flushRecord(h, a.recW(s, h.idx));
+      const r = a.recW(s, h.idx);
+      const dead = s !== a.slot && a.threads.state(s) === TS_FREE;
+      if (a.slab.recordHolds(r)) {
+        if (dead) a.slab.flushRecord(h, r);
         else out.push(s);
+      } else if (!dead && s !== a.slot && Atomics.load(a.i32, r + R_FLUSH) !== 0) {
+        // Asked, record emptied, not yet acknowledged: its flush is still freeing what it
+        // took out (see the header). A dead thread's flush is its detacher's.
+        out.push(s);
       }
     }
     return out;
