@@ -465,17 +465,16 @@ export class SlabCore {
    * number given back. `sas`, if given, holds each object's state address (computed by
    * the caller, which checked them already: drainRunToBarn).
    */
-  private freeBulk(c: Cache, objs: Int32Array, expect: number, flushStat = true, sas?: Int32Array): number {
+  private freeBulk(c: Cache, objs: Int32Array, from: number, n: number, expect: number, flushStat = true, sas?: Int32Array): number {
     const a = this.a;
     const i32 = a.i32;
     let done = 0;
-    const n = objs.length;
     lock(i32, c.d + Hot.C_LOCK);
     const u8 = a.u8;
     const metaW = a.metaW;
     const multi = c.order !== 0;
     for (let j = 0; j < n; j++) {
-      const obj = objs[j]!;
+      const obj = objs[from + j]!;
       // The head page (layout.ts headOfPage, inline) and the page metadata, once per object.
       let pfn = obj >>> Hot.PAGE_SHIFT;
       if (multi && (i32[metaW + pfn * Hot.PAGE_META_WORDS + Hot.P_FLAGS]! & Hot.PK_MASK) === Hot.PK_TAIL) pfn = i32[metaW + pfn * Hot.PAGE_META_WORDS + Hot.P_CACHE]!;
@@ -502,9 +501,8 @@ export class SlabCore {
     const n = i32[h + Hot.SH_COUNT]!;
     i32[h + Hot.SH_COUNT] = 0;
     if (n <= 0) return;
-    const objs = this.flushScratch.subarray(0, Math.min(n, 256));
-    objs.set(i32.subarray(h + (Hot.SH_HDR >> 2), h + (Hot.SH_HDR >> 2) + objs.length));
-    this.freeBulk(c, objs, Hot.OS_CACHED);
+    // Freed from the detached sheaf's own slots (it is in hand, SH_COUNT already 0): no copy.
+    this.freeBulk(c, i32, h + (Hot.SH_HDR >> 2), Math.min(n, i32[h + Hot.SH_CAP]!), Hot.OS_CACHED);
   }
 
   /**
@@ -519,11 +517,11 @@ export class SlabCore {
     const n = i32[rec + Hot.R_SHEAF_TOP]! - base;
     const k = Math.min(count, n);
     if (k <= 0) return;
-    const objs = this.flushScratch.subarray(0, k);
-    objs.set(i32.subarray(base, base + k));
+    const objs = this.flushScratch;
+    for (let j = 0; j < k; j++) objs[j] = i32[base + j]!;
     i32.copyWithin(base, base + k, base + n);
     i32[rec + Hot.R_SHEAF_TOP] = base + n - k;
-    this.freeBulk(c, objs, Hot.OS_CACHED);
+    this.freeBulk(c, objs, 0, k, Hot.OS_CACHED);
   }
 
   /**
@@ -610,7 +608,7 @@ export class SlabCore {
       i32[commitW] = commitV;
       i32[countW] += n;
       i32[c.rec + Hot.R_FREE_SLOW] += n;
-      this.freeBulk(c, i32.subarray(recW, recW + n), Hot.OS_RCU, false, sa);
+      this.freeBulk(c, i32, recW, n, Hot.OS_RCU, false, sa);
       return n;
     }
     const slots = (sh + Hot.SH_HDR) >> 2;
