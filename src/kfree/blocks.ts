@@ -84,7 +84,7 @@ export class KfreeBlocks {
 
   /**
    * Fresh header of block page `pfn`, owned by this thread, GP snapshot now; `sheaf` is
-   * KHot.B_SHEAF (cache index + 1 for a kfree_rcu sheaf, 0 for a batch block). Returns its word index.
+   * B_SHEAF (cache index + 1 for a kfree_rcu sheaf, 0 for a batch block). Returns its word index.
    */
   initBlock(pfn: number, sheaf: number): number {
     const s = this.s;
@@ -126,7 +126,7 @@ export class KfreeBlocks {
 
   /**
    * The barrier's step of the rcu_head chain (kernel: krcp->head moves to krwp->head_free
-   * with head_free_gp_snap): under KHot.G_LOCK, the open chain becomes the closed chain, with a
+   * with head_free_gp_snap): under G_LOCK, the open chain becomes the closed chain, with a
    * cookie taken now, after every object the barrier waits for; later inserts start a new
    * open chain and cannot refresh it. False if the closed chain was not empty (the open
    * chain stays open: the caller's GP covers the closed one's cookie, its drain frees it,
@@ -141,7 +141,7 @@ export class KfreeBlocks {
     if (i32[g + KHot.G_CHAIN_HEAD] !== 0) {
       if (i32[g + KHot.G_CHCL_HEAD] === 0) {
         // Cookie and count before the head that publishes them; the open chain is cleared
-        // last (a thread killed before that leaves both heads naming one chain: the KHot.G_LOCK
+        // last (a thread killed before that leaves both heads naming one chain: the G_LOCK
         // repair, repairLists, clears the open one).
         i32[g + KHot.G_CHCL_COOKIE] = s.host.rcu.getState();
         i32[g + KHot.G_CHCL_COUNT] = i32[g + KHot.G_CHAIN_COUNT]!;
@@ -157,18 +157,18 @@ export class KfreeBlocks {
   }
 
   /**
-   * KHot.G_LOCK was taken over from a dead holder (src/arena/hotplug.ts repairLocked; the taker holds
+   * G_LOCK was taken over from a dead holder (src/arena/hotplug.ts repairLocked; the taker holds
    * it): finish or undo the half-done section it left, so that no batch is both on a
    * shared list and in a dead thread's hands, and the list words agree with the list.
-   * - A drainer (drain.ts drainLocked) publishes KHot.S_DRAINING = the first ready block, then
-   *   unlinks the prefix (KHot.G_CLOSED_HEAD, KHot.G_CLOSED_TAIL, the last block's KHot.B_NEXT, KHot.G_NR_CLOSED).
-   *   If KHot.G_CLOSED_HEAD still names that block, nothing was unlinked: KHot.S_DRAINING is cleared
+   * - A drainer (drain.ts drainLocked) publishes S_DRAINING = the first ready block, then
+   *   unlinks the prefix (G_CLOSED_HEAD, G_CLOSED_TAIL, the last block's B_NEXT, G_NR_CLOSED).
+   *   If G_CLOSED_HEAD still names that block, nothing was unlinked: S_DRAINING is cleared
    *   (the blocks stay queued, for the next drain). Otherwise the prefix is cut off the
-   *   list where it meets KHot.G_CLOSED_HEAD (finishDrainOf then frees exactly the prefix).
+   *   list where it meets G_CLOSED_HEAD (finishDrainOf then frees exactly the prefix).
    * - closeChain: both heads naming one chain: the open one is cleared.
-   * - pushClosed: the list is walked from its head: KHot.G_CLOSED_TAIL, KHot.G_NR_CLOSED and each
-   *   block's KHot.B_OWNER (KHot.B_CLOSED: its adopter must not queue it again) are set from it.
-   * `deadSlot` is undefined for a lock broken by its lease (its holder's KHot.S_DRAINING is
+   * - pushClosed: the list is walked from its head: G_CLOSED_TAIL, G_NR_CLOSED and each
+   *   block's B_OWNER (B_CLOSED: its adopter must not queue it again) are set from it.
+   * `deadSlot` is undefined for a lock broken by its lease (its holder's S_DRAINING is
    * not known): only the list words are rebuilt. Returns what was done, for the report.
    */
   repairLists(deadSlot: number | undefined, maxPages: number): string {

@@ -73,7 +73,7 @@ export class KfreeDrain {
     }
   }
 
-  /** Under KHot.G_DRAIN_LOCK. */
+  /** Under G_DRAIN_LOCK. */
   private drainLocked(): number {
     const s = this.s;
     const i32 = s.i32;
@@ -81,8 +81,8 @@ export class KfreeDrain {
     const rcu = s.host.rcu;
     // Detach the ready prefix of the closed list (oldest first; stop at the first block
     // whose GP is still running: later ones were closed later), and the rcu_head lists
-    // whose GP is over. Both are published (KHot.S_DRAINING, KHot.S_DRAIN_CHAIN) inside the same
-    // KHot.G_LOCK section, so a drainer that dies mid-way leaves them findable: whoever detaches
+    // whose GP is over. Both are published (S_DRAINING, S_DRAIN_CHAIN) inside the same
+    // G_LOCK section, so a drainer that dies mid-way leaves them findable: whoever detaches
     // it takes over its drain lock and finishes this drain (finishDrainOf) first.
     s.mark('drain:locked');
     lock(i32, g + KHot.G_LOCK);
@@ -124,8 +124,8 @@ export class KfreeDrain {
   }
 
   /**
-   * Free the blocks and the rcu_head chain that slot line `w` has in hand (KHot.S_DRAINING,
-   * KHot.S_DRAIN_CHAIN: all past their grace period), advancing those words as each is freed.
+   * Free the blocks and the rcu_head chain that slot line `w` has in hand (S_DRAINING,
+   * S_DRAIN_CHAIN: all past their grace period), advancing those words as each is freed.
    * `w` is this thread's line (drainLocked) or a dead drainer's (finishDrainOf, by the
    * thread that took over its drain lock). Under that drain lock.
    */
@@ -137,7 +137,7 @@ export class KfreeDrain {
       const b = pageWord(p);
       const next = i32[b + KHot.B_NEXT]!;
       if (w === s.me && i32[b + KHot.B_SHEAF] !== 0 && i32[b + KHot.B_ORIGIN] === s.slot && !s.off) {
-        // Our own kfree_rcu sheaf: out of KHot.S_DRAINING first (a thread stopped in between
+        // Our own kfree_rcu sheaf: out of S_DRAINING first (a thread stopped in between
         // leaks this sheaf's objects rather than freeing them twice), then onto our
         // ready list, objects untouched.
         const n = i32[b + KHot.B_COUNT]!;
@@ -170,15 +170,15 @@ export class KfreeDrain {
   }
 
   /**
-   * A dead thread's drain: free what it had in hand (KHot.S_DRAINING, KHot.S_DRAIN_CHAIN), which is
+   * A dead thread's drain: free what it had in hand (S_DRAINING, S_DRAIN_CHAIN), which is
    * past its grace period. Called by the thread that took over the dead thread's
-   * KHot.G_DRAIN_LOCK (src/arena/hotplug.ts repairLocked, from detachDead's releaseLocksOf),
+   * G_DRAIN_LOCK (src/arena/hotplug.ts repairLocked, from detachDead's releaseLocksOf),
    * before it releases that lock, so a barrier waiting for the lock finds the drain done
    * (re-queueing it with a fresh cookie, as before, let such a barrier return with it
    * queued); and by adoptSlot, for what a lock broken by its lease left. The object the
-   * dead thread was freeing at that instant (KHot.S_DRAIN_OBJ / KHot.S_DRAIN_N) may or may not have
-   * been freed (a free is several steps): it is reported, never freed again (KHot.B_COUNT and
-   * KHot.S_DRAIN_CHAIN were advanced past it before its free). Returns the number of objects
+   * dead thread was freeing at that instant (S_DRAIN_OBJ / S_DRAIN_N) may or may not have
+   * been freed (a free is several steps): it is reported, never freed again (B_COUNT and
+   * S_DRAIN_CHAIN were advanced past it before its free). Returns the number of objects
    * freed.
    */
   finishDrainOf(slot: number): number {
@@ -217,10 +217,10 @@ export class KfreeDrain {
 
   /**
    * kfree_bulk of one block, newest record first. Runs of records in the same slab go
-   * back as one detached list (SlabCore.freeGroup), whose commit also shrinks KHot.B_COUNT
+   * back as one detached list (SlabCore.freeGroup), whose commit also shrinks B_COUNT
    * inside the cache lock; so if this thread dies, its adopter re-queues exactly the
    * records not yet freed. Debug and quarantine caches, and large kmalloc blocks, are
-   * freed one by one through the checked paths (KHot.S_DRAIN_OBJ names the one in hand).
+   * freed one by one through the checked paths (S_DRAIN_OBJ names the one in hand).
    */
   private freeBlock(b: number): number {
     const s = this.s;
@@ -269,7 +269,7 @@ export class KfreeDrain {
         // A cache with sheaves (kernel 7.0: kfree_bulk -> free_to_pcs_bulk): into this
         // thread's main sheaf, where the next allocations find it, not onto its slab
         // (which emptied slabs beyond min_partial that the next allocations rebuilt).
-        // Out of the batch first (KHot.B_COUNT), then counted and freed: a drainer stopped in
+        // Out of the batch first (B_COUNT), then counted and freed: a drainer stopped in
         // between leaves it RCU or CACHED in no batch, in doubt for its adopter and
         // reclaimable by a destroy, never freed twice.
         i32[me + KHot.S_DRAIN_OBJ] = obj;
@@ -300,7 +300,7 @@ export class KfreeDrain {
         tail = q;
       }
       const n = k - j;
-      // Named for our adopter while the run is in hand (see KHot.S_DRAIN_N).
+      // Named for our adopter while the run is in hand (see S_DRAIN_N).
       i32[me + KHot.S_DRAIN_OBJ] = obj;
       i32[me + KHot.S_DRAIN_N] = n;
       const grouped = slab.freeGroup(h, pfn, obj, tail, n, b + KHot.B_COUNT, j + 1, h.rec + Hot.R_KFREE_D);

@@ -58,10 +58,10 @@ export const REC_WORDS = Hot.CPU_REC_BYTES >> 2;
 export const DRAINED_BLOCK_ENTR = 480;
 
 export class KfreeInsert {
-  /** Word index of the open block's page (pfn << 10), 0 when none: a JS copy of KHot.S_CUR for the fast path. */
+  /** Word index of the open block's page (pfn << 10), 0 when none: a JS copy of S_CUR for the fast path. */
   blk = 0;
   /**
-   * Records at which the open block is closed: KHot.KVFREE_BULK_MAX_ENTR (a full page), or
+   * Records at which the open block is closed: KVFREE_BULK_MAX_ENTR (a full page), or
    * DRAINED_BLOCK_ENTR while the last close found its GP complete and drained the block at
    * once (pump.ts fullClosed). Such a block comes back within one close, so a smaller one
    * costs no memory, and its objects fit the barn's full sheaves (10 sheaves of up to 60)
@@ -278,7 +278,7 @@ export class KfreeInsert {
     const b = this.blk;
     if (b === 0) return;
     if (i32[b + KHot.B_COUNT] === 0) return; // nothing in it: keep it open
-    // On the closed list first, then out of KHot.S_CUR: a thread stopped in between leaves
+    // On the closed list first, then out of S_CUR: a thread stopped in between leaves
     // the block in both places, and B_OWNER (no longer its slot) tells its adopter not
     // to queue it twice.
     s.blocks.pushClosed(pfnOfWord(b));

@@ -119,7 +119,7 @@ export class KfreeSheaves {
 
   /**
    * Under G_DRAIN_LOCK, a ready kfree_rcu sheaf this thread filled: its objects become
-   * free objects of this thread's record (counted freed now), kept on Hot.R_RCU_READY for
+   * free objects of this thread's record (counted freed now), kept on R_RCU_READY for
    * its next allocations. False if the cache no longer allows that (the caller frees
    * the block to the slabs).
    */

@@ -35,19 +35,19 @@ export class Barn {
     return s;
   }
 
-  /** An empty sheaf from the barn (its Hot.SH_COUNT set to 0), or 0. */
+  /** An empty sheaf from the barn (its SH_COUNT set to 0), or 0. */
   takeEmpty(c: Cache): number {
     const s = this.take(c, Hot.C_NR_EMPTY, Hot.C_BARN_EMPTY);
     if (s !== 0) this.i32[(s >> 2) + Hot.SH_COUNT] = 0;
     return s;
   }
 
-  /** True when the barn already has Hot.MAX_FULL_SHEAVES full sheaves (a racy read). */
+  /** True when the barn already has MAX_FULL_SHEAVES full sheaves (a racy read). */
   fullListFull(c: Cache): boolean {
     return this.i32[c.d + Hot.C_NR_FULL]! >= Hot.MAX_FULL_SHEAVES;
   }
 
-  /** barn_put_full_sheaf: false (BARN_PUT_FAIL) if the barn has Hot.MAX_FULL_SHEAVES already. */
+  /** barn_put_full_sheaf: false (BARN_PUT_FAIL) if the barn has MAX_FULL_SHEAVES already. */
   putFull(c: Cache, s: number): boolean {
     const ok = this.put(c, s, Hot.C_NR_FULL, Hot.C_BARN_FULL, Hot.MAX_FULL_SHEAVES);
     this.stat(c, ok ? Hot.ST_BARN_PUT : Hot.ST_BARN_PUT_FAIL);
@@ -59,7 +59,7 @@ export class Barn {
     this.stat(c, Hot.ST_BARN_PUT_FAIL);
   }
 
-  /** barn_put_empty_sheaf: false if the barn has Hot.MAX_EMPTY_SHEAVES already (the caller frees it). */
+  /** barn_put_empty_sheaf: false if the barn has MAX_EMPTY_SHEAVES already (the caller frees it). */
   putEmpty(c: Cache, s: number): boolean {
     return this.put(c, s, Hot.C_NR_EMPTY, Hot.C_BARN_EMPTY, Hot.MAX_EMPTY_SHEAVES);
   }

@@ -119,7 +119,7 @@ export class SlabCore {
   /**
    * Make the main sheaf non-empty: a non-empty spare is swapped in, else a full barn
    * sheaf is traded for the empty main, else the main sheaf is refilled from slabs in
-   * bulk. False when no object could be had (or no sheaf storage: then Hot.R_SHEAF_TOP = 0).
+   * bulk. False when no object could be had (or no sheaf storage: then R_SHEAF_TOP = 0).
    */
   private replaceEmptyMain(c: Cache): boolean {
     const i32 = this.a.i32;
@@ -158,9 +158,9 @@ export class SlabCore {
   }
 
   /**
-   * refill_sheaf: fill the main sheaf from partial slabs, then new slabs, under Hot.C_LOCK
+   * refill_sheaf: fill the main sheaf from partial slabs, then new slabs, under C_LOCK
    * (one hold per slab list walk, not per object). Each object is marked CACHED, then
-   * stored, then Hot.R_SHEAF_TOP moves past it. Returns the objects added.
+   * stored, then R_SHEAF_TOP moves past it. Returns the objects added.
    */
   private refillMain(c: Cache): number {
     const a = this.a;
@@ -269,8 +269,8 @@ export class SlabCore {
 
   /**
    * new_slab, published on the partial list: its pages are built outside the lock (kind
-   * Hot.PK_PAGES: allocated, not yet a slab), then made a slab, counted and listed in one
-   * Hot.C_LOCK section, so neither validate nor a lock breaker's rebuild ever sees a slab that
+   * PK_PAGES: allocated, not yet a slab), then made a slab, counted and listed in one
+   * C_LOCK section, so neither validate nor a lock breaker's rebuild ever sees a slab that
    * is not on a list. Returns its pfn, or 0 when no memory can be had.
    */
   private growCache(c: Cache): number {
@@ -405,7 +405,7 @@ export class SlabCore {
   }
 
   /**
-   * __slab_free for one object under Hot.C_LOCK: a cache without sheaves, a dying cache, or
+   * __slab_free for one object under C_LOCK: a cache without sheaves, a dying cache, or
    * a flush. `expect` is the state the object must be in (ALLOC for a user's free, CACHED
    * for a flush, RCU for a kfree_rcu drain, QUAR from the quarantine); anything else is a
    * double free (reported when `report`) and nothing changes. Returns true if freed.
@@ -441,7 +441,7 @@ export class SlabCore {
   }
 
   /**
-   * Under Hot.C_LOCK, after objects went back to slab `pfn` (its freelist was `prior` before):
+   * Under C_LOCK, after objects went back to slab `pfn` (its freelist was `prior` before):
    * a full slab becomes partial; an empty one is discarded once the cache has min_partial
    * partial slabs (kernel: __slab_free's list handling).
    */
@@ -459,7 +459,7 @@ export class SlabCore {
 
   /**
    * __kmem_cache_free_bulk of the objects in `objs` (a copy of sheaf slots), all
-   * `expect` (CACHED for a sheaf): one Hot.C_LOCK hold for the lot; each slab's list position
+   * `expect` (CACHED for a sheaf): one C_LOCK hold for the lot; each slab's list position
    * changes once, when its first object comes back or its last. Objects whose state is
    * not `expect` are skipped (counted in the return value's complement). Returns the
    * number given back. `sas`, if given, holds each object's state address (computed by
@@ -527,7 +527,7 @@ export class SlabCore {
   /**
    * kfree_bulk for one slab's run of kfree_rcu'd objects (kernel: build_detached_freelist
    * + one do_slab_free): `n` objects of slab `pfn`, chained head..tail through their free
-   * pointers, all in state RCU, go back in one Hot.C_LOCK section, together with the caller's
+   * pointers, all in state RCU, go back in one C_LOCK section, together with the caller's
    * commit word (a kfree_rcu block's record count) and freed-objects counter, so a drainer
    * that dies outside it leaves an exact count. False (nothing done) if any of them is not
    * pending in kfree_rcu (a double kfreeRcu): the caller frees them one by one, with reports.
@@ -581,7 +581,7 @@ export class SlabCore {
    * Commit order (a drainer killed at any step loses objects, never frees one twice):
    * the objects are copied into the sheaf (not yet published), then the batch's commit
    * word (commitW = commitV: the records leave the batch) and both counters (countW, the
-   * drained counter, and Hot.R_FREE_SLOW, side by side), then each state RCU -> CACHED, then
+   * drained counter, and R_FREE_SLOW, side by side), then each state RCU -> CACHED, then
    * the sheaf is published in the barn. Killed before the barn put, the objects are in
    * state RCU or CACHED in no batch and no published sheaf: a destroy reclaims them
    * (slab/repair.ts reclaimOrphans); the caller's S_DRAIN_OBJ / S_DRAIN_N name them.
@@ -649,7 +649,7 @@ export class SlabCore {
     a.u8[sa] = Hot.OS_CACHED;
     i32[top] = ptr;
     i32[r + Hot.R_SHEAF_TOP] = top + 1;
-    // (Not counted here: the caller counted this free, R_KFREE_D and Hot.R_FREE_SLOW side by
+    // (Not counted here: the caller counted this free, R_KFREE_D and R_FREE_SLOW side by
     // side, before calling, and takes the count back if this returns false.)
     return true;
   }
@@ -734,7 +734,7 @@ export class SlabCore {
   // ---------------------------------------------------------------- discard
 
   /**
-   * discard_slab (under Hot.C_LOCK, the slab already off its list): the pages go back to the
+   * discard_slab (under C_LOCK, the slab already off its list): the pages go back to the
    * buddy allocator, or, for SLAB_TYPESAFE_BY_RCU, onto the cache's deferred list until a
    * grace period has passed (kernel: call_rcu(&slab->rcu_head, rcu_free_slab)).
    */
@@ -791,7 +791,7 @@ export class SlabCore {
 
   /**
    * kmem_cache_shrink: flush our sheaves and the barn, free every empty slab. Returns the
-   * slabs freed, counting those the flushes themselves discarded (Hot.C_FREE_SLAB before and
+   * slabs freed, counting those the flushes themselves discarded (C_FREE_SLAB before and
    * after; for SLAB_TYPESAFE_BY_RCU a discarded slab waits for its grace period).
    */
   shrink(c: Cache): number {
@@ -811,7 +811,7 @@ export class SlabCore {
     return freed;
   }
 
-  /** Free every empty partial slab (under its own Hot.C_LOCK). Returns slabs freed. */
+  /** Free every empty partial slab (under its own C_LOCK). Returns slabs freed. */
   discardEmpty(c: Cache): number {
     const a = this.a;
     const i32 = a.i32;

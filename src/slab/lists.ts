@@ -6,7 +6,7 @@
  */
 import { pageMeta, Hot } from '../layout.js';
 
-/** Hot.P_FLAGS bits above kind (bits 0-3, PK_MASK) and order (bits 4-7). */
+/** P_FLAGS bits above kind (bits 0-3, PK_MASK) and order (bits 4-7). */
 export const ON_PARTIAL = 1 << 8;
 export const ON_FULL = 1 << 9;
 

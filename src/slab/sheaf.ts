@@ -52,7 +52,7 @@ export class Sheaves {
     Atomics.add(a.i32, c.d + Hot.C_ST_BASE + Hot.ST_SHEAF_FREE, 1);
   }
 
-  /** Make sheaf `s` (header address, Hot.SH_COUNT exact) the main sheaf of this thread's record; Hot.R_SHEAF_TOP last. */
+  /** Make sheaf `s` (header address, SH_COUNT exact) the main sheaf of this thread's record; R_SHEAF_TOP last. */
   attachMain(c: Cache, s: number): void {
     const i32 = this.a.i32;
     const r = c.rec;
@@ -64,14 +64,14 @@ export class Sheaves {
     i32[r + Hot.R_SHEAF_TOP] = base + n;
   }
 
-  /** Take this thread's main sheaf out of its record (Hot.SH_COUNT written first). 0 if none. */
+  /** Take this thread's main sheaf out of its record (SH_COUNT written first). 0 if none. */
   detachMain(c: Cache): number {
     return this.detachRecordMain(c, c.rec);
   }
 
   /**
-   * Take record `rec`'s main sheaf out (ours, or a dead thread's): Hot.SH_COUNT from the top,
-   * then Hot.R_SHEAF_TOP = 0 first. A torn record (top outside the sheaf) counts as none.
+   * Take record `rec`'s main sheaf out (ours, or a dead thread's): SH_COUNT from the top,
+   * then R_SHEAF_TOP = 0 first. A torn record (top outside the sheaf) counts as none.
    */
   detachRecordMain(c: Cache, rec: number): number {
     const i32 = this.a.i32;
