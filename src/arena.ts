@@ -27,7 +27,7 @@ import type { DebugHooks, ValidateResult } from './debug/hooks.js';
 import { SlubDebug } from './debug/index.js';
 import { PageAllocator } from './heap/buddy.js';
 import { KfreeRcu } from './kfree/index.js';
-import { C_GEN, CACHE_BYTES, CPU_REC_BYTES, H_NR_PAGES, PAGE_SIZE, pageMeta, type ArenaLayout } from './layout.js';
+import { CPU_REC_BYTES, H_NR_PAGES, Hot, PAGE_SIZE, pageMeta, type ArenaLayout } from './layout.js';
 import { Rcu } from './rcu/index.js';
 import { LOCK_LEASE_MS, nodeThreadId, setBrokenLockHandler } from './sync/mutex.js';
 import { G_LOCK as KG_LOCK } from './kfree/layout.js';
@@ -142,6 +142,8 @@ export class Arena {
   /** @internal */ readonly slot: number;
   /** @internal */ readonly slotGen: number;
   /** @internal */ readonly metaW: number;
+  /** Word index of cache descriptor 0 (descW(0)). */
+  private readonly descW0: number;
   /** @internal */ readonly threads: ThreadTable;
   /** @internal */ readonly pages: PageAllocator;
   /** @internal */ readonly registry: Registry;
@@ -186,6 +188,7 @@ export class Arena {
     const hdr = readHeader(i32, sab);
     this.layout = hdr.layout;
     this.metaW = this.layout.metaBase >> 2;
+    this.descW0 = this.layout.cacheBase >> 2;
     this.threads = new ThreadTable(i32, this.layout);
     this.pages = new PageAllocator(i32, sab, this.layout);
     this.debugSpec = hdr.debugSpec;
@@ -276,7 +279,7 @@ export class Arena {
 
   /** @internal word index of cache descriptor idx */
   descW(idx: number): number {
-    return (this.layout.cacheBase >> 2) + idx * (CACHE_BYTES >> 2);
+    return this.descW0 + idx * (Hot.CACHE_BYTES >> 2);
   }
 
   /** @internal word index of thread slot's cpu record for cache idx */
@@ -315,7 +318,7 @@ export class Arena {
 
   /** @internal a handle without a name, for frees and flushes by cache index */
   internalHandle(idx: number): Cache {
-    const gen = this.i32[this.descW(idx) + C_GEN]!;
+    const gen = this.i32[this.descW(idx) + Hot.C_GEN]!; // kfree looks a handle up per object: constants, not imported bindings
     const h = this.internal[idx];
     if (h !== undefined && h.gen === gen) return h;
     return this.newInternalHandle(idx);

@@ -343,34 +343,20 @@ export class Cache {
 
   /** @internal Byte address of the state of validated object `ptr` (objstate.ts). */
   stateAddrOf(ptr: number): number {
-    const hp = this.order !== 0 ? headPfnOf(this.i32, this.metaW, ptr) : ptr >>> Hot.PAGE_SHIFT;
-    const off = ptr - (hp << Hot.PAGE_SHIFT) - this.redLeftPad;
-    const k = this.sizeShift !== 0 ? off >>> this.sizeShift : this.invSize !== 0 ? (off * this.invSize) | 0 : this.objIndex(off);
-    return this.stFlat ? (hp << Hot.PAGE_SHIFT) + this.stC + k : (hp << this.stPshift) + this.stC + ((k >> 3) << this.stSh) + (k & 7);
+    return this.stateAddrIn(this.order !== 0 ? headPfnOf(this.i32, this.metaW, ptr) : ptr >>> Hot.PAGE_SHIFT, ptr);
   }
 
   /**
    * @internal The state addresses of the `n` objects at words from..from+n-1 of `src`
    * (validated objects of this cache) into out[0..n-1]; false as soon as one is not in
-   * state `expect`. One loop with the geometry in locals (the kfree_rcu drain's runs:
-   * SlabCore.drainRunToBarn).
+   * state `expect`. One loop (the kfree_rcu drain's runs: SlabCore.drainRunToBarn).
    */
   stateAddrsIf(src: Int32Array, from: number, n: number, out: Int32Array, expect: number): boolean {
     const u8 = this.u8;
-    const pad = this.redLeftPad;
-    const sh = this.sizeShift;
-    const inv = this.invSize;
-    const flat = this.stFlat;
-    const stC = this.stC;
-    const ps = this.stPshift;
-    const ssh = this.stSh;
     const multi = this.order !== 0;
     for (let j = 0; j < n; j++) {
       const ptr = src[from + j]!;
-      const hp = multi ? headPfnOf(this.i32, this.metaW, ptr) : ptr >>> Hot.PAGE_SHIFT;
-      const off = ptr - (hp << Hot.PAGE_SHIFT) - pad;
-      const k = sh !== 0 ? off >>> sh : inv !== 0 ? (off * inv) | 0 : this.objIndex(off);
-      const sa = flat ? (hp << Hot.PAGE_SHIFT) + stC + k : (hp << ps) + stC + ((k >> 3) << ssh) + (k & 7);
+      const sa = this.stateAddrIn(multi ? headPfnOf(this.i32, this.metaW, ptr) : ptr >>> Hot.PAGE_SHIFT, ptr);
       if (u8[sa] !== expect) return false;
       out[j] = sa;
     }

@@ -10,8 +10,6 @@ import type { SlabHost } from './host.js';
 import { SLAB_KMALLOC, SLAB_POISON, SLAB_RED_ZONE, SLAB_STORE_USER, SLAB_TYPESAFE_BY_RCU } from '../flags.js';
 import { flagsOrder, headPfnOf, Hot, P_CACHE, P_FLAGS, PAGE_SHIFT, PAGE_SIZE, pageFlags, PK_LARGE, PK_MASK, PK_SLAB } from '../layout.js';
 
-// A module constant of this file (not an import: see layout.ts Hot).
-const DESC_WORDS = Hot.CACHE_BYTES >> 2;
 import type { Cache } from './cache.js';
 import { getOrder } from './sizes.js';
 
@@ -55,19 +53,15 @@ const SIZE_INDEX = ((): Uint8Array => {
 
 export class Kmalloc {
   private handles: Cache[] = [];
-  /** Internal handles by cache index for kfree (checked against the descriptor's generation). */
-  private readonly byIdx: (Cache | undefined)[] = [];
   /** Constants of the kfree fast path (fields, not imported bindings: see layout.ts Hot). */
   private readonly i32: Int32Array;
   private readonly metaW: number;
   private readonly maxPages: number;
-  private readonly descW0: number;
 
   constructor(private readonly a: SlabHost) {
     this.i32 = a.i32;
     this.metaW = a.metaW;
     this.maxPages = a.layout.maxPages;
-    this.descW0 = a.descW(0);
   }
 
   /** Called once by Arena.create: create_kmalloc_caches. */
@@ -164,22 +158,11 @@ export class Kmalloc {
         kind = i32[m + Hot.P_FLAGS]! & Hot.PK_MASK;
       }
       if (kind === Hot.PK_SLAB) {
-        const idx = i32[m + Hot.P_CACHE]!;
-        const h = this.byIdx[idx];
-        if (h !== undefined && h.gen === i32[this.descW0 + idx * DESC_WORDS + Hot.C_GEN]) h.free(ptr);
-        else this.freeByIdx(idx, ptr);
+        this.a.internalHandle(i32[m + Hot.P_CACHE]!).free(ptr);
         return;
       }
     }
     this.kfreeChecked(ptr);
-  }
-
-  /** kfree's handle for cache idx is missing or of an older generation: look it up again. */
-  private freeByIdx(idx: number, ptr: number): void {
-    const h = this.a.internalHandle(idx);
-    while (this.byIdx.length < idx) this.byIdx.push(undefined); // dense: no holey elements kind
-    this.byIdx[idx] = h;
-    h.free(ptr);
   }
 
   private kfreeChecked(ptr: number): void {
