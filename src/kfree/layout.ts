@@ -79,7 +79,7 @@ export const MAX_SPARE = KHot.MAX_SPARE;
 /** Bytes of the rcu_head word the fallback chain links through (a 4-byte pointer). */
 export const RCU_HEAD_BYTES = KHot.RCU_HEAD_BYTES;
 
-/** Block words used on the kfreeRcu fast path, inlined as literals (see layout.ts Hot). */
+/** The kfree_rcu words its hot code uses (insert, drain, blocks, sheaves), inlined as literals (see layout.ts Hot). */
 export const enum KHot {
   B_COUNT = 2,
   B_REC = 16,
